@@ -1,0 +1,1 @@
+//! Judges recorded histories against ZooKeeper's guarantees, one file per property.

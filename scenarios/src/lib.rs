@@ -1,0 +1,1 @@
+//! Workloads and fault plans as data, and swarm generation from a seed.

@@ -1,0 +1,1 @@
+//! The madsim harness: a ZooKeeper ensemble and its clients under injected faults.

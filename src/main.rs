@@ -1,0 +1,33 @@
+//! The `zksim` command line: simulate, check, replay and benchmark.
+
+mod check_cmd;
+mod tree_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Deterministic simulation testbed for a ZooKeeper-style coordination service.
+#[derive(Parser)]
+#[command(name = "zksim", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with a single server's data tree.
+    #[command(subcommand)]
+    Tree(tree_cmd::TreeCommand),
+    /// Check a recorded history against ZooKeeper's guarantees.
+    Check(check_cmd::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Tree(cmd) => tree_cmd::run(cmd),
+        Command::Check(args) => check_cmd::run(args),
+    }
+}
