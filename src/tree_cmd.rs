@@ -1,7 +1,10 @@
 //! `zksim tree replay`: apply a JSON-lines file of operations to a fresh data tree.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use zksim_core::replay;
 
 #[derive(clap::Subcommand)]
 pub enum TreeCommand {
@@ -15,9 +18,37 @@ pub enum TreeCommand {
 
 pub fn run(cmd: TreeCommand) -> ExitCode {
     match cmd {
-        TreeCommand::Replay { file } => {
-            eprintln!("zksim tree replay: not yet available for {}", file.display());
-            ExitCode::from(2)
+        TreeCommand::Replay { file } => replay_file(&file),
+    }
+}
+
+fn replay_file(file: &PathBuf) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("zksim tree replay: cannot read {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let results = match replay::replay_text(&text) {
+        Ok(results) => results,
+        Err(e) => {
+            eprintln!("zksim tree replay: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (i, r) in results.iter().enumerate() {
+        if let Some(message) = &r.message {
+            eprintln!("operation {i}: {message}");
+        }
+        if writeln!(out, "{}", r.json).is_err() {
+            return ExitCode::from(2);
         }
     }
+    if out.flush().is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }

@@ -1,1 +1,19 @@
 //! The ZooKeeper service as sans-IO state machines: data tree, sessions, watches, ZAB, log.
+//!
+//! Nothing here reads a clock, spawns a thread, touches a socket or a file, or draws a
+//! random number: time arrives as `now`, effects leave as values.
+
+pub mod acl;
+pub mod error;
+pub mod path;
+pub mod prep;
+pub mod read;
+pub mod replay;
+pub mod request;
+pub mod standalone;
+pub mod stat;
+pub mod tree;
+pub mod txn;
+pub mod watch;
+
+pub use error::ErrorCode;
