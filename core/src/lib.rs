@@ -4,9 +4,11 @@
 //! random number: time arrives as `now`, effects leave as values.
 
 pub mod acl;
+pub mod client;
 pub mod error;
 pub mod path;
 pub mod prep;
+pub mod proto;
 pub mod read;
 pub mod replay;
 pub mod request;
