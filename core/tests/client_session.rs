@@ -676,3 +676,53 @@ fn the_same_inputs_give_the_same_effects() {
     assert!(first.len() > 10);
     assert_eq!(first, run());
 }
+
+#[test]
+fn a_connection_lost_while_closing_ends_the_session() {
+    // SendThread.run: an error while closing breaks the loop instead of reconnecting;
+    // cleanup() fails the closeSession with CONNECTIONLOSS, then Disconnected and Closed.
+    let mut s = Story::connected();
+    let close = s.client.close(1, &mut s.out);
+    s.take();
+    s.disconnect(2);
+    assert_eq!(
+        s.take(),
+        vec![
+            completed(close, Outcome::ConnectionLoss),
+            ClientEffect::Session(SessionEvent::Disconnected),
+            ClientEffect::Session(SessionEvent::Closed),
+        ]
+    );
+    assert_eq!(s.client.state(), ClientState::Closed);
+    assert_eq!(s.client.next_deadline(), None);
+}
+
+#[test]
+fn a_reconnect_answered_with_another_session_is_a_protocol_violation() {
+    // A server must re-establish the session the client asked for; a different id would
+    // silently swap the session (and its ephemerals) under the client.
+    let mut s = Story::connected();
+    s.disconnect(1);
+    s.tick(501);
+    s.client.on_connected(501, &mut s.out);
+    s.take();
+    let response = ConnectResponse {
+        timeout_ms: 3000,
+        session_id: SESSION + 1,
+        password: PASSWORD,
+    };
+    s.message(502, ServerMessage::Connected(response));
+    assert_eq!(
+        s.take(),
+        vec![
+            ClientEffect::ProtocolViolation(
+                "client 7 (session 0x1000, server 2): connect response with session 0x1001 \
+                 for session 0x1000"
+                    .to_string()
+            ),
+            ClientEffect::Close,
+        ]
+    );
+    assert_eq!(s.client.session_id(), SESSION);
+    assert_eq!(s.client.state(), ClientState::NotConnected);
+}
