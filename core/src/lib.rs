@@ -6,16 +6,19 @@
 pub mod acl;
 pub mod client;
 pub mod error;
+pub mod log;
 pub mod path;
 pub mod prep;
 pub mod proto;
 pub mod read;
 pub mod replay;
 pub mod request;
+pub mod server;
 pub mod standalone;
 pub mod stat;
 pub mod tree;
 pub mod txn;
 pub mod watch;
+pub mod zab;
 
 pub use error::ErrorCode;

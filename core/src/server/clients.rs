@@ -1,0 +1,610 @@
+//! Client connections on a server: the connect handshake (new sessions through the leader,
+//! reconnects revalidated by it), per-session FIFO request processing (ZooKeeper's
+//! `CommitProcessor`: a read waits for the session's earlier writes), replies, watch
+//! notifications, pings and auth.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use super::{Effect, Effects, Role, Server, leader, learner};
+use crate::acl::{self, Id};
+use crate::error::ErrorCode;
+use crate::proto::{ClientMessage, ConnId, ConnectRequest, ConnectResponse, ServerMessage};
+use crate::read;
+use crate::request::{Reply, Request, Response};
+use crate::stat::SessionId;
+use crate::tree::{DataTree, TxnResult};
+use crate::txn::Txn;
+use crate::watch::WatchEvent;
+use crate::zab::messages::{LearnerRequest, Proposal};
+
+/// Session passwords: derived from the id with a fixed secret, as ZooKeeper derives them
+/// from the id with its server secret.
+const PASSWORD_SECRET: u64 = 0x5a6b_7c8d_9e0f_1a2b;
+
+pub fn session_password(session: SessionId) -> u64 {
+    (session as u64) ^ PASSWORD_SECRET
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ConnState {
+    /// Transport up, no ConnectRequest yet.
+    New,
+    /// createSession forwarded; the session is established once its txn commits.
+    Creating {
+        session: SessionId,
+        timeout_ms: i32,
+    },
+    /// Reconnect: the leader is asked whether the session is still live.
+    Revalidating {
+        session: SessionId,
+        timeout_ms: i32,
+    },
+    Active {
+        session: SessionId,
+        timeout_ms: i32,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum Entry {
+    Read {
+        xid: i32,
+        request: Request,
+    },
+    /// A write or sync forwarded to the leader; `reply` is set when it commits.
+    Write {
+        xid: i32,
+        request: Option<Request>,
+        reply: Option<Reply>,
+    },
+    Ping,
+    Close {
+        xid: i32,
+        reply: Option<Reply>,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Conn {
+    state: ConnState,
+    auth: Vec<Id>,
+    queue: VecDeque<Entry>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Clients {
+    conns: BTreeMap<ConnId, Conn>,
+    by_session: BTreeMap<SessionId, ConnId>,
+    sessions_created: u64,
+}
+
+impl Clients {
+    /// The connection holding `session` here, if any.
+    fn conn_of(&self, session: SessionId) -> Option<ConnId> {
+        self.by_session.get(&session).copied()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Forget a connection the client dropped; its watches go with it (watches belong to
+    /// a connection in ZooKeeper and are re-sent by the client with setWatches).
+    pub fn disconnected(&mut self, conn: ConnId, tree: &mut DataTree) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if let Some(session) = session_of(&c.state) {
+                if self.by_session.get(&session) == Some(&conn) {
+                    self.by_session.remove(&session);
+                    tree.remove_watcher(session);
+                }
+            }
+        }
+    }
+
+    /// Close every connection (the server stops serving).
+    pub fn close_all(&mut self, tree: &mut DataTree, out: &mut Effects) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.disconnected(conn, tree);
+            out.push(Effect::CloseConn { conn });
+        }
+    }
+}
+
+fn session_of(state: &ConnState) -> Option<SessionId> {
+    match state {
+        ConnState::New => None,
+        ConnState::Creating { session, .. }
+        | ConnState::Revalidating { session, .. }
+        | ConnState::Active { session, .. } => Some(*session),
+    }
+}
+
+fn close(s: &mut Server, conn: ConnId, out: &mut Effects) {
+    s.clients.disconnected(conn, &mut s.tree);
+    out.push(Effect::CloseConn { conn });
+}
+
+pub(super) fn on_message(
+    s: &mut Server,
+    now_ms: i64,
+    conn: ConnId,
+    msg: ClientMessage,
+    out: &mut Effects,
+) {
+    s.clients.conns.entry(conn).or_insert_with(|| Conn {
+        state: ConnState::New,
+        auth: vec![Id::new("ip", &client_ip(conn))],
+        queue: VecDeque::new(),
+    });
+    if !s.is_serving() {
+        // ZooKeeperServer not running: the connection is closed.
+        close(s, conn, out);
+        return;
+    }
+    match msg {
+        ClientMessage::Connect(req) => on_connect(s, now_ms, conn, req, out),
+        ClientMessage::Request { xid, request } => on_request(s, now_ms, conn, xid, request, out),
+        ClientMessage::Ping => {
+            if active_session(s, conn).is_some() {
+                touch(s, now_ms, conn);
+                push(s, conn, Entry::Ping);
+                drain(s, conn, out);
+            }
+        }
+        ClientMessage::Auth { scheme, auth } => on_auth(s, conn, &scheme, &auth, out),
+        ClientMessage::CloseSession { xid } => {
+            let Some((session, _)) = active_session(s, conn) else {
+                return close(s, conn, out);
+            };
+            push(s, conn, Entry::Close { xid, reply: None });
+            submit(
+                s,
+                now_ms,
+                session,
+                xid,
+                LearnerRequest::CloseSession,
+                Vec::new(),
+                out,
+            );
+        }
+    }
+}
+
+/// Each connection's `ip` identity: the simulated client address.
+fn client_ip(conn: ConnId) -> String {
+    format!("10.0.{}.{}", (conn >> 8) & 0xff, conn & 0xff)
+}
+
+fn active_session(s: &Server, conn: ConnId) -> Option<(SessionId, i32)> {
+    match s.clients.conns.get(&conn)?.state {
+        ConnState::Active {
+            session,
+            timeout_ms,
+        } => Some((session, timeout_ms)),
+        _ => None,
+    }
+}
+
+fn push(s: &mut Server, conn: ConnId, entry: Entry) {
+    if let Some(c) = s.clients.conns.get_mut(&conn) {
+        c.queue.push_back(entry);
+    }
+}
+
+/// `ZooKeeperServer.processConnectRequest`.
+fn on_connect(s: &mut Server, now_ms: i64, conn: ConnId, req: ConnectRequest, out: &mut Effects) {
+    if s.clients.conns[&conn].state != ConnState::New {
+        return close(s, conn, out);
+    }
+    // A client that has seen a later zxid than this server must go elsewhere, or it could
+    // read back in time (ZooKeeperServer: "Refusing session request ... client must try
+    // another server").
+    if req.last_zxid_seen > s.tree.last_processed_zxid() {
+        return close(s, conn, out);
+    }
+    let timeout_ms = s.config.session_limits().negotiate(req.timeout_ms);
+    if req.session_id == 0 {
+        let session = new_session_id(s, now_ms);
+        set_state(
+            s,
+            conn,
+            ConnState::Creating {
+                session,
+                timeout_ms,
+            },
+        );
+        submit(
+            s,
+            now_ms,
+            session,
+            0,
+            LearnerRequest::CreateSession { timeout_ms },
+            Vec::new(),
+            out,
+        );
+        return;
+    }
+    let session = req.session_id;
+    if req.password != session_password(session) {
+        out.push(Effect::ToClient {
+            conn,
+            msg: ServerMessage::Connected(ConnectResponse {
+                timeout_ms: 0,
+                session_id: session,
+                password: 0,
+            }),
+        });
+        return close(s, conn, out);
+    }
+    // The session moves here: an older connection of it on this server closes.
+    if let Some(old) = s.clients.conn_of(session) {
+        if old != conn {
+            close(s, old, out);
+        }
+    }
+    set_state(
+        s,
+        conn,
+        ConnState::Revalidating {
+            session,
+            timeout_ms,
+        },
+    );
+    if matches!(s.role, Role::Leading(_)) {
+        let valid = leader::revalidate(s, now_ms, session);
+        on_revalidated(s, session, valid, out);
+    } else {
+        learner::revalidate(s, session, timeout_ms, out);
+    }
+}
+
+fn set_state(s: &mut Server, conn: ConnId, state: ConnState) {
+    if let Some(session) = session_of(&state) {
+        s.clients.by_session.insert(session, conn);
+    }
+    if let Some(c) = s.clients.conns.get_mut(&conn) {
+        c.state = state;
+    }
+}
+
+/// `SessionTrackerImpl.initializeNextSessionId`: the server id in the high byte, then a
+/// value from the clock, then a counter, so ids stay unique across servers and restarts.
+fn new_session_id(s: &mut Server, now_ms: i64) -> SessionId {
+    s.clients.sessions_created += 1;
+    let id = (s.config.id & 0xff) << 56
+        | ((now_ms as u64) & 0xff_ffff_ffff) << 16
+        | (s.clients.sessions_created & 0xffff);
+    id as SessionId
+}
+
+/// The leader's answer to a reconnect.
+pub(super) fn on_revalidated(s: &mut Server, session: SessionId, valid: bool, out: &mut Effects) {
+    let Some(conn) = s.clients.conn_of(session) else {
+        return;
+    };
+    let ConnState::Revalidating { timeout_ms, .. } = s.clients.conns[&conn].state else {
+        return;
+    };
+    if valid {
+        set_state(
+            s,
+            conn,
+            ConnState::Active {
+                session,
+                timeout_ms,
+            },
+        );
+        let resp = ConnectResponse {
+            timeout_ms,
+            session_id: session,
+            password: session_password(session),
+        };
+        out.push(Effect::ToClient {
+            conn,
+            msg: ServerMessage::Connected(resp),
+        });
+    } else {
+        // An expired session: timeout 0, then the connection closes.
+        out.push(Effect::ToClient {
+            conn,
+            msg: ServerMessage::Connected(ConnectResponse {
+                timeout_ms: 0,
+                session_id: session,
+                password: 0,
+            }),
+        });
+        close(s, conn, out);
+    }
+}
+
+fn on_request(
+    s: &mut Server,
+    now_ms: i64,
+    conn: ConnId,
+    xid: i32,
+    request: Request,
+    out: &mut Effects,
+) {
+    let Some((session, _)) = active_session(s, conn) else {
+        return close(s, conn, out);
+    };
+    touch(s, now_ms, conn);
+    if request.is_write() || matches!(request, Request::Sync { .. }) {
+        let auth = s.clients.conns[&conn].auth.clone();
+        push(
+            s,
+            conn,
+            Entry::Write {
+                xid,
+                request: Some(request.clone()),
+                reply: None,
+            },
+        );
+        submit(
+            s,
+            now_ms,
+            session,
+            xid,
+            LearnerRequest::Client(request),
+            auth,
+            out,
+        );
+    } else {
+        push(s, conn, Entry::Read { xid, request });
+    }
+    drain(s, conn, out);
+}
+
+fn on_auth(s: &mut Server, conn: ConnId, scheme: &str, auth: &[u8], out: &mut Effects) {
+    let ip = client_ip(conn);
+    match acl::authenticate(scheme, auth, &ip) {
+        Some(id) => {
+            if let Some(c) = s.clients.conns.get_mut(&conn) {
+                c.auth.push(id);
+            }
+            out.push(Effect::ToClient {
+                conn,
+                msg: ServerMessage::AuthReply { err: ErrorCode::Ok },
+            });
+        }
+        None => {
+            out.push(Effect::ToClient {
+                conn,
+                msg: ServerMessage::AuthReply {
+                    err: ErrorCode::AuthFailed,
+                },
+            });
+            close(s, conn, out);
+        }
+    }
+}
+
+fn touch(s: &mut Server, now_ms: i64, conn: ConnId) {
+    let Some((session, timeout_ms)) = active_session(s, conn) else {
+        return;
+    };
+    match s.role {
+        Role::Leading(_) => leader::touch(s, now_ms, session),
+        Role::Learning(_) => learner::touch(s, session, timeout_ms),
+        _ => {}
+    }
+}
+
+fn submit(
+    s: &mut Server,
+    now_ms: i64,
+    session: SessionId,
+    cxid: i32,
+    request: LearnerRequest,
+    auth: Vec<Id>,
+    out: &mut Effects,
+) {
+    match s.role {
+        Role::Leading(_) => leader::submit(s, now_ms, session, cxid, request, auth, out),
+        Role::Learning(_) => learner::forward(s, session, cxid, request, auth, out),
+        _ => {}
+    }
+}
+
+/// Answer a connection's requests in order while the oldest can be answered.
+fn drain(s: &mut Server, conn: ConnId, out: &mut Effects) {
+    loop {
+        let Some(c) = s.clients.conns.get_mut(&conn) else {
+            return;
+        };
+        let ready = match c.queue.front() {
+            Some(Entry::Read { .. }) | Some(Entry::Ping) => true,
+            Some(Entry::Write { reply, .. }) | Some(Entry::Close { reply, .. }) => reply.is_some(),
+            None => false,
+        };
+        if !ready {
+            return;
+        }
+        let entry = c.queue.pop_front().expect("front exists");
+        let session = session_of(&c.state).expect("requests only on sessions");
+        let auth = c.auth.clone();
+        match entry {
+            Entry::Read { xid, request } => {
+                let mut events = Vec::new();
+                let outcome = read::serve_read(&mut s.tree, session, &auth, &request, &mut events);
+                let zxid = s.tree.last_processed_zxid();
+                notify(s, &events, zxid, out);
+                let reply = match outcome {
+                    Ok(response) => Reply {
+                        err: ErrorCode::Ok,
+                        zxid,
+                        response,
+                        message: None,
+                    },
+                    Err(err) => Reply {
+                        err,
+                        zxid,
+                        response: Response::Empty,
+                        message: None,
+                    },
+                };
+                out.push(Effect::ToClient {
+                    conn,
+                    msg: ServerMessage::Reply { xid, reply },
+                });
+            }
+            Entry::Ping => out.push(Effect::ToClient {
+                conn,
+                msg: ServerMessage::Pong {
+                    zxid: s.tree.last_processed_zxid(),
+                },
+            }),
+            Entry::Write { xid, reply, .. } => {
+                let reply = reply.expect("ready");
+                let moved = reply.err == ErrorCode::SessionMoved;
+                out.push(Effect::ToClient {
+                    conn,
+                    msg: ServerMessage::Reply { xid, reply },
+                });
+                if moved {
+                    // FinalRequestProcessor closes a connection whose session moved.
+                    return close(s, conn, out);
+                }
+            }
+            Entry::Close { xid, reply } => {
+                out.push(Effect::ToClient {
+                    conn,
+                    msg: ServerMessage::Reply {
+                        xid,
+                        reply: reply.expect("ready"),
+                    },
+                });
+                return close(s, conn, out);
+            }
+        }
+    }
+}
+
+/// Send watch notifications to the sessions connected here.
+fn notify(s: &Server, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
+    for e in events {
+        if let Some(conn) = s.clients.conn_of(e.watcher) {
+            if matches!(s.clients.conns[&conn].state, ConnState::Active { .. }) {
+                out.push(Effect::ToClient {
+                    conn,
+                    msg: ServerMessage::Watch {
+                        event_type: e.event_type,
+                        path: e.path.clone(),
+                        zxid,
+                    },
+                });
+            }
+        }
+    }
+}
+
+/// A committed txn was applied: notify watchers, then complete the request that made it
+/// if its connection is here (notifications go before the reply, so a client never reads
+/// a change before hearing of it).
+pub(super) fn on_applied(
+    s: &mut Server,
+    proposal: &Arc<Proposal>,
+    result: &TxnResult,
+    events: &[WatchEvent],
+    out: &mut Effects,
+) {
+    let zxid = proposal.hdr.zxid;
+    notify(s, events, zxid, out);
+    let session = proposal.hdr.session_id;
+    let Some(conn) = s.clients.conn_of(session) else {
+        return;
+    };
+    let (err, response) = result.to_reply();
+    let reply = Reply {
+        err,
+        zxid,
+        response,
+        message: None,
+    };
+    match &proposal.txn {
+        Txn::CreateSession { .. } => {
+            if let ConnState::Creating {
+                session,
+                timeout_ms,
+            } = s.clients.conns[&conn].state
+            {
+                set_state(
+                    s,
+                    conn,
+                    ConnState::Active {
+                        session,
+                        timeout_ms,
+                    },
+                );
+                let resp = ConnectResponse {
+                    timeout_ms,
+                    session_id: session,
+                    password: session_password(session),
+                };
+                out.push(Effect::ToClient {
+                    conn,
+                    msg: ServerMessage::Connected(resp),
+                });
+            }
+        }
+        Txn::CloseSession { .. } => {
+            let c = s
+                .clients
+                .conns
+                .get_mut(&conn)
+                .expect("indexed connection exists");
+            match c
+                .queue
+                .iter_mut()
+                .find(|e| matches!(e, Entry::Close { xid, .. } if *xid == proposal.hdr.cxid))
+            {
+                Some(Entry::Close { reply: r, .. }) => *r = Some(reply),
+                // The session expired: its connection closes.
+                _ => return close(s, conn, out),
+            }
+        }
+        _ => {
+            let c = s
+                .clients
+                .conns
+                .get_mut(&conn)
+                .expect("indexed connection exists");
+            if let Some(Entry::Write { reply: r, .. }) = c.queue.iter_mut().find(
+                |e| matches!(e, Entry::Write { xid, reply: None, .. } if *xid == proposal.hdr.cxid),
+            ) {
+                *r = Some(reply);
+            }
+        }
+    }
+    drain(s, conn, out);
+}
+
+/// The leader says a sync is done: every write committed before it has been applied here.
+pub(super) fn on_sync_done(s: &mut Server, session: SessionId, cxid: i32, out: &mut Effects) {
+    let Some(conn) = s.clients.conn_of(session) else {
+        return;
+    };
+    let zxid = s.tree.last_processed_zxid();
+    let c = s
+        .clients
+        .conns
+        .get_mut(&conn)
+        .expect("indexed connection exists");
+    let found = c.queue.iter_mut().find(|e| matches!(e, Entry::Write { xid, reply: None, request: Some(Request::Sync { .. }) } if *xid == cxid));
+    if let Some(Entry::Write {
+        request: Some(Request::Sync { path }),
+        reply,
+        ..
+    }) = found
+    {
+        *reply = Some(Reply {
+            err: ErrorCode::Ok,
+            zxid,
+            response: Response::Sync { path: path.clone() },
+            message: None,
+        });
+    }
+    drain(s, conn, out);
+}

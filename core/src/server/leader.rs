@@ -1,0 +1,847 @@
+//! The leader: discovery (collect FOLLOWERINFO, propose an epoch, collect ACKEPOCH),
+//! synchronization (DIFF/TRUNC/SNAP then NEWLEADER to each learner, establish on a quorum
+//! of NEWLEADER ACKs), then broadcast (PROPOSAL, ACK, COMMIT in order), plus pings, session
+//! expiry and container reaping. ZooKeeper 3.8's `Leader`, `LearnerHandler`,
+//! `PrepRequestProcessor` and `SessionTrackerImpl`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::sessions::SessionTracker;
+use super::{Effect, Effects, Role, Server, clients};
+use crate::acl::Id;
+use crate::log::DurableRecord;
+use crate::request::Request;
+use crate::stat::{SessionId, Zxid};
+use crate::txn::{Txn, TxnHeader};
+use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
+use crate::zab::{PeerState, ServerId, epoch_of, make_zxid};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a quorum of FOLLOWERINFO to choose the epoch.
+    Discovery,
+    /// The epoch is chosen; waiting for a quorum of ACKEPOCH.
+    EpochAck,
+    /// Learners are being synchronized; waiting for a quorum of NEWLEADER ACKs.
+    Syncing,
+    /// Established: broadcasting.
+    Broadcast,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LearnerPhase {
+    Info {
+        accepted_epoch: u32,
+        last_zxid: Zxid,
+    },
+    AckedEpoch {
+        last_zxid: Zxid,
+    },
+    /// Sync packets and NEWLEADER sent; in the forwarding set.
+    Syncing,
+    /// NEWLEADER acknowledged.
+    Synced,
+    /// UPTODATE sent: the learner serves clients.
+    UpToDate,
+}
+
+#[derive(Clone, Debug)]
+struct LearnerHandle {
+    observer: bool,
+    repairing: bool,
+    phase: LearnerPhase,
+    leader_info_sent: bool,
+    last_heard_ms: i64,
+}
+
+impl LearnerHandle {
+    /// Whether proposals and commits are forwarded to it (`Leader.startForwarding`).
+    fn forwarding(&self) -> bool {
+        matches!(
+            self.phase,
+            LearnerPhase::Syncing | LearnerPhase::Synced | LearnerPhase::UpToDate
+        )
+    }
+
+    /// Whether its ACKs count toward a quorum.
+    fn counts(&self) -> bool {
+        !self.observer
+            && !self.repairing
+            && matches!(self.phase, LearnerPhase::Synced | LearnerPhase::UpToDate)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Outstanding {
+    proposal: Arc<Proposal>,
+    acks: BTreeSet<ServerId>,
+}
+
+/// Where a request came from: this server's own client, or a learner's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Local,
+    Learner(ServerId),
+}
+
+#[derive(Debug)]
+pub struct Leader {
+    phase: Phase,
+    started_ms: i64,
+    new_epoch: Option<u32>,
+    learners: BTreeMap<ServerId, LearnerHandle>,
+    /// Discovery: (accepted epoch, last zxid) of each voter that connected, self included.
+    infos: BTreeMap<ServerId, (u32, Zxid)>,
+    epoch_acks: BTreeSet<ServerId>,
+    newleader_acks: BTreeSet<ServerId>,
+    /// Broadcast state.
+    next_counter: u32,
+    outstanding: BTreeMap<Zxid, Outstanding>,
+    /// Syncs waiting for the commit of the last proposal made before they arrived.
+    pending_syncs: Vec<(Zxid, Origin, SessionId, i32)>,
+    sessions: SessionTracker,
+    next_ping_ms: i64,
+    next_reap_ms: i64,
+}
+
+impl Leader {
+    pub fn is_established(&self) -> bool {
+        self.phase == Phase::Broadcast
+    }
+
+    pub fn next_deadline(&self) -> i64 {
+        let mut d = self.next_ping_ms;
+        if self.phase == Phase::Broadcast {
+            d = d.min(self.next_reap_ms);
+            if let Some(e) = self.sessions.next_expiry() {
+                d = d.min(e);
+            }
+        }
+        d
+    }
+}
+
+/// Run `f` on the leader state; if `f` changes the server's role, the leader is dropped.
+fn with_leader<R>(s: &mut Server, f: impl FnOnce(&mut Server, &mut Leader) -> R) -> Option<R> {
+    let Role::Leading(mut l) = std::mem::replace(&mut s.role, Role::Transition) else {
+        panic!(
+            "server {}: leader handler outside the leading role",
+            s.config.id
+        );
+    };
+    let r = f(s, &mut l);
+    if matches!(s.role, Role::Transition) {
+        s.role = Role::Leading(l);
+    }
+    Some(r)
+}
+
+pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
+    let tick = s.config.tick_ms;
+    let mut l = Leader {
+        phase: Phase::Discovery,
+        started_ms: now_ms,
+        new_epoch: None,
+        learners: BTreeMap::new(),
+        infos: BTreeMap::new(),
+        epoch_acks: BTreeSet::new(),
+        newleader_acks: BTreeSet::new(),
+        next_counter: 1,
+        outstanding: BTreeMap::new(),
+        pending_syncs: Vec::new(),
+        sessions: SessionTracker::new(tick),
+        next_ping_ms: now_ms + tick / 2,
+        next_reap_ms: now_ms + s.config.container_check_ms,
+    };
+    l.infos.insert(
+        s.config.id,
+        (s.durable.accepted_epoch(), s.last_logged_zxid()),
+    );
+    s.role = Role::Leading(l);
+    out.push(Effect::Role {
+        state: PeerState::Leading,
+        epoch: s.durable.current_epoch(),
+        leader: Some(s.config.id),
+    });
+    with_leader(s, |s, l| try_choose_epoch(s, l, out));
+}
+
+/// `Leader.getEpochToPropose`: once a quorum of voters has connected, the new epoch is one
+/// more than every accepted epoch among them; the leader persists it before telling anyone.
+fn try_choose_epoch(s: &mut Server, l: &mut Leader, out: &mut Effects) {
+    if l.phase != Phase::Discovery || !s.quorum.contains_quorum(l.infos.keys()) {
+        return;
+    }
+    let max_accepted = l
+        .infos
+        .values()
+        .map(|(e, _)| *e)
+        .max()
+        .expect("quorum is not empty");
+    let epoch = max_accepted + 1;
+    l.new_epoch = Some(epoch);
+    l.phase = Phase::EpochAck;
+    s.durable
+        .persist(vec![DurableRecord::AcceptedEpoch(epoch)], out);
+    // A single-voter ensemble may already be durable-idle later; on_durable continues.
+}
+
+/// Progress that waits on the leader's own disk: LEADERINFO after acceptedEpoch, its own
+/// NEWLEADER ACK after currentEpoch, its own proposal ACKs after each txn.
+pub(super) fn on_durable(s: &mut Server, now_ms: i64, out: &mut Effects) {
+    with_leader(s, |s, l| {
+        send_leader_infos(s, l, out);
+        try_epoch_quorum(s, l, now_ms, out);
+        try_establish(s, l, now_ms, out);
+        if l.phase == Phase::Broadcast {
+            let durable = s.durable.durable_zxid();
+            for (zxid, o) in l.outstanding.iter_mut() {
+                if *zxid <= durable {
+                    o.acks.insert(s.config.id);
+                }
+            }
+            try_commit(s, l, out);
+        }
+    });
+}
+
+fn send_leader_infos(s: &mut Server, l: &mut Leader, out: &mut Effects) {
+    let Some(epoch) = l.new_epoch else { return };
+    if s.durable.durable_accepted_epoch() < epoch {
+        return;
+    }
+    for (id, h) in l.learners.iter_mut() {
+        if !h.leader_info_sent {
+            h.leader_info_sent = true;
+            out.push(Effect::Send {
+                to: *id,
+                msg: PeerMessage::LeaderInfo { new_epoch: epoch },
+            });
+        }
+    }
+}
+
+pub(super) fn on_message(
+    s: &mut Server,
+    now_ms: i64,
+    from: ServerId,
+    msg: PeerMessage,
+    out: &mut Effects,
+) {
+    with_leader(s, |s, l| {
+        if let Some(h) = l.learners.get_mut(&from) {
+            h.last_heard_ms = now_ms;
+        }
+        match msg {
+            PeerMessage::LearnerInfo {
+                accepted_epoch,
+                last_zxid,
+                observer,
+                repairing,
+            } => on_learner_info(
+                s,
+                l,
+                now_ms,
+                from,
+                accepted_epoch,
+                last_zxid,
+                observer,
+                repairing,
+                out,
+            ),
+            PeerMessage::AckEpoch {
+                current_epoch,
+                last_zxid,
+            } => on_ack_epoch(s, l, now_ms, from, current_epoch, last_zxid, out),
+            PeerMessage::Ack { zxid } => on_ack(s, l, now_ms, from, zxid, out),
+            PeerMessage::Ping { touches } => {
+                for (session, _timeout) in touches {
+                    l.sessions.touch(session, now_ms);
+                }
+            }
+            PeerMessage::Request {
+                session_id,
+                cxid,
+                request,
+                auth,
+            } if l.phase == Phase::Broadcast => {
+                process_request(
+                    s,
+                    l,
+                    now_ms,
+                    Origin::Learner(from),
+                    session_id,
+                    cxid,
+                    request,
+                    auth,
+                    out,
+                );
+            }
+            PeerMessage::Revalidate {
+                session_id,
+                timeout_ms: _,
+            } => {
+                let valid =
+                    l.phase == Phase::Broadcast && l.sessions.revalidate(session_id, from, now_ms);
+                out.push(Effect::Send {
+                    to: from,
+                    msg: PeerMessage::RevalidateReply { session_id, valid },
+                });
+            }
+            // Messages meant for learners, or stale election traffic: ignore.
+            _ => {}
+        }
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_learner_info(
+    s: &mut Server,
+    l: &mut Leader,
+    now_ms: i64,
+    from: ServerId,
+    accepted_epoch: u32,
+    last_zxid: Zxid,
+    observer: bool,
+    repairing: bool,
+    out: &mut Effects,
+) {
+    let is_voter = s.quorum.is_voter(from);
+    if l.learners
+        .get(&from)
+        .is_some_and(|h| !matches!(h.phase, LearnerPhase::Info { .. }))
+    {
+        // A repeated FOLLOWERINFO from a learner already past discovery: stale, ignore.
+        return;
+    }
+    let handle = LearnerHandle {
+        observer: observer || !is_voter,
+        repairing,
+        phase: LearnerPhase::Info {
+            accepted_epoch,
+            last_zxid,
+        },
+        leader_info_sent: false,
+        last_heard_ms: now_ms,
+    };
+    l.learners.insert(from, handle);
+    // Only voters with intact state take part in choosing the epoch.
+    if !observer && is_voter && !repairing && l.phase == Phase::Discovery {
+        l.infos.insert(from, (accepted_epoch, last_zxid));
+        try_choose_epoch(s, l, out);
+    }
+    send_leader_infos(s, l, out);
+}
+
+fn on_ack_epoch(
+    s: &mut Server,
+    l: &mut Leader,
+    now_ms: i64,
+    from: ServerId,
+    current_epoch: Option<u32>,
+    last_zxid: Zxid,
+    out: &mut Effects,
+) {
+    let Some(h) = l.learners.get_mut(&from) else {
+        return;
+    };
+    // Zab phase 1: the leader's history must be at least as recent as every follower's
+    // (Leader.waitForEpochAck: "Follower is ahead of the leader").
+    if let Some(ce) = current_epoch {
+        if !h.observer
+            && !h.repairing
+            && (ce, last_zxid) > (s.durable.current_epoch(), s.last_logged_zxid())
+        {
+            s.go_looking(now_ms, out);
+            return;
+        }
+    }
+    h.phase = LearnerPhase::AckedEpoch { last_zxid };
+    if !h.observer && !h.repairing {
+        l.epoch_acks.insert(from);
+    }
+    match l.phase {
+        Phase::EpochAck => try_epoch_quorum(s, l, now_ms, out),
+        Phase::Syncing | Phase::Broadcast => start_sync(s, l, from, out),
+        Phase::Discovery => {}
+    }
+}
+
+/// A quorum acknowledged the epoch (the leader itself included once its acceptedEpoch is
+/// durable): persist currentEpoch and synchronize every learner that has acknowledged.
+fn try_epoch_quorum(s: &mut Server, l: &mut Leader, _now_ms: i64, out: &mut Effects) {
+    let Some(epoch) = l.new_epoch else { return };
+    if l.phase != Phase::EpochAck || s.durable.durable_accepted_epoch() < epoch {
+        return;
+    }
+    let mut acks: Vec<ServerId> = l.epoch_acks.iter().copied().collect();
+    acks.push(s.config.id);
+    if !s.quorum.contains_quorum(&acks) {
+        return;
+    }
+    l.phase = Phase::Syncing;
+    s.durable
+        .persist(vec![DurableRecord::CurrentEpoch(epoch)], out);
+    let ready: Vec<ServerId> = l
+        .learners
+        .iter()
+        .filter(|(_, h)| matches!(h.phase, LearnerPhase::AckedEpoch { .. }))
+        .map(|(id, _)| *id)
+        .collect();
+    for id in ready {
+        start_sync(s, l, id, out);
+    }
+}
+
+/// `LearnerHandler.syncFollower`: bring a learner to the leader's history with DIFF, TRUNC
+/// or SNAP, then the outstanding proposals, then NEWLEADER.
+fn start_sync(s: &mut Server, l: &mut Leader, id: ServerId, out: &mut Effects) {
+    let epoch = l.new_epoch.expect("syncing has an epoch");
+    let Some(h) = l.learners.get_mut(&id) else {
+        return;
+    };
+    let LearnerPhase::AckedEpoch { last_zxid } = h.phase else {
+        return;
+    };
+    let force_snap = h.repairing;
+    h.phase = LearnerPhase::Syncing;
+    let established = l.phase == Phase::Broadcast;
+    // Before establishment the whole log is the leader's history; after, only what has
+    // been committed, with the outstanding proposals following as plain proposals.
+    let max_committed = if established {
+        s.tree.last_processed_zxid()
+    } else {
+        s.last_logged_zxid()
+    };
+    let mut packets = sync_packets(s, last_zxid, max_committed, force_snap);
+    for o in l.outstanding.values() {
+        packets.push(PeerMessage::Propose(Arc::clone(&o.proposal)));
+    }
+    packets.push(PeerMessage::NewLeader {
+        zxid: make_zxid(epoch, 0),
+    });
+    for msg in packets {
+        out.push(Effect::Send { to: id, msg });
+    }
+}
+
+/// The DIFF/TRUNC/SNAP decision and its packets, over the leader's history up to
+/// `max_committed` (`syncFollower` and `queueCommittedProposals`).
+fn sync_packets(
+    s: &Server,
+    peer_last: Zxid,
+    max_committed: Zxid,
+    force_snap: bool,
+) -> Vec<PeerMessage> {
+    let history: Vec<&Arc<Proposal>> = s
+        .log
+        .iter()
+        .filter(|p| p.hdr.zxid <= max_committed)
+        .collect();
+    let min_committed = history.first().map_or(max_committed, |p| p.hdr.zxid);
+    let is_new_epoch_zxid = peer_last & 0xffff_ffff == 0;
+    let commit_pairs = |after: Zxid| -> Vec<PeerMessage> {
+        history
+            .iter()
+            .filter(|p| p.hdr.zxid > after)
+            .flat_map(|p| {
+                [
+                    PeerMessage::Propose(Arc::clone(p)),
+                    PeerMessage::Commit { zxid: p.hdr.zxid },
+                ]
+            })
+            .collect()
+    };
+    if !force_snap {
+        if peer_last == max_committed {
+            return vec![PeerMessage::Diff { zxid: peer_last }];
+        }
+        if peer_last > max_committed && !is_new_epoch_zxid {
+            // The learner has txns the leader never saw: cut them off.
+            return vec![PeerMessage::Trunc {
+                zxid: max_committed,
+            }];
+        }
+        if !history.is_empty() && min_committed <= peer_last && peer_last <= max_committed {
+            if history.iter().any(|p| p.hdr.zxid == peer_last) {
+                let mut packets = vec![PeerMessage::Diff {
+                    zxid: max_committed,
+                }];
+                packets.extend(commit_pairs(peer_last));
+                return packets;
+            }
+            // The learner's last txn is not in our history: truncate to the last txn we
+            // share, but never across an epoch boundary (queueCommittedProposals).
+            let prev = history
+                .iter()
+                .rev()
+                .map(|p| p.hdr.zxid)
+                .find(|z| *z < peer_last);
+            let next = history.iter().map(|p| p.hdr.zxid).find(|z| *z > peer_last);
+            if let (Some(prev), Some(next)) = (prev, next) {
+                if epoch_of(next) == epoch_of(peer_last) {
+                    let mut packets = vec![PeerMessage::Trunc { zxid: prev }];
+                    packets.extend(commit_pairs(prev));
+                    return packets;
+                }
+            }
+        }
+    }
+    // SNAP: the leader's committed history as a snapshot.
+    let snapshot = if max_committed == s.tree.last_processed_zxid() {
+        s.tree.snapshot()
+    } else {
+        let mut tree = s.tree.clone();
+        for p in s
+            .log_after(tree.last_processed_zxid())
+            .filter(|p| p.hdr.zxid <= max_committed)
+        {
+            tree.apply(&p.hdr, &p.txn, &mut Vec::new());
+        }
+        tree.snapshot()
+    };
+    vec![PeerMessage::Snap {
+        snapshot: Arc::new(snapshot),
+    }]
+}
+
+fn on_ack(
+    s: &mut Server,
+    l: &mut Leader,
+    now_ms: i64,
+    from: ServerId,
+    zxid: Zxid,
+    out: &mut Effects,
+) {
+    let Some(epoch) = l.new_epoch else { return };
+    if zxid == make_zxid(epoch, 0) {
+        // NEWLEADER ACK: the learner has the leader's history and the new epoch on disk.
+        let Some(h) = l.learners.get_mut(&from) else {
+            return;
+        };
+        if h.phase != LearnerPhase::Syncing {
+            return;
+        }
+        h.phase = LearnerPhase::Synced;
+        if !h.observer && !h.repairing {
+            l.newleader_acks.insert(from);
+        }
+        if l.phase == Phase::Broadcast {
+            h.phase = LearnerPhase::UpToDate;
+            out.push(Effect::Send {
+                to: from,
+                msg: PeerMessage::UpToDate,
+            });
+        } else {
+            try_establish(s, l, now_ms, out);
+        }
+        return;
+    }
+    let counts = l.learners.get(&from).is_some_and(LearnerHandle::counts);
+    if let Some(o) = l.outstanding.get_mut(&zxid) {
+        if counts {
+            o.acks.insert(from);
+        }
+        try_commit(s, l, out);
+    }
+}
+
+/// A quorum holds the new epoch and the leader's history (the leader's own currentEpoch
+/// durable included): the leader is established. Its whole log is now committed.
+fn try_establish(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effects) {
+    let Some(epoch) = l.new_epoch else { return };
+    if l.phase != Phase::Syncing || s.durable.durable_current_epoch() < epoch {
+        return;
+    }
+    let mut acks: Vec<ServerId> = l.newleader_acks.iter().copied().collect();
+    acks.push(s.config.id);
+    if !s.quorum.contains_quorum(&acks) {
+        return;
+    }
+    l.phase = Phase::Broadcast;
+    let tail: Vec<Arc<Proposal>> = s.log_after(s.tree.last_processed_zxid()).cloned().collect();
+    for p in &tail {
+        s.apply_committed(p, out);
+    }
+    for (session, timeout) in s.tree.sessions().clone() {
+        l.sessions.add(session, timeout, None, now_ms);
+    }
+    l.next_reap_ms = now_ms + s.config.container_check_ms;
+    for (id, h) in l.learners.iter_mut() {
+        if h.phase == LearnerPhase::Synced {
+            h.phase = LearnerPhase::UpToDate;
+            out.push(Effect::Send {
+                to: *id,
+                msg: PeerMessage::UpToDate,
+            });
+        }
+    }
+    s.current_vote.peer_epoch = epoch;
+    out.push(Effect::Role {
+        state: PeerState::Leading,
+        epoch,
+        leader: Some(s.config.id),
+    });
+}
+
+/// A write, sync or session change, from this server's client or a learner's.
+pub(super) fn submit(
+    s: &mut Server,
+    now_ms: i64,
+    session_id: SessionId,
+    cxid: i32,
+    request: LearnerRequest,
+    auth: Vec<Id>,
+    out: &mut Effects,
+) {
+    with_leader(s, |s, l| {
+        l.sessions.touch(session_id, now_ms);
+        process_request(
+            s,
+            l,
+            now_ms,
+            Origin::Local,
+            session_id,
+            cxid,
+            request,
+            auth,
+            out,
+        );
+    });
+}
+
+/// Whether `session` may move to `owner` (a reconnect on this server).
+pub(super) fn revalidate(s: &mut Server, now_ms: i64, session: SessionId) -> bool {
+    let id = s.config.id;
+    with_leader(s, |_, l| {
+        l.phase == Phase::Broadcast && l.sessions.revalidate(session, id, now_ms)
+    })
+    .unwrap_or(false)
+}
+
+/// A client of this server touched its session.
+pub(super) fn touch(s: &mut Server, now_ms: i64, session: SessionId) {
+    with_leader(s, |_, l| {
+        l.sessions.touch(session, now_ms);
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process_request(
+    s: &mut Server,
+    l: &mut Leader,
+    now_ms: i64,
+    origin: Origin,
+    session_id: SessionId,
+    cxid: i32,
+    request: LearnerRequest,
+    auth: Vec<Id>,
+    out: &mut Effects,
+) {
+    assert_eq!(
+        l.phase,
+        Phase::Broadcast,
+        "requests only after establishment"
+    );
+    let owner = match origin {
+        Origin::Local => s.config.id,
+        Origin::Learner(id) => id,
+    };
+    let hdr = |l: &Leader| TxnHeader {
+        session_id,
+        cxid,
+        zxid: make_zxid(l.new_epoch.expect("epoch"), l.next_counter),
+        time: now_ms,
+    };
+    match request {
+        LearnerRequest::CreateSession { timeout_ms } => {
+            // PrepRequestProcessor, createSession: track the session as soon as it is prepped.
+            l.sessions.add(session_id, timeout_ms, Some(owner), now_ms);
+            let txn = s.prep.prep_create_session(timeout_ms);
+            propose(s, l, hdr(l), txn, out);
+        }
+        LearnerRequest::CloseSession => {
+            l.sessions.set_closing(session_id);
+            let h = hdr(l);
+            let txn = s.prep.prep_close_session(&s.tree, &h);
+            propose(s, l, h, txn, out);
+        }
+        LearnerRequest::Client(Request::Sync { .. }) => {
+            // Leader.processSync: answer after every proposal made so far is committed.
+            match l.outstanding.keys().next_back() {
+                Some(last) => l.pending_syncs.push((*last, origin, session_id, cxid)),
+                None => sync_done(s, origin, session_id, cxid, out),
+            }
+        }
+        LearnerRequest::Client(req) => {
+            let h = hdr(l);
+            let txn = match l.sessions.check(session_id, owner) {
+                Err(err) => Txn::Error { err },
+                Ok(()) => s.prep.prep_write(&s.tree, &h, &auth, &req).txn,
+            };
+            propose(s, l, h, txn, out);
+        }
+    }
+}
+
+fn sync_done(s: &mut Server, origin: Origin, session_id: SessionId, cxid: i32, out: &mut Effects) {
+    match origin {
+        Origin::Local => clients::on_sync_done(s, session_id, cxid, out),
+        Origin::Learner(id) => out.push(Effect::Send {
+            to: id,
+            msg: PeerMessage::Sync { session_id, cxid },
+        }),
+    }
+}
+
+/// Zab phase 3: log the proposal (group commit) and send it to every forwarding follower.
+fn propose(s: &mut Server, l: &mut Leader, hdr: TxnHeader, txn: Txn, out: &mut Effects) {
+    assert_eq!(
+        hdr.zxid,
+        make_zxid(l.new_epoch.expect("epoch"), l.next_counter),
+        "zxids are assigned in order"
+    );
+    l.next_counter = l
+        .next_counter
+        .checked_add(1)
+        .expect("zxid counter overflow: a new epoch is needed");
+    let proposal = Arc::new(Proposal { hdr, txn });
+    s.log_proposal(Arc::clone(&proposal), out);
+    for (id, h) in &l.learners {
+        if h.forwarding() && !h.observer {
+            out.push(Effect::Send {
+                to: *id,
+                msg: PeerMessage::Propose(Arc::clone(&proposal)),
+            });
+        }
+    }
+    l.outstanding.insert(
+        hdr.zxid,
+        Outstanding {
+            proposal,
+            acks: BTreeSet::new(),
+        },
+    );
+    // A one-voter ensemble commits as soon as its own disk has the txn.
+    try_commit(s, l, out);
+}
+
+/// `Leader.tryToCommit`: commit proposals in zxid order, each once a quorum acknowledged.
+fn try_commit(s: &mut Server, l: &mut Leader, out: &mut Effects) {
+    loop {
+        let Some((zxid, o)) = l.outstanding.first_key_value() else {
+            return;
+        };
+        if !s.quorum.contains_quorum(&o.acks) {
+            return;
+        }
+        let zxid = *zxid;
+        let o = l.outstanding.remove(&zxid).expect("first entry exists");
+        commit(s, l, &o.proposal, out);
+    }
+}
+
+fn commit(s: &mut Server, l: &mut Leader, proposal: &Arc<Proposal>, out: &mut Effects) {
+    let zxid = proposal.hdr.zxid;
+    for (id, h) in &l.learners {
+        if !h.forwarding() {
+            continue;
+        }
+        let msg = if h.observer {
+            PeerMessage::Inform(Arc::clone(proposal))
+        } else {
+            PeerMessage::Commit { zxid }
+        };
+        out.push(Effect::Send { to: *id, msg });
+    }
+    if let Txn::CloseSession { .. } = proposal.txn {
+        l.sessions.remove(proposal.hdr.session_id);
+    }
+    s.apply_committed(proposal, out);
+    let (ready, waiting): (Vec<_>, Vec<_>) =
+        l.pending_syncs.drain(..).partition(|(z, ..)| *z <= zxid);
+    l.pending_syncs = waiting;
+    for (_, origin, session, cxid) in ready {
+        sync_done(s, origin, session, cxid, out);
+    }
+}
+
+pub(super) fn on_learner_lost(s: &mut Server, _now_ms: i64, peer: ServerId, _out: &mut Effects) {
+    with_leader(s, |_, l| {
+        l.learners.remove(&peer);
+    });
+}
+
+pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
+    with_leader(s, |s, l| {
+        let tick = s.config.tick_ms;
+        if l.phase != Phase::Broadcast && now_ms - l.started_ms > s.config.init_limit * tick {
+            // Discovery or synchronization took longer than initLimit.
+            s.go_looking(now_ms, out);
+            return;
+        }
+        if now_ms >= l.next_ping_ms {
+            l.next_ping_ms = now_ms + tick / 2;
+            if l.phase == Phase::Broadcast && !quorum_alive(s, l, now_ms) {
+                // Leader.lead: "Not sufficient followers synced".
+                s.go_looking(now_ms, out);
+                return;
+            }
+            for (id, h) in &l.learners {
+                if h.forwarding() {
+                    out.push(Effect::Send {
+                        to: *id,
+                        msg: PeerMessage::Ping {
+                            touches: Vec::new(),
+                        },
+                    });
+                }
+            }
+        }
+        if l.phase != Phase::Broadcast {
+            return;
+        }
+        for session in l.sessions.expire(now_ms) {
+            let h = TxnHeader {
+                session_id: session,
+                cxid: 0,
+                zxid: make_zxid(l.new_epoch.expect("epoch"), l.next_counter),
+                time: now_ms,
+            };
+            let txn = s.prep.prep_close_session(&s.tree, &h);
+            propose(s, l, h, txn, out);
+        }
+        if now_ms >= l.next_reap_ms {
+            l.next_reap_ms = now_ms + s.config.container_check_ms;
+            reap_containers(s, l, now_ms, out);
+        }
+    });
+}
+
+/// Every synced voter heard from within syncLimit, with the leader, must form a quorum.
+fn quorum_alive(s: &Server, l: &Leader, now_ms: i64) -> bool {
+    let limit = s.config.sync_limit * s.config.tick_ms;
+    let mut alive: Vec<ServerId> = l
+        .learners
+        .iter()
+        .filter(|(_, h)| h.counts() && now_ms - h.last_heard_ms <= limit)
+        .map(|(id, _)| *id)
+        .collect();
+    alive.push(s.config.id);
+    s.quorum.contains_quorum(&alive)
+}
+
+/// `ContainerManager.checkContainers`: one deleteContainer txn per candidate.
+fn reap_containers(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effects) {
+    for path in s.tree.reap_candidates(now_ms) {
+        let h = TxnHeader {
+            session_id: 0,
+            cxid: 0,
+            zxid: make_zxid(l.new_epoch.expect("epoch"), l.next_counter),
+            time: now_ms,
+        };
+        let txn = s.prep.prep_delete_container(&s.tree, &h, &path);
+        propose(s, l, h, txn, out);
+    }
+}

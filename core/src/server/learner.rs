@@ -1,0 +1,522 @@
+//! A follower or observer: discovery (FOLLOWERINFO, LEADERINFO, ACKEPOCH), synchronization
+//! (DIFF/TRUNC/SNAP, proposals, NEWLEADER, UPTODATE) and broadcast (log and ACK each
+//! PROPOSAL, apply each COMMIT in order). ZooKeeper 3.8's `Learner`, `Follower` and
+//! `Observer`, with the NEWLEADER ACK sent only once the synced txns and the new epoch are
+//! durable (the fix of ZOOKEEPER-3911, 4643 and 4646).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use super::{Effect, Effects, Role, Server, clients};
+use crate::acl::Id;
+use crate::log::DurableRecord;
+use crate::stat::{SessionId, Zxid};
+use crate::tree::{DataTree, Snapshot};
+use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
+use crate::zab::{PeerState, ServerId, epoch_of};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// FOLLOWERINFO sent; waiting for LEADERINFO.
+    Discovery,
+    /// ACKEPOCH sent; receiving the sync stream until NEWLEADER.
+    Syncing,
+    /// NEWLEADER handled; waiting for UPTODATE.
+    Synced,
+    /// Serving clients.
+    Broadcast,
+}
+
+#[derive(Clone, Debug)]
+enum SyncMode {
+    /// Everything we logged up to `base` is in the leader's history.
+    Diff { base: Zxid },
+    /// Keep our log up to the zxid; the rest was never committed.
+    Trunc(Zxid),
+    /// Replace everything with the leader's snapshot.
+    Snap(Arc<Snapshot>),
+}
+
+#[derive(Debug)]
+pub struct Learner {
+    leader: ServerId,
+    observer: bool,
+    phase: Phase,
+    new_epoch: Option<u32>,
+    last_heard_ms: i64,
+    /// Our last logged zxid when we told the leader about it.
+    info_zxid: Zxid,
+    /// When to repeat FOLLOWERINFO while the leader has not answered (it may still be
+    /// finishing its election; ZooKeeper's connectToLeader retries likewise).
+    info_resend_ms: i64,
+    mode: Option<SyncMode>,
+    /// Proposals from the sync stream before NEWLEADER.
+    sync_proposals: Vec<Arc<Proposal>>,
+    /// The highest zxid the leader said is committed during sync.
+    committed_upto: Zxid,
+    /// After NEWLEADER: what our log is known to share with the leader's history.
+    confirmed: Zxid,
+    staged_snapshot: Option<Arc<Snapshot>>,
+    /// Logged proposals waiting for their COMMIT, in zxid order.
+    pending: VecDeque<Arc<Proposal>>,
+    /// Sessions our clients touched since the last PING (LearnerSessionTracker).
+    touches: BTreeMap<SessionId, i32>,
+}
+
+impl Learner {
+    pub fn leader(&self) -> ServerId {
+        self.leader
+    }
+
+    pub fn is_observer(&self) -> bool {
+        self.observer
+    }
+
+    pub fn is_serving(&self) -> bool {
+        self.phase == Phase::Broadcast
+    }
+
+    fn limit_ms(&self, s: &Server) -> i64 {
+        let ticks = if self.phase == Phase::Broadcast {
+            s.config.sync_limit
+        } else {
+            s.config.init_limit
+        };
+        ticks * s.config.tick_ms
+    }
+
+    pub fn next_deadline_with(&self, tick_ms: i64, init_limit: i64, sync_limit: i64) -> i64 {
+        let ticks = if self.phase == Phase::Broadcast {
+            sync_limit
+        } else {
+            init_limit
+        };
+        let timeout = self.last_heard_ms + ticks * tick_ms + 1;
+        if self.phase == Phase::Discovery {
+            timeout.min(self.info_resend_ms)
+        } else {
+            timeout
+        }
+    }
+
+    pub fn touch(&mut self, session: SessionId, timeout_ms: i32) {
+        self.touches.insert(session, timeout_ms);
+    }
+}
+
+fn with_learner<R>(s: &mut Server, f: impl FnOnce(&mut Server, &mut Learner) -> R) -> Option<R> {
+    let Role::Learning(mut l) = std::mem::replace(&mut s.role, Role::Transition) else {
+        panic!(
+            "server {}: learner handler outside the learning role",
+            s.config.id
+        );
+    };
+    let r = f(s, &mut l);
+    if matches!(s.role, Role::Transition) {
+        s.role = Role::Learning(l);
+    }
+    Some(r)
+}
+
+pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out: &mut Effects) {
+    let observer = s.config.is_observer();
+    let info_zxid = s.last_logged_zxid();
+    s.role = Role::Learning(Learner {
+        leader,
+        observer,
+        phase: Phase::Discovery,
+        new_epoch: None,
+        last_heard_ms: now_ms,
+        info_zxid,
+        info_resend_ms: now_ms + s.config.tick_ms,
+        mode: None,
+        sync_proposals: Vec::new(),
+        committed_upto: 0,
+        confirmed: 0,
+        staged_snapshot: None,
+        pending: VecDeque::new(),
+        touches: BTreeMap::new(),
+    });
+    let state = if observer {
+        PeerState::Observing
+    } else {
+        PeerState::Following
+    };
+    out.push(Effect::Role {
+        state,
+        epoch: s.durable.current_epoch(),
+        leader: Some(leader),
+    });
+    send_info(s, leader, info_zxid, observer, out);
+}
+
+fn send_info(s: &Server, leader: ServerId, last_zxid: Zxid, observer: bool, out: &mut Effects) {
+    let info = PeerMessage::LearnerInfo {
+        accepted_epoch: s.durable.accepted_epoch(),
+        last_zxid,
+        observer,
+        repairing: false,
+    };
+    out.push(Effect::Send {
+        to: leader,
+        msg: info,
+    });
+}
+
+pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
+    with_learner(s, |s, l| {
+        if now_ms - l.last_heard_ms > l.limit_ms(s) {
+            // Follower.followLeader: the leader went quiet for longer than the limit.
+            s.go_looking(now_ms, out);
+            return;
+        }
+        if l.phase == Phase::Discovery && now_ms >= l.info_resend_ms {
+            l.info_resend_ms = now_ms + s.config.tick_ms;
+            send_info(s, l.leader, l.info_zxid, l.observer, out);
+        }
+    });
+}
+
+pub(super) fn on_message(
+    s: &mut Server,
+    now_ms: i64,
+    from: ServerId,
+    msg: PeerMessage,
+    out: &mut Effects,
+) {
+    with_learner(s, |s, l| {
+        if from != l.leader {
+            return;
+        }
+        l.last_heard_ms = now_ms;
+        match msg {
+            PeerMessage::LeaderInfo { new_epoch } => on_leader_info(s, l, now_ms, new_epoch, out),
+            PeerMessage::Diff { .. } if l.phase == Phase::Syncing => {
+                l.mode = Some(SyncMode::Diff { base: l.info_zxid })
+            }
+            PeerMessage::Trunc { zxid } if l.phase == Phase::Syncing => {
+                l.mode = Some(SyncMode::Trunc(zxid))
+            }
+            PeerMessage::Snap { snapshot } if l.phase == Phase::Syncing => {
+                l.mode = Some(SyncMode::Snap(snapshot))
+            }
+            PeerMessage::Propose(p) => on_propose(s, l, p, out),
+            PeerMessage::Commit { zxid } => on_commit(s, l, now_ms, zxid, out),
+            PeerMessage::Inform(p) => on_inform(s, l, p, out),
+            PeerMessage::NewLeader { zxid } if l.phase == Phase::Syncing => {
+                on_new_leader(s, l, now_ms, zxid, out)
+            }
+            PeerMessage::UpToDate if l.phase == Phase::Synced => on_up_to_date(s, l, now_ms, out),
+            PeerMessage::Ping { .. } => {
+                let touches = std::mem::take(&mut l.touches).into_iter().collect();
+                out.push(Effect::Send {
+                    to: l.leader,
+                    msg: PeerMessage::Ping { touches },
+                });
+            }
+            PeerMessage::Sync { session_id, cxid } => {
+                clients::on_sync_done(s, session_id, cxid, out)
+            }
+            PeerMessage::RevalidateReply { session_id, valid } => {
+                clients::on_revalidated(s, session_id, valid, out)
+            }
+            // Out of phase: the stream is not what Zab promises, so start over.
+            PeerMessage::Diff { .. }
+            | PeerMessage::Trunc { .. }
+            | PeerMessage::Snap { .. }
+            | PeerMessage::NewLeader { .. }
+            | PeerMessage::UpToDate => s.go_looking(now_ms, out),
+            _ => {}
+        }
+    });
+}
+
+/// Zab phase 1: accept the new epoch (durably, before saying so) unless we already
+/// promised a later one.
+fn on_leader_info(s: &mut Server, l: &mut Learner, now_ms: i64, new_epoch: u32, out: &mut Effects) {
+    if l.phase != Phase::Discovery {
+        return;
+    }
+    let accepted = s.durable.accepted_epoch();
+    let last_zxid = l.info_zxid;
+    if new_epoch > accepted {
+        let ack = PeerMessage::AckEpoch {
+            current_epoch: Some(s.durable.current_epoch()),
+            last_zxid,
+        };
+        let token = s
+            .durable
+            .persist(vec![DurableRecord::AcceptedEpoch(new_epoch)], out);
+        out.push(Effect::SendAfterPersist {
+            token,
+            to: l.leader,
+            msg: ack,
+        });
+    } else if new_epoch == accepted {
+        out.push(Effect::Send {
+            to: l.leader,
+            msg: PeerMessage::AckEpoch {
+                current_epoch: None,
+                last_zxid,
+            },
+        });
+    } else {
+        // Learner.registerWithLeader: "Leaders epoch is less than accepted epoch".
+        s.go_looking(now_ms, out);
+        return;
+    }
+    l.new_epoch = Some(new_epoch);
+    l.phase = Phase::Syncing;
+}
+
+fn on_propose(s: &mut Server, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
+    match l.phase {
+        Phase::Syncing => l.sync_proposals.push(p),
+        Phase::Synced | Phase::Broadcast => log_and_ack(s, l, p, out),
+        Phase::Discovery => {}
+    }
+}
+
+/// Zab phase 3: log the proposal and acknowledge it only once it is durable.
+fn log_and_ack(s: &mut Server, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
+    let zxid = p.hdr.zxid;
+    if zxid <= s.last_logged_zxid() {
+        return;
+    }
+    let token = s.log_proposal(Arc::clone(&p), out);
+    if !l.observer {
+        out.push(Effect::SendAfterPersist {
+            token,
+            to: l.leader,
+            msg: PeerMessage::Ack { zxid },
+        });
+    }
+    l.pending.push_back(p);
+}
+
+fn on_commit(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut Effects) {
+    match l.phase {
+        Phase::Syncing | Phase::Synced => l.committed_upto = l.committed_upto.max(zxid),
+        Phase::Broadcast => commit_pending(s, l, now_ms, zxid, out),
+        Phase::Discovery => {}
+    }
+}
+
+/// Commits arrive in zxid order for the oldest pending proposal (FollowerZooKeeperServer.commit).
+fn commit_pending(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut Effects) {
+    if zxid <= s.tree.last_processed_zxid() {
+        return;
+    }
+    match l.pending.front() {
+        Some(p) if p.hdr.zxid == zxid => {
+            let p = l.pending.pop_front().expect("front exists");
+            s.apply_committed(&p, out);
+        }
+        // ZooKeeper exits on "Committing zxid X, but next pending txn is Y"; resync instead.
+        _ => s.go_looking(now_ms, out),
+    }
+}
+
+fn on_inform(s: &mut Server, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
+    let zxid = p.hdr.zxid;
+    match l.phase {
+        Phase::Syncing => {
+            l.sync_proposals.push(p);
+            l.committed_upto = l.committed_upto.max(zxid);
+        }
+        Phase::Synced => {
+            log_and_ack(s, l, p, out);
+            l.committed_upto = l.committed_upto.max(zxid);
+        }
+        Phase::Broadcast => {
+            if zxid > s.last_logged_zxid() {
+                s.log_proposal(Arc::clone(&p), out);
+            }
+            if zxid > s.tree.last_processed_zxid() {
+                s.apply_committed(&p, out);
+            }
+        }
+        Phase::Discovery => {}
+    }
+}
+
+/// Zab phase 2: make the leader's history ours on disk (truncation or snapshot, the synced
+/// txns, then the new currentEpoch) and only then acknowledge NEWLEADER.
+fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut Effects) {
+    let epoch = epoch_of(zxid);
+    if Some(epoch) != l.new_epoch {
+        s.go_looking(now_ms, out);
+        return;
+    }
+    let mut records = Vec::new();
+    match l.mode.take() {
+        None => {
+            s.go_looking(now_ms, out);
+            return;
+        }
+        Some(SyncMode::Diff { base }) => l.confirmed = base,
+        Some(SyncMode::Trunc(t)) => {
+            s.log.retain(|p| p.hdr.zxid <= t);
+            s.durable.truncate_durable_zxid(t);
+            records.push(DurableRecord::Truncate { zxid: t });
+            l.confirmed = t;
+        }
+        Some(SyncMode::Snap(snap)) => {
+            s.log.clear();
+            s.snapshot = Some(Arc::clone(&snap));
+            s.txns_since_snapshot = 0;
+            s.durable.truncate_durable_zxid(snap.zxid);
+            records.push(DurableRecord::Snapshot(Arc::clone(&snap)));
+            records.push(DurableRecord::Truncate { zxid: snap.zxid });
+            l.confirmed = snap.zxid;
+            l.staged_snapshot = Some(snap);
+        }
+    }
+    let mut unacked = Vec::new();
+    for p in std::mem::take(&mut l.sync_proposals) {
+        let last = s
+            .log
+            .last()
+            .map(|q| q.hdr.zxid)
+            .or(s.snapshot.as_ref().map(|q| q.zxid))
+            .unwrap_or(0);
+        if p.hdr.zxid <= last {
+            continue;
+        }
+        s.log.push(Arc::clone(&p));
+        s.txns_since_snapshot += 1;
+        if p.hdr.zxid > l.committed_upto {
+            unacked.push(p.hdr.zxid);
+        }
+        records.push(DurableRecord::Txn(p));
+    }
+    records.push(DurableRecord::CurrentEpoch(epoch));
+    let token = s.durable.persist(records, out);
+    out.push(Effect::SendAfterPersist {
+        token,
+        to: l.leader,
+        msg: PeerMessage::Ack { zxid },
+    });
+    if !l.observer {
+        for z in unacked {
+            out.push(Effect::SendAfterPersist {
+                token,
+                to: l.leader,
+                msg: PeerMessage::Ack { zxid: z },
+            });
+        }
+    }
+    l.phase = Phase::Synced;
+}
+
+/// UPTODATE: the leader is established, so its history is committed. Install it and serve.
+fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects) {
+    if let Some(snap) = l.staged_snapshot.take() {
+        install(s, DataTree::from_snapshot(&snap), out);
+    } else if s.tree.last_processed_zxid() > l.confirmed {
+        // We hold committed state the leader's history lacks: only a broken protocol does
+        // that. Rebuild from our snapshot and log if we can, else start over empty.
+        if !rebuild(s, l.confirmed, out) {
+            s.log.clear();
+            s.snapshot = None;
+            install(s, DataTree::new(), out);
+            s.go_looking(now_ms, out);
+            return;
+        }
+    }
+    let bound = l.committed_upto.max(l.confirmed);
+    let committed: Vec<Arc<Proposal>> = s
+        .log_after(s.tree.last_processed_zxid())
+        .filter(|p| p.hdr.zxid <= bound)
+        .cloned()
+        .collect();
+    for p in &committed {
+        s.apply_committed(p, out);
+    }
+    l.pending = s.log_after(bound).cloned().collect();
+    l.phase = Phase::Broadcast;
+    let epoch = l.new_epoch.expect("synced with an epoch");
+    s.current_vote.peer_epoch = epoch;
+    let state = if l.observer {
+        PeerState::Observing
+    } else {
+        PeerState::Following
+    };
+    out.push(Effect::Role {
+        state,
+        epoch,
+        leader: Some(l.leader),
+    });
+}
+
+fn install(s: &mut Server, tree: DataTree, out: &mut Effects) {
+    s.tree = tree;
+    s.prep.clear();
+    out.push(Effect::InstalledSnapshot {
+        zxid: s.tree.last_processed_zxid(),
+        digest: s.tree.digest(),
+    });
+}
+
+/// Rebuild the tree from the last snapshot and the log up to `zxid`; false if the snapshot
+/// is already past it.
+fn rebuild(s: &mut Server, zxid: Zxid, out: &mut Effects) -> bool {
+    let mut tree = s
+        .snapshot
+        .as_deref()
+        .map(DataTree::from_snapshot)
+        .unwrap_or_default();
+    if tree.last_processed_zxid() > zxid {
+        return false;
+    }
+    for p in s.log.iter().filter(|p| p.hdr.zxid <= zxid) {
+        tree.apply(&p.hdr, &p.txn, &mut Vec::new());
+    }
+    install(s, tree, out);
+    true
+}
+
+/// Forward a client's write, sync or session change to the leader.
+pub(super) fn forward(
+    s: &mut Server,
+    session_id: SessionId,
+    cxid: i32,
+    request: LearnerRequest,
+    auth: Vec<Id>,
+    out: &mut Effects,
+) {
+    if let Role::Learning(l) = &s.role {
+        out.push(Effect::Send {
+            to: l.leader,
+            msg: PeerMessage::Request {
+                session_id,
+                cxid,
+                request,
+                auth,
+            },
+        });
+    }
+}
+
+pub(super) fn revalidate(
+    s: &mut Server,
+    session_id: SessionId,
+    timeout_ms: i32,
+    out: &mut Effects,
+) {
+    if let Role::Learning(l) = &s.role {
+        out.push(Effect::Send {
+            to: l.leader,
+            msg: PeerMessage::Revalidate {
+                session_id,
+                timeout_ms,
+            },
+        });
+    }
+}
+
+pub(super) fn touch(s: &mut Server, session: SessionId, timeout_ms: i32) {
+    if let Role::Learning(l) = &mut s.role {
+        l.touch(session, timeout_ms);
+    }
+}

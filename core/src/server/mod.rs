@@ -1,0 +1,514 @@
+//! A ZooKeeper server as a sans-IO state machine: fast leader election, then leading,
+//! following or observing with ZAB, serving client sessions, and persisting what it must
+//! through its driver.
+//!
+//! Inputs carry `now_ms` (the node's own clock, which may be skewed); outputs are
+//! [`Effect`]s in the order they must happen. Nothing here touches a clock, a socket or a
+//! file.
+
+mod clients;
+mod durable;
+mod leader;
+mod learner;
+mod sessions;
+
+use std::sync::Arc;
+
+use crate::log::{DurableRecord, DurableState};
+use crate::prep::{Prep, PrepConfig};
+use crate::proto::{ClientMessage, ConnId, ServerMessage};
+use crate::standalone::SessionLimits;
+use crate::stat::Zxid;
+use crate::tree::{DataTree, Snapshot};
+use crate::watch::WatchEvent;
+use crate::zab::election::{Election, ElectionEffect, ElectionTiming, Vote};
+use crate::zab::messages::{Notification, PeerMessage, Proposal};
+use crate::zab::quorum::QuorumVerifier;
+use crate::zab::{PeerState, ServerId};
+
+pub use clients::Clients;
+pub use durable::Durability;
+
+/// Deliberate mistakes that re-create known ZooKeeper bugs, for proving that the testbed
+/// finds them. All off by default; the default build behaves exactly as without them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bugs {
+    /// ZOOKEEPER-1419: a vote order that is not total.
+    pub vote_order_not_total: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub id: ServerId,
+    pub voters: Vec<ServerId>,
+    pub observers: Vec<ServerId>,
+    /// `tickTime`.
+    pub tick_ms: i64,
+    /// `initLimit`, in ticks: how long discovery and synchronization may take.
+    pub init_limit: i64,
+    /// `syncLimit`, in ticks: how long a follower may go unheard.
+    pub sync_limit: i64,
+    pub election: ElectionTiming,
+    /// Take a snapshot after this many logged txns (`snapCount`).
+    pub snap_count: usize,
+    /// How often the leader's container manager runs (`znode.container.checkIntervalMs`).
+    pub container_check_ms: i64,
+    pub prep: PrepConfig,
+    pub bugs: Bugs,
+}
+
+impl ServerConfig {
+    /// A voter of an ensemble with ZooKeeper's usual settings scaled to a 200 ms tick.
+    pub fn new(id: ServerId, voters: Vec<ServerId>, observers: Vec<ServerId>) -> ServerConfig {
+        ServerConfig {
+            id,
+            voters,
+            observers,
+            tick_ms: 200,
+            init_limit: 10,
+            sync_limit: 5,
+            election: ElectionTiming::default(),
+            snap_count: 1000,
+            container_check_ms: 60_000,
+            prep: PrepConfig::default(),
+            bugs: Bugs::default(),
+        }
+    }
+
+    pub fn is_observer(&self) -> bool {
+        self.observers.contains(&self.id)
+    }
+
+    pub fn session_limits(&self) -> SessionLimits {
+        SessionLimits::from_tick(i32::try_from(self.tick_ms).expect("tick fits in i32"))
+    }
+}
+
+/// What a server asks its driver to do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Send to a peer over the FIFO link.
+    Send { to: ServerId, msg: PeerMessage },
+    /// Write the records (each to its file) and fsync them all; then call `on_persisted`
+    /// with `token`. Tokens complete in the order they were issued.
+    Persist {
+        token: u64,
+        records: Vec<DurableRecord>,
+    },
+    /// Send once the persist with `token` is durable (a follower's ACK).
+    SendAfterPersist {
+        token: u64,
+        to: ServerId,
+        msg: PeerMessage,
+    },
+    /// Send to a client connection.
+    ToClient { conn: ConnId, msg: ServerMessage },
+    /// Close a client connection.
+    CloseConn { conn: ConnId },
+    /// The server changed role (for traces and summaries).
+    Role {
+        state: PeerState,
+        epoch: u32,
+        leader: Option<ServerId>,
+    },
+    /// A committed txn applied to this server's tree (ground truth).
+    Applied(Arc<Proposal>),
+    /// The tree was replaced by the leader's snapshot (ground truth: the log restarts).
+    InstalledSnapshot { zxid: Zxid, digest: u64 },
+}
+
+pub type Effects = Vec<Effect>;
+
+/// What the server is doing.
+#[derive(Debug)]
+enum Role {
+    Looking(Election),
+    Leading(leader::Leader),
+    Learning(learner::Learner),
+    /// Only while a role handler runs with its state taken out (see `leader::with_leader`).
+    Transition,
+}
+
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    quorum: QuorumVerifier,
+    durable: Durability,
+    /// Logged txns after the last snapshot, durable or on their way (`log.*` files).
+    log: Vec<Arc<Proposal>>,
+    snapshot: Option<Arc<Snapshot>>,
+    /// Committed state, the only state clients ever see.
+    tree: DataTree,
+    prep: Prep,
+    role: Role,
+    logical_clock: u64,
+    /// The vote this server answers LOOKING peers with while not looking.
+    current_vote: Vote,
+    clients: Clients,
+    txns_since_snapshot: usize,
+}
+
+impl Server {
+    /// A server with empty disks.
+    pub fn new(config: ServerConfig) -> Server {
+        Server::recover(config, DurableState::default())
+    }
+
+    /// `QuorumPeer.loadDataBase`: rebuild from what the disks held. The tree is the last
+    /// snapshot; logged txns after it are kept but not applied until a leader confirms them.
+    pub fn recover(config: ServerConfig, state: DurableState) -> Server {
+        let quorum = QuorumVerifier::new(config.voters.iter().copied());
+        let tree = state
+            .snapshot
+            .as_deref()
+            .map(DataTree::from_snapshot)
+            .unwrap_or_default();
+        let prep = Prep::new(config.prep);
+        let id = config.id;
+        let mut server = Server {
+            durable: Durability::recovered(
+                state.accepted_epoch,
+                state.current_epoch,
+                state.last_logged_zxid(),
+            ),
+            log: state.log,
+            snapshot: state.snapshot,
+            tree,
+            prep,
+            role: Role::Looking(Election::start(
+                0,
+                id,
+                quorum.clone(),
+                config.election,
+                false,
+                0,
+                0,
+                0,
+                &mut Vec::new(),
+            )),
+            logical_clock: 0,
+            current_vote: Vote {
+                leader: id,
+                zxid: 0,
+                election_epoch: 0,
+                peer_epoch: 0,
+            },
+            clients: Clients::default(),
+            txns_since_snapshot: 0,
+            quorum,
+            config,
+        };
+        server.txns_since_snapshot = server.log.len();
+        server
+    }
+
+    /// Begin: look for a leader.
+    pub fn start(&mut self, now_ms: i64, out: &mut Effects) {
+        self.go_looking(now_ms, out);
+    }
+
+    pub fn id(&self) -> ServerId {
+        self.config.id
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    pub fn state(&self) -> PeerState {
+        match &self.role {
+            Role::Looking(_) => PeerState::Looking,
+            Role::Leading(_) => PeerState::Leading,
+            Role::Learning(l) if l.is_observer() => PeerState::Observing,
+            Role::Learning(_) => PeerState::Following,
+            Role::Transition => PeerState::Looking,
+        }
+    }
+
+    /// The leader this server follows or is, once known.
+    pub fn leader(&self) -> Option<ServerId> {
+        match &self.role {
+            Role::Looking(_) => None,
+            Role::Leading(_) => Some(self.config.id),
+            Role::Learning(l) => Some(l.leader()),
+            Role::Transition => None,
+        }
+    }
+
+    /// Whether clients are served (the server is synced with an established leader).
+    pub fn is_serving(&self) -> bool {
+        match &self.role {
+            Role::Looking(_) => false,
+            Role::Leading(l) => l.is_established(),
+            Role::Learning(l) => l.is_serving(),
+            Role::Transition => false,
+        }
+    }
+
+    pub fn accepted_epoch(&self) -> u32 {
+        self.durable.accepted_epoch()
+    }
+
+    pub fn current_epoch(&self) -> u32 {
+        self.durable.current_epoch()
+    }
+
+    /// The zxid of the last txn in the log (durable or not).
+    pub fn last_logged_zxid(&self) -> Zxid {
+        self.log
+            .last()
+            .map(|p| p.hdr.zxid)
+            .or(self.snapshot.as_ref().map(|s| s.zxid))
+            .unwrap_or(0)
+            .max(self.tree.last_processed_zxid())
+    }
+
+    pub fn last_committed_zxid(&self) -> Zxid {
+        self.tree.last_processed_zxid()
+    }
+
+    /// The earliest time at which `on_tick` has something to do.
+    pub fn next_deadline(&self) -> Option<i64> {
+        match &self.role {
+            Role::Looking(e) => Some(e.next_deadline()),
+            Role::Leading(l) => Some(l.next_deadline()),
+            Role::Learning(l) => Some(l.next_deadline_with(
+                self.config.tick_ms,
+                self.config.init_limit,
+                self.config.sync_limit,
+            )),
+            Role::Transition => None,
+        }
+    }
+
+    // ----- inputs -----
+
+    pub fn on_tick(&mut self, now_ms: i64, out: &mut Effects) {
+        match &mut self.role {
+            Role::Looking(election) => {
+                let mut eff = Vec::new();
+                election.on_tick(now_ms, &mut eff);
+                self.on_election_effects(now_ms, eff, out);
+            }
+            Role::Leading(_) => leader::on_tick(self, now_ms, out),
+            Role::Learning(_) => learner::on_tick(self, now_ms, out),
+            Role::Transition => unreachable!("inputs never arrive mid-transition"),
+        }
+    }
+
+    pub fn on_peer_message(
+        &mut self,
+        now_ms: i64,
+        from: ServerId,
+        msg: PeerMessage,
+        out: &mut Effects,
+    ) {
+        if let PeerMessage::Notification(n) = msg {
+            self.on_notification(now_ms, from, n, out);
+            return;
+        }
+        match &self.role {
+            Role::Looking(_) | Role::Transition => {}
+            Role::Leading(_) => leader::on_message(self, now_ms, from, msg, out),
+            Role::Learning(_) => learner::on_message(self, now_ms, from, msg, out),
+        }
+    }
+
+    /// The FIFO link to `peer` broke: anything sent on it after the last delivered message
+    /// is lost, so a learner must resynchronize.
+    pub fn on_peer_disconnected(&mut self, now_ms: i64, peer: ServerId, out: &mut Effects) {
+        match &self.role {
+            Role::Looking(_) | Role::Transition => {}
+            Role::Leading(_) => leader::on_learner_lost(self, now_ms, peer, out),
+            Role::Learning(l) => {
+                if l.leader() == peer {
+                    self.go_looking(now_ms, out);
+                }
+            }
+        }
+    }
+
+    pub fn on_persisted(&mut self, now_ms: i64, token: u64, out: &mut Effects) {
+        self.durable.on_persisted(token, out);
+        if let Role::Leading(_) = &self.role {
+            leader::on_durable(self, now_ms, out);
+        }
+    }
+
+    pub fn on_client_message(
+        &mut self,
+        now_ms: i64,
+        conn: ConnId,
+        msg: ClientMessage,
+        out: &mut Effects,
+    ) {
+        clients::on_message(self, now_ms, conn, msg, out);
+    }
+
+    pub fn on_client_disconnected(&mut self, _now_ms: i64, conn: ConnId) {
+        self.clients.disconnected(conn, &mut self.tree);
+    }
+
+    // ----- election -----
+
+    fn on_notification(&mut self, now_ms: i64, from: ServerId, n: Notification, out: &mut Effects) {
+        // FastLeaderElection.WorkerReceiver: answer a peer that is looking (or cannot vote)
+        // with our vote, so that it can catch up or learn the leader.
+        let state = self.state();
+        match &mut self.role {
+            Role::Looking(election) => {
+                let from_non_voter = !self.quorum.is_voter(from) || n.state == PeerState::Observing;
+                let behind =
+                    n.state == PeerState::Looking && n.election_epoch < election.logical_clock();
+                if from_non_voter || behind {
+                    out.push(Effect::Send {
+                        to: from,
+                        msg: PeerMessage::Notification(election.notification()),
+                    });
+                }
+                let mut eff = Vec::new();
+                election.on_notification(now_ms, from, n, &mut eff);
+                self.on_election_effects(now_ms, eff, out);
+            }
+            _ => {
+                if matches!(n.state, PeerState::Looking | PeerState::Observing) {
+                    let v = self.current_vote;
+                    let reply = Notification {
+                        leader: v.leader,
+                        zxid: v.zxid,
+                        election_epoch: v.election_epoch,
+                        state,
+                        peer_epoch: v.peer_epoch,
+                    };
+                    out.push(Effect::Send {
+                        to: from,
+                        msg: PeerMessage::Notification(reply),
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_election_effects(
+        &mut self,
+        now_ms: i64,
+        effects: Vec<ElectionEffect>,
+        out: &mut Effects,
+    ) {
+        for e in effects {
+            match e {
+                ElectionEffect::Send { to, notification } => out.push(Effect::Send {
+                    to,
+                    msg: PeerMessage::Notification(notification),
+                }),
+                ElectionEffect::Decided { vote } => {
+                    self.decided(now_ms, vote, out);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn decided(&mut self, now_ms: i64, vote: Vote, out: &mut Effects) {
+        if let Role::Looking(e) = &self.role {
+            self.logical_clock = e.logical_clock();
+        }
+        self.current_vote = vote;
+        if vote.leader == self.config.id {
+            leader::become_leader(self, now_ms, out);
+        } else {
+            learner::become_learner(self, now_ms, vote.leader, out);
+        }
+    }
+
+    /// Leave any role and start an election. Client connections close: a server that is not
+    /// synced with a leader serves nobody.
+    fn go_looking(&mut self, now_ms: i64, out: &mut Effects) {
+        self.clients.close_all(&mut self.tree, out);
+        self.prep.clear();
+        let voting = !self.config.is_observer();
+        let mut eff = Vec::new();
+        let mut election = Election::start(
+            now_ms,
+            self.config.id,
+            self.quorum.clone(),
+            self.config.election,
+            voting,
+            self.logical_clock,
+            self.last_logged_zxid(),
+            self.durable.current_epoch(),
+            &mut eff,
+        );
+        election.vote_order_bug = self.config.bugs.vote_order_not_total;
+        self.logical_clock = election.logical_clock();
+        self.role = Role::Looking(election);
+        out.push(Effect::Role {
+            state: PeerState::Looking,
+            epoch: self.durable.current_epoch(),
+            leader: None,
+        });
+        self.on_election_effects(now_ms, eff, out);
+    }
+
+    // ----- shared helpers -----
+
+    /// Append a txn to the log and persist it (group commit).
+    fn log_proposal(&mut self, proposal: Arc<Proposal>, out: &mut Effects) -> u64 {
+        if let Some(last) = self.log.last() {
+            assert!(
+                proposal.hdr.zxid > last.hdr.zxid,
+                "server {}: logging zxid {:#x} after {:#x}",
+                self.config.id,
+                proposal.hdr.zxid,
+                last.hdr.zxid
+            );
+        }
+        self.log.push(Arc::clone(&proposal));
+        self.txns_since_snapshot += 1;
+        self.durable
+            .persist(vec![DurableRecord::Txn(proposal)], out)
+    }
+
+    /// Apply a committed txn to the tree, hand its replies and watch events to clients, and
+    /// record it as ground truth.
+    fn apply_committed(&mut self, proposal: &Arc<Proposal>, out: &mut Effects) {
+        let last = self.tree.last_processed_zxid();
+        assert!(
+            proposal.hdr.zxid > last,
+            "server {}: applying zxid {:#x} after {:#x}",
+            self.config.id,
+            proposal.hdr.zxid,
+            last
+        );
+        let mut events: Vec<WatchEvent> = Vec::new();
+        let result = self.tree.apply(&proposal.hdr, &proposal.txn, &mut events);
+        self.prep.applied(proposal.hdr.zxid);
+        out.push(Effect::Applied(Arc::clone(proposal)));
+        clients::on_applied(self, proposal, &result, &events, out);
+        self.maybe_snapshot(out);
+    }
+
+    /// `SyncRequestProcessor`: after `snapCount` txns, snapshot the committed tree and drop
+    /// the log entries it covers.
+    fn maybe_snapshot(&mut self, out: &mut Effects) {
+        if self.txns_since_snapshot < self.config.snap_count {
+            return;
+        }
+        let snapshot = Arc::new(self.tree.snapshot());
+        let zxid = snapshot.zxid;
+        self.log.retain(|p| p.hdr.zxid > zxid);
+        self.txns_since_snapshot = self.log.len();
+        self.snapshot = Some(Arc::clone(&snapshot));
+        self.durable
+            .persist(vec![DurableRecord::Snapshot(snapshot)], out);
+    }
+
+    /// The logged txns after `zxid`, in order.
+    fn log_after(&self, zxid: Zxid) -> impl Iterator<Item = &Arc<Proposal>> {
+        self.log.iter().filter(move |p| p.hdr.zxid > zxid)
+    }
+}

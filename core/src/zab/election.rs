@@ -1,0 +1,528 @@
+//! Fast leader election (ZooKeeper 3.8's `FastLeaderElection.lookForLeader`), as a state
+//! machine: notifications in, notifications and a decision out.
+//!
+//! A LOOKING server proposes the best vote it knows, ordered by (epoch, zxid, server id),
+//! sends it to every voter, and decides once a quorum holds the same vote and no better one
+//! arrives within `finalize_wait_ms`. It also joins an existing leader when a quorum of
+//! FOLLOWING/LEADING servers report the same leader and that leader reports LEADING.
+
+use std::collections::BTreeMap;
+
+use super::messages::Notification;
+use super::quorum::QuorumVerifier;
+use super::{PeerState, ServerId};
+use crate::stat::Zxid;
+
+/// A vote: (leader, its last zxid, its current epoch) in an election round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vote {
+    pub leader: ServerId,
+    pub zxid: Zxid,
+    pub election_epoch: u64,
+    pub peer_epoch: u32,
+}
+
+/// `FastLeaderElection.totalOrderPredicate`: is the new vote better than the current one?
+/// Votes are ordered by (epoch, zxid, server id) lexicographically: a total order, which
+/// ZOOKEEPER-1419 showed the pre-3.4.4 comparison was not.
+pub fn is_better(
+    new_leader: ServerId,
+    new_zxid: Zxid,
+    new_epoch: u32,
+    cur_leader: ServerId,
+    cur_zxid: Zxid,
+    cur_epoch: u32,
+) -> bool {
+    (new_epoch, new_zxid, new_leader) > (cur_epoch, cur_zxid, cur_leader)
+}
+
+/// Timing of an election (ZooKeeper's `finalizeWait`, `minNotificationInterval` and
+/// `maxNotificationInterval`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ElectionTiming {
+    pub finalize_wait_ms: i64,
+    pub min_notification_interval_ms: i64,
+    pub max_notification_interval_ms: i64,
+}
+
+impl Default for ElectionTiming {
+    fn default() -> Self {
+        ElectionTiming {
+            finalize_wait_ms: 200,
+            min_notification_interval_ms: 200,
+            max_notification_interval_ms: 60_000,
+        }
+    }
+}
+
+/// What an election step asks of its server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElectionEffect {
+    /// Send this notification to `to`.
+    Send {
+        to: ServerId,
+        notification: Notification,
+    },
+    /// The election is over: follow (or lead, when the leader is this server).
+    Decided { vote: Vote },
+}
+
+/// One run of `lookForLeader`.
+#[derive(Clone, Debug)]
+pub struct Election {
+    id: ServerId,
+    quorum: QuorumVerifier,
+    timing: ElectionTiming,
+    /// Observers and servers repairing lost state never vote: they only learn the leader
+    /// from servers already FOLLOWING or LEADING.
+    voting: bool,
+    logical_clock: u64,
+    init_zxid: Zxid,
+    init_epoch: u32,
+    proposal: Vote,
+    recvset: BTreeMap<ServerId, Vote>,
+    outofelection: BTreeMap<ServerId, (Vote, PeerState)>,
+    notification_timeout_ms: i64,
+    resend_at_ms: i64,
+    /// Set once a quorum agrees: decide at this time unless a better vote arrives.
+    finalize_at_ms: Option<i64>,
+    /// The reference bug ZOOKEEPER-1419: a vote order that is not total.
+    pub vote_order_bug: bool,
+}
+
+impl Election {
+    /// Start an election round: bump the logical clock, vote for ourselves, notify every
+    /// voter (`lookForLeader`'s preamble).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        now_ms: i64,
+        id: ServerId,
+        quorum: QuorumVerifier,
+        timing: ElectionTiming,
+        voting: bool,
+        previous_clock: u64,
+        last_zxid: Zxid,
+        current_epoch: u32,
+        out: &mut Vec<ElectionEffect>,
+    ) -> Election {
+        let logical_clock = previous_clock + 1;
+        let e = Election {
+            id,
+            quorum,
+            timing,
+            voting,
+            logical_clock,
+            init_zxid: last_zxid,
+            init_epoch: current_epoch,
+            proposal: Vote {
+                leader: id,
+                zxid: last_zxid,
+                election_epoch: logical_clock,
+                peer_epoch: current_epoch,
+            },
+            recvset: BTreeMap::new(),
+            outofelection: BTreeMap::new(),
+            notification_timeout_ms: timing.min_notification_interval_ms,
+            resend_at_ms: now_ms + timing.min_notification_interval_ms,
+            finalize_at_ms: None,
+            vote_order_bug: false,
+        };
+        e.send_notifications(out);
+        e
+    }
+
+    pub fn logical_clock(&self) -> u64 {
+        self.logical_clock
+    }
+
+    /// The vote this server currently proposes, as it would send it.
+    pub fn proposal(&self) -> Vote {
+        self.proposal
+    }
+
+    /// The state this server reports while looking.
+    fn state(&self) -> PeerState {
+        if self.voting {
+            PeerState::Looking
+        } else {
+            PeerState::Observing
+        }
+    }
+
+    pub fn notification(&self) -> Notification {
+        Notification {
+            leader: self.proposal.leader,
+            zxid: self.proposal.zxid,
+            election_epoch: self.logical_clock,
+            state: self.state(),
+            peer_epoch: self.proposal.peer_epoch,
+        }
+    }
+
+    fn send_notifications(&self, out: &mut Vec<ElectionEffect>) {
+        let n = self.notification();
+        for to in self.quorum.voters() {
+            if *to != self.id {
+                out.push(ElectionEffect::Send {
+                    to: *to,
+                    notification: n,
+                });
+            }
+        }
+    }
+
+    fn better(&self, leader: ServerId, zxid: Zxid, epoch: u32, cur: &Vote) -> bool {
+        if self.vote_order_bug {
+            // Pre-ZOOKEEPER-1419: the last clause ignores the epoch, so the order is not
+            // total and servers can disagree forever or elect a stale leader.
+            return epoch > cur.peer_epoch
+                || (epoch == cur.peer_epoch && zxid > cur.zxid)
+                || (zxid == cur.zxid && leader > cur.leader);
+        }
+        is_better(leader, zxid, epoch, cur.leader, cur.zxid, cur.peer_epoch)
+    }
+
+    fn update_proposal(&mut self, leader: ServerId, zxid: Zxid, peer_epoch: u32) {
+        self.proposal = Vote {
+            leader,
+            zxid,
+            election_epoch: self.logical_clock,
+            peer_epoch,
+        };
+    }
+
+    /// When to call `on_tick` next.
+    pub fn next_deadline(&self) -> i64 {
+        self.finalize_at_ms
+            .map_or(self.resend_at_ms, |f| f.min(self.resend_at_ms))
+    }
+
+    /// Timers: resend notifications with exponential back-off while nothing arrives, and
+    /// decide when the finalize wait passes without a better vote.
+    pub fn on_tick(&mut self, now_ms: i64, out: &mut Vec<ElectionEffect>) {
+        if let Some(at) = self.finalize_at_ms {
+            if now_ms >= at {
+                self.finalize_at_ms = None;
+                out.push(ElectionEffect::Decided {
+                    vote: self.proposal,
+                });
+                return;
+            }
+        }
+        if now_ms >= self.resend_at_ms {
+            self.send_notifications(out);
+            self.notification_timeout_ms =
+                (self.notification_timeout_ms * 2).min(self.timing.max_notification_interval_ms);
+            self.resend_at_ms = now_ms + self.notification_timeout_ms;
+        }
+    }
+
+    /// A notification from `from`. Notifications from non-voters are never counted.
+    pub fn on_notification(
+        &mut self,
+        now_ms: i64,
+        from: ServerId,
+        n: Notification,
+        out: &mut Vec<ElectionEffect>,
+    ) {
+        if !self.quorum.is_voter(from) || !self.quorum.is_voter(n.leader) {
+            return;
+        }
+        // Something arrived: back-off restarts (FastLeaderElection resets notTimeout only on
+        // a new round, but resending while messages flow is pointless either way).
+        self.resend_at_ms = now_ms + self.notification_timeout_ms;
+        match n.state {
+            PeerState::Looking if self.voting => self.on_looking(now_ms, from, n, out),
+            PeerState::Looking | PeerState::Observing => {}
+            PeerState::Following | PeerState::Leading => self.on_established(from, n, out),
+        }
+    }
+
+    fn on_looking(
+        &mut self,
+        now_ms: i64,
+        from: ServerId,
+        n: Notification,
+        out: &mut Vec<ElectionEffect>,
+    ) {
+        if self.finalize_at_ms.is_some() {
+            // The finalize wait only looks for a better vote; others are dropped.
+            if !self.better(n.leader, n.zxid, n.peer_epoch, &self.proposal)
+                || n.election_epoch != self.logical_clock
+            {
+                return;
+            }
+            self.finalize_at_ms = None;
+        }
+        if n.election_epoch > self.logical_clock {
+            self.logical_clock = n.election_epoch;
+            self.recvset.clear();
+            let init = Vote {
+                leader: self.id,
+                zxid: self.init_zxid,
+                election_epoch: self.logical_clock,
+                peer_epoch: self.init_epoch,
+            };
+            if self.better(n.leader, n.zxid, n.peer_epoch, &init) {
+                self.update_proposal(n.leader, n.zxid, n.peer_epoch);
+            } else {
+                self.update_proposal(self.id, self.init_zxid, self.init_epoch);
+            }
+            self.send_notifications(out);
+        } else if n.election_epoch < self.logical_clock {
+            return;
+        } else if self.better(n.leader, n.zxid, n.peer_epoch, &self.proposal) {
+            self.update_proposal(n.leader, n.zxid, n.peer_epoch);
+            self.send_notifications(out);
+        }
+        self.recvset.insert(
+            from,
+            Vote {
+                leader: n.leader,
+                zxid: n.zxid,
+                election_epoch: n.election_epoch,
+                peer_epoch: n.peer_epoch,
+            },
+        );
+        let proposal = self.proposal;
+        let agreeing = self
+            .recvset
+            .iter()
+            .filter(|(_, v)| **v == proposal)
+            .map(|(id, _)| id);
+        // Our own vote is in recvset only through our own notification; count ourselves.
+        let mut voters: Vec<ServerId> = agreeing.copied().collect();
+        voters.push(self.id);
+        if self.quorum.contains_quorum(&voters) {
+            self.finalize_at_ms = Some(now_ms + self.timing.finalize_wait_ms);
+        }
+    }
+
+    /// A notification from a server that is already FOLLOWING or LEADING.
+    fn on_established(&mut self, from: ServerId, n: Notification, out: &mut Vec<ElectionEffect>) {
+        let vote = Vote {
+            leader: n.leader,
+            zxid: n.zxid,
+            election_epoch: n.election_epoch,
+            peer_epoch: n.peer_epoch,
+        };
+        if n.election_epoch == self.logical_clock && self.voting {
+            self.recvset.insert(from, vote);
+            let agreeing: Vec<ServerId> = self
+                .recvset
+                .iter()
+                .filter(|(_, v)| **v == vote)
+                .map(|(id, _)| *id)
+                .collect();
+            if self.quorum.contains_quorum(&agreeing)
+                && self.check_leader(n.leader, n.election_epoch)
+            {
+                out.push(ElectionEffect::Decided { vote });
+                return;
+            }
+        }
+        // Outside the election, only (leader, epoch) must match (Vote.equals for non-LOOKING).
+        self.outofelection.insert(from, (vote, n.state));
+        let agreeing: Vec<ServerId> = self
+            .outofelection
+            .iter()
+            .filter(|(_, (v, _))| v.leader == vote.leader && v.peer_epoch == vote.peer_epoch)
+            .map(|(id, _)| *id)
+            .collect();
+        if self.quorum.contains_quorum(&agreeing) && self.check_leader(n.leader, n.election_epoch) {
+            self.logical_clock = n.election_epoch;
+            out.push(ElectionEffect::Decided { vote });
+        }
+    }
+
+    /// `checkLeader`: another server can only be followed once it says it is LEADING; we
+    /// can only lead if the round is ours.
+    fn check_leader(&self, leader: ServerId, election_epoch: u64) -> bool {
+        if leader == self.id {
+            return self.logical_clock == election_epoch;
+        }
+        self.outofelection
+            .get(&leader)
+            .is_some_and(|(_, state)| *state == PeerState::Leading)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sends(out: &[ElectionEffect]) -> Vec<(ServerId, Notification)> {
+        out.iter()
+            .filter_map(|e| match e {
+                ElectionEffect::Send { to, notification } => Some((*to, *notification)),
+                ElectionEffect::Decided { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn vote_order_is_epoch_then_zxid_then_id() {
+        // FastLeaderElection.totalOrderPredicate.
+        assert!(is_better(1, 5, 2, 3, 9, 1));
+        assert!(is_better(1, 9, 1, 3, 5, 1));
+        assert!(is_better(3, 5, 1, 1, 5, 1));
+        assert!(!is_better(1, 5, 1, 1, 5, 1));
+    }
+
+    #[test]
+    fn three_servers_elect_the_one_with_the_highest_zxid() {
+        // Every server starts by voting for itself; the best vote wins a quorum, which
+        // decides after the finalize wait.
+        let q = QuorumVerifier::new([1, 2, 3]);
+        let t = ElectionTiming::default();
+        let mut out = Vec::new();
+        let mut e1 = Election::start(0, 1, q.clone(), t, true, 0, 10, 1, &mut out);
+        assert_eq!(sends(&out).len(), 2);
+        out.clear();
+        let n2 = Notification {
+            leader: 2,
+            zxid: 20,
+            election_epoch: 1,
+            state: PeerState::Looking,
+            peer_epoch: 1,
+        };
+        e1.on_notification(5, 2, n2, &mut out);
+        // Server 1 switches to server 2's better vote and tells everyone.
+        assert!(sends(&out).iter().all(|(_, n)| n.leader == 2));
+        assert_eq!(e1.proposal().leader, 2);
+        out.clear();
+        e1.on_tick(5 + 199, &mut out);
+        assert!(
+            !out.iter()
+                .any(|e| matches!(e, ElectionEffect::Decided { .. }))
+        );
+        e1.on_tick(5 + 200, &mut out);
+        assert!(out.contains(&ElectionEffect::Decided {
+            vote: Vote {
+                leader: 2,
+                zxid: 20,
+                election_epoch: 1,
+                peer_epoch: 1
+            }
+        }));
+    }
+
+    #[test]
+    fn a_better_vote_during_the_finalize_wait_restarts_it() {
+        let q = QuorumVerifier::new([1, 2, 3]);
+        let mut out = Vec::new();
+        let mut e = Election::start(0, 3, q, ElectionTiming::default(), true, 0, 10, 1, &mut out);
+        e.on_notification(
+            1,
+            1,
+            Notification {
+                leader: 3,
+                zxid: 10,
+                election_epoch: 1,
+                state: PeerState::Looking,
+                peer_epoch: 1,
+            },
+            &mut out,
+        );
+        assert!(e.next_deadline() <= 201);
+        e.on_notification(
+            50,
+            2,
+            Notification {
+                leader: 2,
+                zxid: 30,
+                election_epoch: 1,
+                state: PeerState::Looking,
+                peer_epoch: 1,
+            },
+            &mut out,
+        );
+        assert_eq!(e.proposal().leader, 2);
+        out.clear();
+        e.on_tick(201, &mut out);
+        assert!(
+            !out.iter()
+                .any(|x| matches!(x, ElectionEffect::Decided { .. }))
+        );
+    }
+
+    #[test]
+    fn joins_an_established_leader() {
+        // A quorum FOLLOWING/LEADING server 2, and server 2 itself LEADING: follow it.
+        let q = QuorumVerifier::new([1, 2, 3]);
+        let mut out = Vec::new();
+        let mut e = Election::start(0, 1, q, ElectionTiming::default(), true, 0, 5, 1, &mut out);
+        out.clear();
+        e.on_notification(
+            1,
+            3,
+            Notification {
+                leader: 2,
+                zxid: 50,
+                election_epoch: 7,
+                state: PeerState::Following,
+                peer_epoch: 2,
+            },
+            &mut out,
+        );
+        assert!(out.is_empty());
+        e.on_notification(
+            2,
+            2,
+            Notification {
+                leader: 2,
+                zxid: 50,
+                election_epoch: 7,
+                state: PeerState::Leading,
+                peer_epoch: 2,
+            },
+            &mut out,
+        );
+        assert!(matches!(out.last(), Some(ElectionEffect::Decided { vote }) if vote.leader == 2));
+        assert_eq!(e.logical_clock(), 7);
+    }
+
+    #[test]
+    fn non_voters_only_follow_established_leaders() {
+        // An observer ignores LOOKING votes and never proposes itself.
+        let q = QuorumVerifier::new([1, 2, 3]);
+        let mut out = Vec::new();
+        let mut e = Election::start(0, 9, q, ElectionTiming::default(), false, 0, 0, 0, &mut out);
+        assert!(
+            sends(&out)
+                .iter()
+                .all(|(_, n)| n.state == PeerState::Observing)
+        );
+        out.clear();
+        for from in [1, 2, 3] {
+            e.on_notification(
+                1,
+                from,
+                Notification {
+                    leader: 3,
+                    zxid: 9,
+                    election_epoch: 1,
+                    state: PeerState::Looking,
+                    peer_epoch: 1,
+                },
+                &mut out,
+            );
+        }
+        e.on_tick(10_000, &mut out);
+        assert!(
+            !out.iter()
+                .any(|x| matches!(x, ElectionEffect::Decided { .. }))
+        );
+    }
+
+    #[test]
+    fn resends_with_backoff_when_nothing_arrives() {
+        let q = QuorumVerifier::new([1, 2, 3]);
+        let mut out = Vec::new();
+        let mut e = Election::start(0, 1, q, ElectionTiming::default(), true, 0, 0, 0, &mut out);
+        out.clear();
+        e.on_tick(200, &mut out);
+        assert_eq!(sends(&out).len(), 2);
+        assert_eq!(e.next_deadline(), 600);
+    }
+}
