@@ -1,0 +1,131 @@
+//! Histories recorded by other projects, with the models they were checked against:
+//! porcupine's Jepsen etcd logs and key-value logs, and Knossos's register histories. Their
+//! known verdicts hold the engine to account (see `docs/checker.md`).
+
+mod builder;
+pub mod edn;
+mod error;
+pub mod etcd;
+mod fields;
+pub mod knossos;
+pub mod kv;
+pub mod porcupine_kv;
+pub mod register;
+pub mod report;
+
+use std::fmt;
+use std::path::Path;
+
+pub use error::{LoadError, ParseError};
+pub use kv::KeyValue;
+pub use register::CasRegister;
+
+use crate::linearizability::{self, Budget, CheckResult, Operation, Verdict};
+use kv::{KvInput, KvOutput};
+use register::{RegisterInput, RegisterOutput};
+
+/// The external history formats `zksim check --format` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Jepsen etcd logs from porcupine's test data: a CAS register starting at nil.
+    PorcupineEtcd,
+    /// Porcupine's key-value logs: get/put/append on strings, per key.
+    PorcupineKv,
+    /// Knossos's register histories: a CAS register starting at 0.
+    KnossosCas,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [
+        Format::PorcupineEtcd,
+        Format::PorcupineKv,
+        Format::KnossosCas,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::PorcupineEtcd => "porcupine-etcd",
+            Format::PorcupineKv => "porcupine-kv",
+            Format::KnossosCas => "knossos-cas",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A parsed external history and the model it is checked against.
+#[derive(Clone, Debug)]
+pub enum ExternalHistory {
+    Register {
+        model: CasRegister,
+        ops: Vec<Operation<RegisterInput, RegisterOutput>>,
+    },
+    Kv {
+        model: KeyValue,
+        ops: Vec<Operation<KvInput, KvOutput>>,
+    },
+}
+
+impl ExternalHistory {
+    /// Parses `text` in `format`; `file` names it in errors.
+    pub fn parse(format: Format, text: &str, file: &str) -> Result<Self, ParseError> {
+        Ok(match format {
+            Format::PorcupineEtcd => ExternalHistory::Register {
+                model: CasRegister { initial: None },
+                ops: etcd::parse(text, file)?,
+            },
+            Format::PorcupineKv => ExternalHistory::Kv {
+                model: KeyValue,
+                ops: porcupine_kv::parse(text, file)?,
+            },
+            Format::KnossosCas => ExternalHistory::Register {
+                model: CasRegister {
+                    initial: Some(knossos::INITIAL_VALUE),
+                },
+                ops: knossos::parse(text, file)?,
+            },
+        })
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn load(format: Format, path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self::parse(format, &text, &path.display().to_string())?)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ExternalHistory::Register { ops, .. } => ops.len(),
+            ExternalHistory::Kv { ops, .. } => ops.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn check(&self, budget: Budget) -> CheckResult {
+        match self {
+            ExternalHistory::Register { model, ops } => linearizability::check(model, ops, budget),
+            ExternalHistory::Kv { model, ops } => linearizability::check(model, ops, budget),
+        }
+    }
+
+    /// A readable account of a verdict's violation; empty for other verdicts.
+    pub fn report(&self, verdict: &Verdict) -> String {
+        let Verdict::Violation(violation) = verdict else {
+            return String::new();
+        };
+        match self {
+            ExternalHistory::Register { model, ops } => report::violation(model, ops, violation),
+            ExternalHistory::Kv { model, ops } => report::violation(model, ops, violation),
+        }
+    }
+}
