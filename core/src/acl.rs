@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest as _, Sha1};
 
 use crate::error::ErrorCode;
+use crate::tree::{spread, string_hash_code};
 
 pub const PERM_READ: i32 = 1;
 pub const PERM_WRITE: i32 = 2;
@@ -60,6 +61,75 @@ impl Acl {
 
     fn is_world_anyone(&self) -> bool {
         self.scheme == "world" && self.id == "anyone"
+    }
+}
+
+/// `Id.hashCode()` as jute generates it.
+fn id_hash_code(id: &Id) -> i32 {
+    let mut result: i32 = 17;
+    result = result
+        .wrapping_mul(37)
+        .wrapping_add(string_hash_code(&id.scheme));
+    result
+        .wrapping_mul(37)
+        .wrapping_add(string_hash_code(&id.id))
+}
+
+/// A connection's identities. ZooKeeper keeps them in a set backed by a
+/// `ConcurrentHashMap`, so an identity counts once and they are listed (for example when
+/// an `auth` ACL expands) in that map's iteration order, which this reproduces: by hash
+/// bucket, then by insertion.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthInfo {
+    entries: Vec<(Id, u64)>,
+    next_seq: u64,
+    table_len: usize,
+    ordered: Vec<Id>,
+}
+
+impl AuthInfo {
+    /// A connection from `client_ip`: every connection starts with its `ip` identity.
+    pub fn new(client_ip: &str) -> AuthInfo {
+        let mut info = AuthInfo {
+            entries: Vec::new(),
+            next_seq: 0,
+            table_len: 16,
+            ordered: Vec::new(),
+        };
+        info.add(Id::new("ip", client_ip));
+        info
+    }
+
+    /// Add an identity; false if the connection already had it.
+    pub fn add(&mut self, id: Id) -> bool {
+        if self.entries.iter().any(|(e, _)| *e == id) {
+            return false;
+        }
+        self.next_seq += 1;
+        self.entries.push((id, self.next_seq));
+        // ConcurrentHashMap grows once its size reaches three quarters of the table.
+        while self.entries.len() >= self.table_len - self.table_len / 4 {
+            self.table_len *= 2;
+        }
+        let mask = self.table_len - 1;
+        let mut keyed: Vec<(usize, u64, &Id)> = self
+            .entries
+            .iter()
+            .map(|(id, seq)| {
+                (
+                    (spread(id_hash_code(id)) & 0x7fff_ffff) as usize & mask,
+                    *seq,
+                    id,
+                )
+            })
+            .collect();
+        keyed.sort();
+        self.ordered = keyed.into_iter().map(|(_, _, id)| id.clone()).collect();
+        true
+    }
+
+    pub fn ids(&self) -> &[Id] {
+        &self.ordered
     }
 }
 

@@ -136,7 +136,7 @@ impl Prep {
             path: path.to_string(),
             stat: Some(node.stat),
             child_count: i32::try_from(node.children.len()).expect("child count fits"),
-            acl: node.acl.clone(),
+            acl: node.acl.as_ref().clone(),
         })
     }
 
@@ -195,6 +195,16 @@ impl Prep {
         auth: &[Id],
         ops: &[Request],
     ) -> Txn {
+        // A TTL mode without a ttl cannot be decoded into an Op: the whole request fails
+        // to unmarshal, and still takes its zxid.
+        if ops
+            .iter()
+            .any(|op| matches!(op, Request::Create { mode, ttl: None, .. } if mode.is_ttl()))
+        {
+            return Txn::Error {
+                err: ErrorCode::MarshallingError,
+            };
+        }
         let mut savepoint = Savepoint {
             records_len: self.records.len(),
             replaced: Vec::new(),
@@ -268,10 +278,21 @@ impl Prep {
         mut sp: Option<&mut Savepoint>,
     ) -> Result<Txn, PrepError> {
         check_data_size(path, data)?;
-        let kind = match (ttl, mode) {
-            (Some(_), _) => CreateKind::Ttl,
-            (None, CreateMode::Container) => CreateKind::Container,
-            (None, _) => CreateKind::Create2,
+        let (kind, ttl) = if sp.is_some() {
+            // Inside a multi, ZooKeeper's Op.create picks the opcode from the mode: a ttl
+            // with another mode is dropped, and a plain create answers without a stat.
+            match mode {
+                m if m.is_ttl() => (CreateKind::Ttl, ttl),
+                CreateMode::Container => (CreateKind::Container, None),
+                _ => (CreateKind::Create, None),
+            }
+        } else {
+            let kind = match (ttl, mode) {
+                (Some(_), _) => CreateKind::Ttl,
+                (None, CreateMode::Container) => CreateKind::Container,
+                (None, _) => CreateKind::Create2,
+            };
+            (kind, ttl)
         };
         let ttl = ttl.unwrap_or(-1);
         // validateCreateRequest: TTL modes need extended types; the TTL must suit the mode.
@@ -321,10 +342,10 @@ impl Prep {
         let ephemeral_owner = match kind {
             CreateKind::Container => NodeKind::Container.owner(),
             CreateKind::Ttl => NodeKind::Ttl(ttl).owner(),
-            CreateKind::Create2 if mode.is_ephemeral() => {
+            CreateKind::Create | CreateKind::Create2 if mode.is_ephemeral() => {
                 NodeKind::Ephemeral(hdr.session_id).owner()
             }
-            CreateKind::Create2 => 0,
+            CreateKind::Create | CreateKind::Create2 => 0,
         };
         let mut parent_record = parent;
         parent_record.zxid = hdr.zxid;

@@ -32,26 +32,45 @@ pub struct ConnectResponse {
 pub enum ClientMessage {
     Connect(ConnectRequest),
     /// A request with the client's sequence number (`xid`).
-    Request { xid: i32, request: Request },
+    Request {
+        xid: i32,
+        request: Request,
+    },
     /// `xid -2`.
     Ping,
     /// `xid -4`: add an identity to the connection.
-    Auth { scheme: String, auth: Vec<u8> },
+    Auth {
+        scheme: String,
+        auth: Vec<u8>,
+    },
     /// `closeSession`.
-    CloseSession { xid: i32 },
+    CloseSession {
+        xid: i32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerMessage {
     Connected(ConnectResponse),
     /// A reply to `Request` or `CloseSession`, with the header zxid inside `reply`.
-    Reply { xid: i32, reply: Reply },
+    Reply {
+        xid: i32,
+        reply: Reply,
+    },
     /// `xid -1`: a watch notification; `zxid` is the txn that fired it.
-    Watch { event_type: EventType, path: String, zxid: Zxid },
+    Watch {
+        event_type: EventType,
+        path: String,
+        zxid: Zxid,
+    },
     /// `xid -2`, with the server's last processed zxid.
-    Pong { zxid: Zxid },
+    Pong {
+        zxid: Zxid,
+    },
     /// `xid -4`: OK, or AUTHFAILED after which the server closes the connection.
-    AuthReply { err: ErrorCode },
+    AuthReply {
+        err: ErrorCode,
+    },
 }
 
 /// A client connection's identity on a server.

@@ -104,7 +104,7 @@ fn get_acl(tree: &DataTree, path: &str, auth: &[Id]) -> Result<Response, ErrorCo
     acl::check_acl(&node.acl, acl::PERM_READ | acl::PERM_ADMIN, auth)?;
     let stat = node.client_stat();
     let acl = match acl::check_acl(&node.acl, acl::PERM_ADMIN, auth) {
-        Ok(()) => node.acl.clone(),
+        Ok(()) => node.acl.as_ref().clone(),
         Err(_) => acl::redact_digest(&node.acl),
     };
     Ok(Response::GetAcl { acl, stat })

@@ -309,7 +309,7 @@ fn parse_request(op: &str, f: &mut Fields<'_>, sub: bool) -> Result<Request, Str
         }
         "multi_read" if !sub => Request::MultiRead(parse_subops(f, &["get_data", "get_children"])?),
         "add_watch" => {
-            let mode = match f.string("mode")?.as_str() {
+            let mode = match f.string_or("mode", "persistent")?.as_str() {
                 "persistent" => WatcherMode::Persistent,
                 "persistent_recursive" => WatcherMode::PersistentRecursive,
                 other => {
@@ -425,6 +425,11 @@ impl Replayer {
             }
             ReplayOp::Close { s } => {
                 let reply = self.server.close(self.now_ms, self.ids[s], &mut events);
+                // A closing session's ephemerals go in hash-set order; the file lists each
+                // session's events by path, then type.
+                events.sort_by(|a, b| {
+                    (a.watcher, &a.path, a.event_type).cmp(&(b.watcher, &b.path, b.event_type))
+                });
                 head(&mut out, Some(*s), "close", reply.err.name());
                 out.insert("zxid".into(), json!(reply.zxid));
             }
@@ -439,7 +444,7 @@ impl Replayer {
                     .request(self.now_ms, self.ids[s], request, &mut events);
                 head(&mut out, Some(*s), op, reply.err.name());
                 out.insert("zxid".into(), json!(reply.zxid));
-                self.render_reply(&mut out, &reply);
+                self.render_reply(&mut out, &reply, request);
                 message = reply.message;
             }
             ReplayOp::Reap { after_ms } => {
@@ -455,7 +460,7 @@ impl Replayer {
         }
     }
 
-    fn render_reply(&self, out: &mut Map<String, Value>, reply: &Reply) {
+    fn render_reply(&self, out: &mut Map<String, Value>, reply: &Reply, request: &Request) {
         match &reply.response {
             Response::Empty => {}
             Response::Create { path, stat } => {
@@ -489,31 +494,30 @@ impl Replayer {
                 out.insert("path".into(), json!(path));
             }
             Response::Multi(results) => {
-                out.insert(
-                    "results".into(),
-                    Value::Array(results.iter().map(|r| self.op_result(r)).collect()),
-                );
+                let subs: &[Request] = match request {
+                    Request::Multi(ops) | Request::MultiRead(ops) => ops,
+                    _ => &[],
+                };
+                let rendered = results
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| self.op_result(subs.get(i).map_or("error", op_name), r));
+                out.insert("results".into(), Value::Array(rendered.collect()));
             }
         }
     }
 
-    fn op_result(&self, result: &OpResult) -> Value {
+    /// One sub-result, named after the sub-operation it answers.
+    fn op_result(&self, op: &str, result: &OpResult) -> Value {
         let mut m = Map::new();
-        let (op, err) = match result {
-            OpResult::Create { .. } => ("create", "OK"),
-            OpResult::Delete => ("delete", "OK"),
-            OpResult::SetData { .. } => ("set_data", "OK"),
-            OpResult::Check => ("check", "OK"),
-            OpResult::GetData { .. } => ("get_data", "OK"),
-            OpResult::GetChildren { .. } => ("get_children", "OK"),
-            OpResult::Error(e) => ("error", e.name()),
-        };
         m.insert("op".into(), json!(op));
-        m.insert("err".into(), json!(err));
+        m.insert("err".into(), json!(result.err().name()));
         match result {
             OpResult::Create { path, stat } => {
                 m.insert("path".into(), json!(path));
-                m.insert("stat".into(), self.stat(stat));
+                if let Some(stat) = stat {
+                    m.insert("stat".into(), self.stat(stat));
+                }
             }
             OpResult::SetData { stat } => {
                 m.insert("stat".into(), self.stat(stat));
@@ -562,6 +566,29 @@ impl Replayer {
             }));
         }
         Value::Array(by_session.into_values().flatten().collect())
+    }
+}
+
+/// The file's name for a request.
+fn op_name(request: &Request) -> &'static str {
+    match request {
+        Request::Create { .. } => "create",
+        Request::Delete { .. } => "delete",
+        Request::Exists { .. } => "exists",
+        Request::GetData { .. } => "get_data",
+        Request::SetData { .. } => "set_data",
+        Request::GetChildren { .. } => "get_children",
+        Request::GetAllChildrenNumber { .. } => "get_all_children_number",
+        Request::GetEphemerals { .. } => "get_ephemerals",
+        Request::GetAcl { .. } => "get_acl",
+        Request::SetAcl { .. } => "set_acl",
+        Request::Sync { .. } => "sync",
+        Request::Check { .. } => "check",
+        Request::Multi(_) => "multi",
+        Request::MultiRead(_) => "multi_read",
+        Request::AddWatch { .. } => "add_watch",
+        Request::RemoveWatches { .. } => "remove_watches",
+        Request::SetWatches { .. } => "set_watches",
     }
 }
 

@@ -223,12 +223,23 @@ pub enum Response {
 /// One sub-result of a multi or multiRead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OpResult {
-    Create { path: String, stat: Stat },
+    /// A plain create inside a multi answers with its path only.
+    Create {
+        path: String,
+        stat: Option<Stat>,
+    },
     Delete,
-    SetData { stat: Stat },
+    SetData {
+        stat: Stat,
+    },
     Check,
-    GetData { data: Option<Vec<u8>>, stat: Stat },
-    GetChildren { children: Vec<String> },
+    GetData {
+        data: Option<Vec<u8>>,
+        stat: Stat,
+    },
+    GetChildren {
+        children: Vec<String>,
+    },
     Error(ErrorCode),
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::acl::{self, Id};
+use crate::acl::{self, AuthInfo};
 use crate::error::ErrorCode;
 use crate::prep::{Prep, PrepConfig};
 use crate::request::{Reply, Request, Response};
@@ -45,7 +45,7 @@ impl Default for SessionLimits {
 
 #[derive(Clone, Debug)]
 struct Connection {
-    auth: Vec<Id>,
+    auth: AuthInfo,
 }
 
 /// The client address every standalone connection has (the `ip` scheme's identity).
@@ -101,14 +101,29 @@ impl Standalone {
         txn: &Txn,
         events: &mut Vec<WatchEvent>,
     ) -> crate::tree::TxnResult {
-        let result = self.tree.apply(hdr, txn, events);
+        let mut fired = Vec::new();
+        let result = self.tree.apply(hdr, txn, &mut fired);
         self.prep.applied(hdr.zxid);
         assert_eq!(
             self.tree.last_processed_zxid(),
             hdr.zxid,
             "standalone applies every txn at once"
         );
+        self.deliver(fired, events);
         result
+    }
+
+    /// Pass on the events whose watcher is connected and may read the node.
+    fn deliver(&self, fired: Vec<WatchEvent>, events: &mut Vec<WatchEvent>) {
+        for e in fired {
+            if self
+                .connections
+                .get(&e.watcher)
+                .is_some_and(|c| e.readable_by(c.auth.ids()))
+            {
+                events.push(e);
+            }
+        }
     }
 
     /// Open a session: a createSession txn with the negotiated timeout, which is returned.
@@ -124,7 +139,7 @@ impl Standalone {
         self.connections.insert(
             session,
             Connection {
-                auth: vec![Id::new("ip", CLIENT_IP)],
+                auth: AuthInfo::new(CLIENT_IP),
             },
         );
         timeout_ms
@@ -160,11 +175,11 @@ impl Standalone {
         let conn = self.connections.get_mut(&session).expect("session open");
         let err = match acl::authenticate(scheme, auth, CLIENT_IP) {
             Some(id) => {
-                conn.auth.push(id);
+                conn.auth.add(id);
                 ErrorCode::Ok
             }
             None => {
-                conn.auth.truncate(1);
+                conn.auth = AuthInfo::new(CLIENT_IP);
                 self.tree.remove_watcher(session);
                 ErrorCode::AuthFailed
             }
@@ -191,7 +206,8 @@ impl Standalone {
             .get(&session)
             .expect("session open")
             .auth
-            .clone();
+            .ids()
+            .to_vec();
         if request.is_write() {
             let hdr = self.next_header(session, now_ms);
             let prepped = self.prep.prep_write(&self.tree, &hdr, &auth, request);

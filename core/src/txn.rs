@@ -19,6 +19,8 @@ pub struct TxnHeader {
 /// Which create request produced a create txn. It decides the reply's shape only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CreateKind {
+    /// `create` inside a multi: the result carries the path only.
+    Create,
     Create2,
     Container,
     Ttl,

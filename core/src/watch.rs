@@ -4,7 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use crate::acl::{self, Acl, Id};
 
 use crate::path;
 
@@ -56,11 +60,24 @@ impl EventType {
 }
 
 /// A notification for one watcher. The state is always `SyncConnected` for server events.
+/// `acl` is the ACL of the node the event is about (the parent's for NodeChildrenChanged):
+/// the watcher must hold READ on it to receive the event (ZOOKEEPER-4799, CVE-2024-23944;
+/// Debian's ZooKeeper 3.8.0 carries that fix). `None` means unconditional delivery.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchEvent {
     pub watcher: WatcherId,
     pub event_type: EventType,
     pub path: String,
+    pub acl: Option<Arc<Vec<Acl>>>,
+}
+
+impl WatchEvent {
+    /// Whether a watcher with `auth` may receive this event.
+    pub fn readable_by(&self, auth: &[Id]) -> bool {
+        self.acl
+            .as_ref()
+            .is_none_or(|acl| acl::check_acl(acl, acl::PERM_READ, auth).is_ok())
+    }
 }
 
 /// `WatcherMode`.
@@ -118,6 +135,7 @@ impl WatchManager {
         &mut self,
         path: &str,
         event_type: EventType,
+        acl: Option<&Arc<Vec<Acl>>>,
         suppress: Option<&BTreeSet<WatcherId>>,
         events: &mut Vec<WatchEvent>,
     ) -> BTreeSet<WatcherId> {
@@ -161,6 +179,7 @@ impl WatchManager {
                     watcher: *watcher,
                     event_type,
                     path: path.to_string(),
+                    acl: acl.cloned(),
                 });
             }
         }
@@ -216,7 +235,7 @@ mod tests {
 
     fn fire(m: &mut WatchManager, path: &str, t: EventType) -> Vec<(WatcherId, String)> {
         let mut events = Vec::new();
-        m.trigger(path, t, None, &mut events);
+        m.trigger(path, t, None, None, &mut events);
         events.into_iter().map(|e| (e.watcher, e.path)).collect()
     }
 

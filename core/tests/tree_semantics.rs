@@ -247,10 +247,18 @@ fn multi_is_all_or_nothing() {
     let ok = r[2]["results"].as_array().expect("results");
     assert!(ok.iter().all(|o| o["err"] == "OK"));
     assert_eq!(ok[1]["path"], "/m/s-0000000000");
-    // Every sub-op shares the multi's zxid.
-    assert_eq!(ok[0]["stat"]["czxid"], 3);
+    // A plain create inside a multi answers with its path only (Op.create is opcode
+    // create, not create2); every sub-op shares the multi's zxid.
+    assert!(ok[0].get("stat").is_none());
     assert_eq!(ok[2]["stat"]["mzxid"], 3);
     assert_eq!(r[3]["results"], Value::Array(vec![]));
+    // A TTL mode without a ttl cannot be unmarshalled: the whole multi fails, zxid taken.
+    let bad = with_session(
+        r#"{"s":1,"op":"multi","ops":[{"op":"create","path":"/t","mode":"persistent_with_ttl"}]}"#,
+    );
+    assert_eq!(err(&bad[0]), "MARSHALLINGERROR");
+    assert_eq!(bad[0]["zxid"], 2);
+    assert!(bad[0].get("results").is_none());
 }
 
 #[test]

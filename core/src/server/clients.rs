@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use super::{Effect, Effects, Role, Server, leader, learner};
-use crate::acl::{self, Id};
+use crate::acl::{self, AuthInfo, Id};
 use crate::error::ErrorCode;
 use crate::proto::{ClientMessage, ConnId, ConnectRequest, ConnectResponse, ServerMessage};
 use crate::read;
@@ -68,7 +68,7 @@ enum Entry {
 #[derive(Clone, Debug)]
 struct Conn {
     state: ConnState,
-    auth: Vec<Id>,
+    auth: AuthInfo,
     queue: VecDeque<Entry>,
 }
 
@@ -135,7 +135,7 @@ pub(super) fn on_message(
 ) {
     s.clients.conns.entry(conn).or_insert_with(|| Conn {
         state: ConnState::New,
-        auth: vec![Id::new("ip", &client_ip(conn))],
+        auth: AuthInfo::new(&client_ip(conn)),
         queue: VecDeque::new(),
     });
     if !s.is_serving() {
@@ -332,7 +332,7 @@ fn on_request(
     };
     touch(s, now_ms, conn);
     if request.is_write() || matches!(request, Request::Sync { .. }) {
-        let auth = s.clients.conns[&conn].auth.clone();
+        let auth = s.clients.conns[&conn].auth.ids().to_vec();
         push(
             s,
             conn,
@@ -362,7 +362,7 @@ fn on_auth(s: &mut Server, conn: ConnId, scheme: &str, auth: &[u8], out: &mut Ef
     match acl::authenticate(scheme, auth, &ip) {
         Some(id) => {
             if let Some(c) = s.clients.conns.get_mut(&conn) {
-                c.auth.push(id);
+                c.auth.add(id);
             }
             out.push(Effect::ToClient {
                 conn,
@@ -424,7 +424,7 @@ fn drain(s: &mut Server, conn: ConnId, out: &mut Effects) {
         }
         let entry = c.queue.pop_front().expect("front exists");
         let session = session_of(&c.state).expect("requests only on sessions");
-        let auth = c.auth.clone();
+        let auth = c.auth.ids().to_vec();
         match entry {
             Entry::Read { xid, request } => {
                 let mut events = Vec::new();
@@ -486,7 +486,9 @@ fn drain(s: &mut Server, conn: ConnId, out: &mut Effects) {
 fn notify(s: &Server, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
     for e in events {
         if let Some(conn) = s.clients.conn_of(e.watcher) {
-            if matches!(s.clients.conns[&conn].state, ConnState::Active { .. }) {
+            let c = &s.clients.conns[&conn];
+            // Only to a live session that may read the node (ZOOKEEPER-4799).
+            if matches!(c.state, ConnState::Active { .. }) && e.readable_by(c.auth.ids()) {
                 out.push(Effect::ToClient {
                     conn,
                     msg: ServerMessage::Watch {

@@ -14,14 +14,23 @@ const LOAD_FACTOR: f32 = 0.75;
 const TREEIFY_THRESHOLD: usize = 8;
 const MIN_TREEIFY_CAPACITY: usize = 64;
 
-/// `String.hashCode()` over UTF-16 code units, then `HashMap.hash`'s spreading.
-fn java_hash(s: &str) -> u32 {
+/// `String.hashCode()`: over UTF-16 code units.
+pub fn string_hash_code(s: &str) -> i32 {
     let mut h: i32 = 0;
     for unit in s.encode_utf16() {
         h = h.wrapping_mul(31).wrapping_add(i32::from(unit));
     }
+    h
+}
+
+/// `HashMap.hash`: the hash code with its high half folded into the low half.
+pub fn spread(h: i32) -> u32 {
     let h = h as u32;
     h ^ (h >> 16)
+}
+
+fn java_hash(s: &str) -> u32 {
+    spread(string_hash_code(s))
 }
 
 /// `HashMap.tableSizeFor`: the smallest power of two at least `c` (and at least 1).

@@ -4,15 +4,16 @@
 mod java_order;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-pub use java_order::JavaHashSet;
+pub use java_order::{JavaHashSet, spread, string_hash_code};
 
 use crate::acl::Acl;
 use crate::error::ErrorCode;
 use crate::path;
 use crate::request::{OpResult, Response};
 use crate::stat::{NodeKind, SessionId, Stat, StatPersisted, Zxid};
-use crate::txn::{Txn, TxnHeader};
+use crate::txn::{CreateKind, Txn, TxnHeader};
 use crate::watch::{EventType, WatchEvent, WatchList, WatchManager, WatcherId, WatcherMode};
 
 /// `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`: created with every tree.
@@ -37,17 +38,17 @@ pub struct SnapshotNode {
     pub stat: StatPersisted,
 }
 
-/// One znode.
+/// One znode. The ACL is shared (ZooKeeper keeps ACLs in a reference-counted cache).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Znode {
     pub data: Option<Vec<u8>>,
-    pub acl: Vec<Acl>,
+    pub acl: Arc<Vec<Acl>>,
     pub stat: StatPersisted,
     pub children: BTreeSet<String>,
 }
 
 impl Znode {
-    fn new(data: Option<Vec<u8>>, acl: Vec<Acl>, stat: StatPersisted) -> Znode {
+    fn new(data: Option<Vec<u8>>, acl: Arc<Vec<Acl>>, stat: StatPersisted) -> Znode {
         Znode {
             data,
             acl,
@@ -73,6 +74,7 @@ pub enum TxnResult {
     Created {
         path: String,
         stat: Stat,
+        with_stat: bool,
     },
     Deleted,
     /// setData and setACL return the node's new stat.
@@ -94,7 +96,7 @@ impl TxnResult {
             TxnResult::Session | TxnResult::Deleted | TxnResult::Checked => {
                 (ErrorCode::Ok, Response::Empty)
             }
-            TxnResult::Created { path, stat } => (
+            TxnResult::Created { path, stat, .. } => (
                 ErrorCode::Ok,
                 Response::Create {
                     path: path.clone(),
@@ -109,9 +111,13 @@ impl TxnResult {
 
     fn to_op_result(&self) -> OpResult {
         match self {
-            TxnResult::Created { path, stat } => OpResult::Create {
+            TxnResult::Created {
+                path,
+                stat,
+                with_stat,
+            } => OpResult::Create {
                 path: path.clone(),
-                stat: *stat,
+                stat: with_stat.then_some(*stat),
             },
             TxnResult::Deleted => OpResult::Delete,
             TxnResult::Stat(stat) => OpResult::SetData { stat: *stat },
@@ -191,13 +197,15 @@ impl DataTree {
         ] {
             tree.nodes.insert(
                 path.to_string(),
-                Znode::new(empty(), acl, StatPersisted::default()),
+                Znode::new(empty(), Arc::new(acl), StatPersisted::default()),
             );
         }
         tree.node_mut("/").children.insert("zookeeper".to_string());
         let zk = tree.node_mut(PROC_ZOOKEEPER);
         zk.children.insert("quota".to_string());
         zk.children.insert("config".to_string());
+        // addConfigNode sets the config node's ACL with setACL(..., -1): aversion -1.
+        tree.node_mut(CONFIG_ZOOKEEPER).stat.aversion = -1;
         tree
     }
 
@@ -256,7 +264,7 @@ impl DataTree {
                 .map(|(path, n)| SnapshotNode {
                     path: path.clone(),
                     data: n.data.clone(),
-                    acl: n.acl.clone(),
+                    acl: n.acl.as_ref().clone(),
                     stat: n.stat,
                 })
                 .collect(),
@@ -272,7 +280,7 @@ impl DataTree {
         for n in &snapshot.nodes {
             tree.nodes.insert(
                 n.path.clone(),
-                Znode::new(n.data.clone(), n.acl.clone(), n.stat),
+                Znode::new(n.data.clone(), Arc::new(n.acl.clone()), n.stat),
             );
         }
         let paths: Vec<String> = tree
@@ -316,7 +324,7 @@ impl DataTree {
             h.write(path.as_bytes());
             h.write_i64(n.data.as_ref().map_or(-1, |d| d.len() as i64));
             h.write(n.data.as_deref().unwrap_or_default());
-            for a in &n.acl {
+            for a in n.acl.iter() {
                 h.write_i64(i64::from(a.perms));
                 h.write(a.scheme.as_bytes());
                 h.write(a.id.as_bytes());
@@ -372,7 +380,7 @@ impl DataTree {
                 acl,
                 ephemeral_owner,
                 parent_cversion,
-                ..
+                kind,
             } => {
                 let created = self.create_node(
                     path,
@@ -390,9 +398,11 @@ impl DataTree {
                     // (DataTree.processTxn, ZOOKEEPER-3104).
                     self.set_cversion_pzxid(path, *parent_cversion, zxid);
                 }
+                let with_stat = *kind != CreateKind::Create;
                 created.map(|stat| TxnResult::Created {
                     path: path.clone(),
                     stat,
+                    with_stat,
                 })
             }
             Txn::Delete { path } | Txn::DeleteContainer { path } => self
@@ -488,9 +498,11 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         parent.children.insert(child_name.to_string());
+        let parent_acl = Arc::clone(&parent.acl);
+        let acl = Arc::new(acl);
         let node = Znode::new(
             data,
-            acl,
+            Arc::clone(&acl),
             StatPersisted::new_node(zxid, time, ephemeral_owner),
         );
         let stat = node.client_stat();
@@ -512,10 +524,12 @@ impl DataTree {
             NodeKind::Persistent => {}
         }
         self.data_watches
-            .trigger(path, EventType::NodeCreated, None, events);
+            .trigger(path, EventType::NodeCreated, Some(&acl), None, events);
+        let parent_path = path::watch_parent(parent_name);
         self.child_watches.trigger(
-            path::watch_parent(parent_name),
+            parent_path,
             EventType::NodeChildrenChanged,
+            Some(&parent_acl),
             None,
             events,
         );
@@ -534,6 +548,7 @@ impl DataTree {
             .get_mut(DataTree::key(parent_name))
             .ok_or(ErrorCode::NoNode)?;
         parent.children.remove(child_name);
+        let parent_acl = Arc::clone(&parent.acl);
         // Only move pzxid forward: a create may already have set a higher one.
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
@@ -559,14 +574,17 @@ impl DataTree {
         }
         // A watcher that hears NodeDeleted through its data watch does not hear it again
         // through a child watch on the same node.
+        let acl = Some(&node.acl);
         let notified = self
             .data_watches
-            .trigger(path, EventType::NodeDeleted, None, events);
+            .trigger(path, EventType::NodeDeleted, acl, None, events);
         self.child_watches
-            .trigger(path, EventType::NodeDeleted, Some(&notified), events);
+            .trigger(path, EventType::NodeDeleted, acl, Some(&notified), events);
+        let parent_path = path::watch_parent(parent_name);
         self.child_watches.trigger(
-            path::watch_parent(parent_name),
+            parent_path,
             EventType::NodeChildrenChanged,
+            Some(&parent_acl),
             None,
             events,
         );
@@ -591,8 +609,9 @@ impl DataTree {
         node.stat.mzxid = zxid;
         node.stat.version = version;
         let stat = node.client_stat();
+        let acl = Arc::clone(&node.acl);
         self.data_watches
-            .trigger(path, EventType::NodeDataChanged, None, events);
+            .trigger(path, EventType::NodeDataChanged, Some(&acl), None, events);
         Ok(stat)
     }
 
@@ -602,7 +621,7 @@ impl DataTree {
             .get_mut(DataTree::key(path))
             .ok_or(ErrorCode::NoNode)?;
         node.stat.aversion = version;
-        node.acl = acl;
+        node.acl = Arc::new(acl);
         Ok(node.client_stat())
     }
 
@@ -747,6 +766,7 @@ impl DataTree {
                 watcher,
                 event_type,
                 path: path.to_string(),
+                acl: None,
             })
         };
         for path in data {
