@@ -1,0 +1,149 @@
+//! `zksim check` end to end: exit codes and what it prints, on small histories written to a
+//! temporary directory (the external corpus is not needed here).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// A history written to this test run's temporary directory, removed when dropped.
+struct HistoryFile(PathBuf);
+
+impl HistoryFile {
+    fn new(name: &str, text: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("zksim-cli-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("the history is written");
+        Self(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for HistoryFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        // Succeeds only for the last file of the run.
+        let _ = self.0.parent().map(std::fs::remove_dir);
+    }
+}
+
+fn zksim_check(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zksim"))
+        .arg("check")
+        .args(args)
+        .output()
+        .expect("zksim runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const KNOSSOS_OK: &str = "[{:process 0, :type :invoke, :f :write, :value 3}
+ {:process 0, :type :ok, :f :write, :value 3}
+ {:process 1, :type :invoke, :f :read, :value nil}
+ {:process 1, :type :ok, :f :read, :value 3}]
+";
+
+const KNOSSOS_STALE_READ: &str = "[{:process 0, :type :invoke, :f :write, :value 3}
+ {:process 0, :type :ok, :f :write, :value 3}
+ {:process 1, :type :invoke, :f :read, :value nil}
+ {:process 1, :type :ok, :f :read, :value 0}]
+";
+
+// A linearizable history: exit 0 and a one-line verdict.
+#[test]
+fn linearizable_history_exits_0() {
+    let file = HistoryFile::new("ok.edn", KNOSSOS_OK);
+    let output = zksim_check(&["--format", "knossos-cas", file.path()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("linearizable: "),
+        "{}",
+        stdout(&output)
+    );
+}
+
+// A violation: exit 1 and a report naming the operation, its process and its lines.
+#[test]
+fn violation_exits_1_with_a_report() {
+    let file = HistoryFile::new("stale.edn", KNOSSOS_STALE_READ);
+    let output = zksim_check(&["--format", "knossos-cas", file.path()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.starts_with("NOT linearizable: "), "{out}");
+    assert!(
+        out.contains("Process 1's read -> 0 (lines 3-4) cannot be linearized"),
+        "{out}"
+    );
+}
+
+// Without --format the file would be a zksim history, which is not supported yet: exit 2.
+#[test]
+fn zksim_format_is_not_yet_supported() {
+    let file = HistoryFile::new("plain.edn", KNOSSOS_OK);
+    let output = zksim_check(&[file.path()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("zksim history format not yet supported"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// An unknown format name is rejected by the argument parser: exit 2.
+#[test]
+fn unknown_format_is_rejected() {
+    let output = zksim_check(&["--format", "jepsen-mongo", "whatever.edn"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("invalid value 'jepsen-mongo'"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// A malformed file: exit 2 and an error naming the file and the line.
+#[test]
+fn malformed_file_exits_2_naming_the_line() {
+    let file = HistoryFile::new(
+        "bad.log",
+        "INFO  jepsen.util - 1\t:invoke\t:read\tnil\nnonsense\n",
+    );
+    let output = zksim_check(&["--format", "porcupine-etcd", file.path()]);
+    assert_eq!(output.status.code(), Some(2));
+    let expected = format!("{}:2: expected `INFO jepsen.util", file.path());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
+// A missing file: exit 2.
+#[test]
+fn missing_file_exits_2() {
+    let output = zksim_check(&["--format", "porcupine-kv", "/nonexistent/history.txt"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot read /nonexistent/history.txt"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+// A budget too small to decide: verdict unknown, exit 2.
+#[test]
+fn exhausted_budget_exits_2() {
+    let file = HistoryFile::new("budget.edn", KNOSSOS_OK);
+    let output = zksim_check(&["--format", "knossos-cas", "--max-steps", "0", file.path()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout(&output).contains("unknown: "), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("budget of 0 steps"),
+        "{}",
+        stdout(&output)
+    );
+}
