@@ -94,7 +94,12 @@ pub struct Reader<'t> {
     text: &'t [u8],
     pos: usize,
     line: usize,
+    /// How many forms are being read, one inside the other.
+    depth: usize,
 }
+
+/// Forms nest at most this deep, so that a hostile file cannot exhaust the stack.
+const MAX_DEPTH: usize = 256;
 
 fn is_whitespace(b: u8) -> bool {
     b.is_ascii_whitespace() || b == b','
@@ -110,6 +115,7 @@ impl<'t> Reader<'t> {
             text: text.as_bytes(),
             pos: 0,
             line: 1,
+            depth: 0,
         }
     }
 
@@ -206,6 +212,16 @@ impl<'t> Reader<'t> {
     }
 
     fn read_form(&mut self) -> Result<Edn, EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return self.error(format!("values nested more than {MAX_DEPTH} deep"));
+        }
+        self.depth += 1;
+        let form = self.read_form_here();
+        self.depth -= 1;
+        form
+    }
+
+    fn read_form_here(&mut self) -> Result<Edn, EdnError> {
         let Some(b) = self.skip_ignorable()? else {
             return self.error("expected a value, found the end of the text");
         };
@@ -511,6 +527,23 @@ mod tests {
             let err = read_one(text).expect_err(text);
             assert_eq!(err.line, line, "{text}");
             assert!(err.problem.contains(problem), "{text}: {}", err.problem);
+        }
+    }
+
+    // Deep nesting is refused before it can exhaust the stack.
+    #[test]
+    fn deep_nesting_is_an_error() {
+        for text in [
+            "[".repeat(100_000),
+            "#_".repeat(100_000),
+            "#t ".repeat(100_000),
+        ] {
+            let err = read_one(&text).expect_err("too deep");
+            assert!(
+                err.problem.contains("nested more than 256 deep"),
+                "{}",
+                err.problem
+            );
         }
     }
 }

@@ -13,15 +13,12 @@
 //! porcupine's parser has no rule for, `:fail :write`, is a write that did not happen, and
 //! is dropped.
 
-use super::builder::HistoryBuilder;
+use super::builder::{HistoryBuilder, Parsed};
 use super::error::ParseError;
 use super::register::{RegisterInput, RegisterOutput};
-use crate::linearizability::Operation;
-
-type RegisterOp = Operation<RegisterInput, RegisterOutput>;
 
 /// Parses an etcd log; `file` names it in errors.
-pub fn parse(text: &str, file: &str) -> Result<Vec<RegisterOp>, ParseError> {
+pub fn parse(text: &str, file: &str) -> Result<Parsed<RegisterInput, RegisterOutput>, ParseError> {
     let mut history = HistoryBuilder::new(file);
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
@@ -143,6 +140,8 @@ fn pair(value: &str) -> Result<(i64, i64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::external::builder::SourceLines;
+    use crate::linearizability::Operation;
 
     fn log(lines: &[&str]) -> String {
         lines
@@ -165,7 +164,7 @@ mod tests {
             "3\t:fail\t:read\t:timed-out",
             "4\t:invoke\t:write\t7",
         ]);
-        let ops = parse(&text, "t.log").expect("valid log");
+        let parsed = parse(&text, "t.log").expect("valid log");
         let expect = |process, input, output, call, ret| Operation {
             process,
             input,
@@ -176,7 +175,7 @@ mod tests {
         use RegisterInput as I;
         use RegisterOutput as O;
         assert_eq!(
-            ops,
+            parsed.ops,
             vec![
                 expect(0, I::Read, O::Read(None), 1, Some(5)),
                 expect(1, I::Write(4), O::Unknown, 2, None),
@@ -194,6 +193,15 @@ mod tests {
                 expect(4, I::Write(7), O::Unknown, 9, None),
             ]
         );
+        // One event per line: positions and lines agree.
+        assert_eq!(
+            parsed.lines[2],
+            SourceLines {
+                call: 3,
+                ret: Some(7)
+            }
+        );
+        assert_eq!(parsed.lines[4], SourceLines { call: 9, ret: None });
     }
 
     // Malformed lines are errors naming the file and line.

@@ -9,20 +9,17 @@
 //! - a read whose value is nil matches any state;
 //! - `:process :nemesis` entries are skipped; `;` comments, `:time` and `:index` are ignored.
 
-use super::builder::HistoryBuilder;
+use super::builder::{HistoryBuilder, Parsed};
 use super::edn::{Edn, Reader};
 use super::error::ParseError;
 use super::fields::{self, Process};
 use super::register::{RegisterInput, RegisterOutput};
-use crate::linearizability::Operation;
-
-type RegisterOp = Operation<RegisterInput, RegisterOutput>;
 
 /// The register's value before the first operation, in Knossos.
 pub const INITIAL_VALUE: i64 = 0;
 
 /// Parses a Knossos history; `file` names it in errors.
-pub fn parse(text: &str, file: &str) -> Result<Vec<RegisterOp>, ParseError> {
+pub fn parse(text: &str, file: &str) -> Result<Parsed<RegisterInput, RegisterOutput>, ParseError> {
     let mut history = HistoryBuilder::new(file);
     let mut reader = Reader::new(text);
     let edn_error = |e: super::edn::EdnError| ParseError::new(file, e.line, e.problem);
@@ -132,6 +129,8 @@ fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::external::builder::SourceLines;
+    use crate::linearizability::Operation;
 
     // Comments, nemesis entries and :fail operations vanish; :info stays open; nil reads are
     // unknown.
@@ -148,16 +147,46 @@ mod tests {
  {:process 3, :type :invoke, :f :write, :value 5}
  {:process 3, :type :info, :f :write, :value 5})
 "#;
-        let ops = parse(text, "h.edn").expect("valid history");
+        let parsed = parse(text, "h.edn").expect("valid history");
         use RegisterInput as I;
         use RegisterOutput as O;
+        // Times are positions among the events (nemesis entries are none); reports use lines.
         assert_eq!(
-            ops,
+            parsed.ops,
             vec![
-                Operation::completed(0, I::Write(1), O::Ok, 2, 5),
-                Operation::completed(2, I::Read, O::Unknown, 7, 8),
-                Operation::open(3, I::Write(5), O::Unknown, 9),
+                Operation::completed(0, I::Write(1), O::Ok, 1, 3),
+                Operation::completed(2, I::Read, O::Unknown, 5, 6),
+                Operation::open(3, I::Write(5), O::Unknown, 7),
             ]
+        );
+        let lines = |call, ret| SourceLines { call, ret };
+        assert_eq!(
+            parsed.lines,
+            vec![lines(2, Some(5)), lines(7, Some(8)), lines(9, None)]
+        );
+    }
+
+    // Several operations may share a line: their order in the line is their order in time.
+    #[test]
+    fn operations_may_share_a_line() {
+        let text = "[{:process 0 :type :invoke :f :write :value 1} {:process 0 :type :ok :f :write :value 1}]";
+        let parsed = parse(text, "one-line.edn").expect("valid history");
+        assert_eq!(
+            parsed.ops,
+            vec![Operation::completed(
+                0,
+                RegisterInput::Write(1),
+                RegisterOutput::Ok,
+                1,
+                2
+            )]
+        );
+        assert_eq!(
+            parsed.lines,
+            vec![SourceLines {
+                call: 1,
+                ret: Some(1)
+            }]
         );
     }
 

@@ -16,11 +16,12 @@ pub mod report;
 use std::fmt;
 use std::path::Path;
 
+pub use builder::{Parsed, SourceLines};
 pub use error::{LoadError, ParseError};
 pub use kv::KeyValue;
 pub use register::CasRegister;
 
-use crate::linearizability::{self, Budget, CheckResult, Operation, Verdict};
+use crate::linearizability::{self, Budget, CheckResult, Verdict};
 use kv::{KvInput, KvOutput};
 use register::{RegisterInput, RegisterOutput};
 
@@ -62,11 +63,11 @@ impl fmt::Display for Format {
 pub enum ExternalHistory {
     Register {
         model: CasRegister,
-        ops: Vec<Operation<RegisterInput, RegisterOutput>>,
+        history: Parsed<RegisterInput, RegisterOutput>,
     },
     Kv {
         model: KeyValue,
-        ops: Vec<Operation<KvInput, KvOutput>>,
+        history: Parsed<KvInput, KvOutput>,
     },
 }
 
@@ -76,17 +77,17 @@ impl ExternalHistory {
         Ok(match format {
             Format::PorcupineEtcd => ExternalHistory::Register {
                 model: CasRegister { initial: None },
-                ops: etcd::parse(text, file)?,
+                history: etcd::parse(text, file)?,
             },
             Format::PorcupineKv => ExternalHistory::Kv {
                 model: KeyValue,
-                ops: porcupine_kv::parse(text, file)?,
+                history: porcupine_kv::parse(text, file)?,
             },
             Format::KnossosCas => ExternalHistory::Register {
                 model: CasRegister {
                     initial: Some(knossos::INITIAL_VALUE),
                 },
-                ops: knossos::parse(text, file)?,
+                history: knossos::parse(text, file)?,
             },
         })
     }
@@ -102,8 +103,8 @@ impl ExternalHistory {
 
     pub fn len(&self) -> usize {
         match self {
-            ExternalHistory::Register { ops, .. } => ops.len(),
-            ExternalHistory::Kv { ops, .. } => ops.len(),
+            ExternalHistory::Register { history, .. } => history.ops.len(),
+            ExternalHistory::Kv { history, .. } => history.ops.len(),
         }
     }
 
@@ -113,8 +114,12 @@ impl ExternalHistory {
 
     pub fn check(&self, budget: Budget) -> CheckResult {
         match self {
-            ExternalHistory::Register { model, ops } => linearizability::check(model, ops, budget),
-            ExternalHistory::Kv { model, ops } => linearizability::check(model, ops, budget),
+            ExternalHistory::Register { model, history } => {
+                linearizability::check(model, &history.ops, budget)
+            }
+            ExternalHistory::Kv { model, history } => {
+                linearizability::check(model, &history.ops, budget)
+            }
         }
     }
 
@@ -124,8 +129,10 @@ impl ExternalHistory {
             return String::new();
         };
         match self {
-            ExternalHistory::Register { model, ops } => report::violation(model, ops, violation),
-            ExternalHistory::Kv { model, ops } => report::violation(model, ops, violation),
+            ExternalHistory::Register { model, history } => {
+                report::violation(model, history, violation)
+            }
+            ExternalHistory::Kv { model, history } => report::violation(model, history, violation),
         }
     }
 }

@@ -7,17 +7,14 @@
 //! the operation open until the end, `:fail` means it did not happen, and an `:ok :get` of
 //! `nil` reads "".
 
-use super::builder::HistoryBuilder;
+use super::builder::{HistoryBuilder, Parsed};
 use super::edn::{self, Edn};
 use super::error::ParseError;
 use super::fields::{self, Process};
 use super::kv::{KvInput, KvOp, KvOutput};
-use crate::linearizability::Operation;
-
-type KvOperation = Operation<KvInput, KvOutput>;
 
 /// Parses a key-value log; `file` names it in errors.
-pub fn parse(text: &str, file: &str) -> Result<Vec<KvOperation>, ParseError> {
+pub fn parse(text: &str, file: &str) -> Result<Parsed<KvInput, KvOutput>, ParseError> {
     let mut history = HistoryBuilder::new(file);
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
@@ -119,6 +116,8 @@ fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::external::builder::SourceLines;
+    use crate::linearizability::Operation;
 
     // Invocations pair with completions per process; nemesis lines are skipped.
     #[test]
@@ -131,23 +130,29 @@ mod tests {
 
 {:process 3, :type :invoke, :f :append, :key "b", :value "y"}
 "#;
-        let ops = parse(text, "kv.txt").expect("valid log");
+        let parsed = parse(text, "kv.txt").expect("valid log");
         let input = |key: &str, op| KvInput {
             key: key.into(),
             op,
         };
+        // Times are positions among the events (the nemesis line is none); reports use lines.
         assert_eq!(
-            ops,
+            parsed.ops,
             vec![
-                Operation::completed(1, input("a", KvOp::Put("x".into())), KvOutput::Ok, 1, 4),
-                Operation::completed(2, input("a", KvOp::Get), KvOutput::Value("x".into()), 2, 5),
+                Operation::completed(1, input("a", KvOp::Put("x".into())), KvOutput::Ok, 1, 3),
+                Operation::completed(2, input("a", KvOp::Get), KvOutput::Value("x".into()), 2, 4),
                 Operation::open(
                     3,
                     input("b", KvOp::Append("y".into())),
                     KvOutput::Unknown,
-                    7
+                    5
                 ),
             ]
+        );
+        let lines = |call, ret| SourceLines { call, ret };
+        assert_eq!(
+            parsed.lines,
+            vec![lines(1, Some(4)), lines(2, Some(5)), lines(7, None)]
         );
     }
 

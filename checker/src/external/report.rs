@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::builder::{Parsed, SourceLines};
 use crate::linearizability::{Model, Operation, Violation};
 
 /// How many operations of the prefix (its end) and of the pending set a report lists.
@@ -10,9 +11,10 @@ const SHOWN: usize = 8;
 /// A few lines: one plain sentence, then the operations involved with their lines.
 pub fn violation<M: Model>(
     model: &M,
-    ops: &[Operation<M::Input, M::Output>],
+    history: &Parsed<M::Input, M::Output>,
     violation: &Violation,
 ) -> String {
+    let Parsed { ops, lines } = history;
     let stuck = &ops[violation.stuck];
     let mut out = String::new();
     let partition = if violation.keys.is_empty() {
@@ -36,17 +38,21 @@ pub fn violation<M: Model>(
          of the {} operations{partition} and ends in state {}; from there, {others}.",
         stuck.process,
         model.describe_operation(&stuck.input, &stuck.output),
-        lines(stuck),
+        where_in_file(lines[violation.stuck]),
         violation.prefix.len(),
         violation.partition_len,
         violation.state_after_prefix,
     );
     let _ = writeln!(out, "  cannot be linearized:");
-    let _ = writeln!(out, "    {}", describe(model, stuck));
+    let _ = writeln!(
+        out,
+        "    {}",
+        describe(model, stuck, lines[violation.stuck])
+    );
     if !violation.pending.is_empty() {
         let _ = writeln!(out, "  pending with it:");
         for &i in violation.pending.iter().take(SHOWN) {
-            let _ = writeln!(out, "    {}", describe(model, &ops[i]));
+            let _ = writeln!(out, "    {}", describe(model, &ops[i], lines[i]));
         }
         if violation.pending.len() > SHOWN {
             let _ = writeln!(out, "    ... and {} more", violation.pending.len() - SHOWN);
@@ -62,24 +68,29 @@ pub fn violation<M: Model>(
             let _ = writeln!(out, "    ... {skipped} earlier operations");
         }
         for &i in &violation.prefix[skipped..] {
-            let _ = writeln!(out, "    {}", describe(model, &ops[i]));
+            let _ = writeln!(out, "    {}", describe(model, &ops[i], lines[i]));
         }
     }
     out
 }
 
-fn describe<M: Model>(model: &M, op: &Operation<M::Input, M::Output>) -> String {
+fn describe<M: Model>(
+    model: &M,
+    op: &Operation<M::Input, M::Output>,
+    lines: SourceLines,
+) -> String {
+    let what = model.describe_operation(&op.input, &op.output);
     format!(
-        "process {:<4} {:<40} {}",
+        "process {:<4} {what:<40} {}",
         op.process,
-        model.describe_operation(&op.input, &op.output),
-        lines(op)
+        where_in_file(lines)
     )
 }
 
-fn lines<I, O>(op: &Operation<I, O>) -> String {
-    match op.ret {
-        Some(ret) => format!("lines {}-{}", op.call, ret),
-        None => format!("line {}, never returned", op.call),
+fn where_in_file(lines: SourceLines) -> String {
+    match lines.ret {
+        Some(ret) if ret == lines.call => format!("line {ret}"),
+        Some(ret) => format!("lines {}-{ret}", lines.call),
+        None => format!("line {}, never returned", lines.call),
     }
 }
