@@ -1,6 +1,8 @@
 //! Group commit and durability bookkeeping: at most one persist is in flight; records
 //! asked for meanwhile wait and leave together, one fsync for the batch.
 
+use std::collections::VecDeque;
+
 use crate::log::DurableRecord;
 use crate::stat::Zxid;
 
@@ -10,14 +12,18 @@ use super::{Effect, Effects};
 struct Batch {
     token: u64,
     records: Vec<DurableRecord>,
+    /// Replace every file with these records (a repair), instead of appending.
+    reset: bool,
 }
 
 #[derive(Debug)]
 pub struct Durability {
     /// The batch being written, if any.
     in_flight: Option<Batch>,
-    /// The next batch; its token is known before it leaves so that messages can wait on it.
-    pending: Batch,
+    /// Batches waiting; their tokens are known before they leave so that messages can
+    /// wait on them.
+    queue: VecDeque<Batch>,
+    next_token: u64,
     accepted_epoch: u32,
     current_epoch: u32,
     durable_accepted_epoch: u32,
@@ -31,10 +37,8 @@ impl Durability {
     pub fn recovered(accepted_epoch: u32, current_epoch: u32, durable_zxid: Zxid) -> Durability {
         Durability {
             in_flight: None,
-            pending: Batch {
-                token: 1,
-                records: Vec::new(),
-            },
+            queue: VecDeque::new(),
+            next_token: 1,
             accepted_epoch,
             current_epoch,
             durable_accepted_epoch: accepted_epoch,
@@ -69,52 +73,59 @@ impl Durability {
         self.durable_zxid = self.durable_zxid.min(zxid);
     }
 
-    /// Queue records for persistence; returns the token that completes when they are
-    /// durable.
-    pub fn persist(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
-        for r in &records {
+    fn note_epochs(&mut self, records: &[DurableRecord]) {
+        for r in records {
             match r {
                 DurableRecord::AcceptedEpoch(e) => {
-                    assert!(
-                        *e >= self.accepted_epoch,
-                        "acceptedEpoch goes back from {} to {e}",
-                        self.accepted_epoch
-                    );
+                    assert!(*e >= self.accepted_epoch, "acceptedEpoch goes back from {} to {e}", self.accepted_epoch);
                     self.accepted_epoch = *e;
                 }
                 DurableRecord::CurrentEpoch(e) => {
-                    assert!(
-                        *e >= self.current_epoch,
-                        "currentEpoch goes back from {} to {e}",
-                        self.current_epoch
-                    );
+                    assert!(*e >= self.current_epoch, "currentEpoch goes back from {} to {e}", self.current_epoch);
                     self.current_epoch = *e;
                 }
                 _ => {}
             }
         }
-        self.pending.records.extend(records);
-        let token = self.pending.token;
-        if self.in_flight.is_none() {
-            self.flush(out);
-        }
+    }
+
+    /// Queue records for persistence (appended to the batch that will leave next);
+    /// returns the token that completes when they are durable.
+    pub fn persist(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
+        self.note_epochs(&records);
+        let token = match self.queue.back_mut() {
+            Some(batch) if !batch.reset => {
+                batch.records.extend(records);
+                batch.token
+            }
+            _ => self.new_batch(records, false),
+        };
+        self.flush(out);
+        token
+    }
+
+    /// Replace every file with `records` in one atomic step (a server repairing lost or
+    /// corrupt state writes its new snapshot, log and epochs this way).
+    pub fn persist_reset(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
+        self.note_epochs(&records);
+        let token = self.new_batch(records, true);
+        self.flush(out);
+        token
+    }
+
+    fn new_batch(&mut self, records: Vec<DurableRecord>, reset: bool) -> u64 {
+        let token = self.next_token;
+        self.next_token += 1;
+        self.queue.push_back(Batch { token, records, reset });
         token
     }
 
     fn flush(&mut self, out: &mut Effects) {
-        assert!(self.in_flight.is_none(), "one persist at a time");
-        if self.pending.records.is_empty() {
+        if self.in_flight.is_some() {
             return;
         }
-        let next = Batch {
-            token: self.pending.token + 1,
-            records: Vec::new(),
-        };
-        let batch = std::mem::replace(&mut self.pending, next);
-        out.push(Effect::Persist {
-            token: batch.token,
-            records: batch.records.clone(),
-        });
+        let Some(batch) = self.queue.pop_front() else { return };
+        out.push(Effect::Persist { token: batch.token, records: batch.records.clone(), reset: batch.reset });
         self.in_flight = Some(batch);
     }
 
@@ -126,12 +137,13 @@ impl Durability {
         assert_eq!(batch.token, token, "tokens complete in order");
         assert!(token > self.last_completed, "token {token} completed twice");
         self.last_completed = token;
+        if batch.reset {
+            self.durable_zxid = 0;
+        }
         for r in &batch.records {
             match r {
                 DurableRecord::Txn(p) => self.durable_zxid = self.durable_zxid.max(p.hdr.zxid),
-                DurableRecord::Truncate { zxid } => {
-                    self.durable_zxid = self.durable_zxid.min(*zxid)
-                }
+                DurableRecord::Truncate { zxid } => self.durable_zxid = self.durable_zxid.min(*zxid),
                 DurableRecord::Snapshot(s) => self.durable_zxid = self.durable_zxid.max(s.zxid),
                 DurableRecord::AcceptedEpoch(e) => self.durable_accepted_epoch = *e,
                 DurableRecord::CurrentEpoch(e) => self.durable_current_epoch = *e,
@@ -140,8 +152,50 @@ impl Durability {
         self.flush(out);
     }
 
+    /// The token of the last batch that has completed.
+    pub fn last_completed(&self) -> u64 {
+        self.last_completed
+    }
+
     /// Whether everything asked for so far is durable.
     pub fn is_idle(&self) -> bool {
-        self.in_flight.is_none() && self.pending.records.is_empty()
+        self.in_flight.is_none() && self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_asked_for_while_a_write_is_in_flight_leave_together() {
+        // Group commit: one fsync for every record queued behind the one in flight.
+        let mut d = Durability::recovered(0, 0, 0);
+        let mut out = Vec::new();
+        let t1 = d.persist(vec![DurableRecord::AcceptedEpoch(1)], &mut out);
+        let t2 = d.persist(vec![DurableRecord::CurrentEpoch(1)], &mut out);
+        let t3 = d.persist(vec![DurableRecord::Truncate { zxid: 0 }], &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(t2, t3);
+        assert_ne!(t1, t2);
+        out.clear();
+        d.on_persisted(t1, &mut out);
+        assert!(matches!(&out[..], [Effect::Persist { token, records, reset: false }] if *token == t2 && records.len() == 2));
+        assert_eq!(d.durable_accepted_epoch(), 1);
+        assert_eq!(d.durable_current_epoch(), 0);
+        d.on_persisted(t2, &mut Vec::new());
+        assert_eq!(d.durable_current_epoch(), 1);
+        assert!(d.is_idle());
+    }
+
+    #[test]
+    fn a_reset_batch_is_never_merged() {
+        let mut d = Durability::recovered(0, 0, 0);
+        let mut out = Vec::new();
+        let t1 = d.persist(vec![DurableRecord::AcceptedEpoch(1)], &mut out);
+        let t2 = d.persist_reset(vec![DurableRecord::AcceptedEpoch(2)], &mut out);
+        let t3 = d.persist(vec![DurableRecord::CurrentEpoch(2)], &mut out);
+        assert!(t1 < t2);
+        assert!(t2 < t3);
     }
 }

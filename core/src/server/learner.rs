@@ -155,7 +155,7 @@ fn send_info(s: &Server, leader: ServerId, last_zxid: Zxid, observer: bool, out:
         accepted_epoch: s.durable.accepted_epoch(),
         last_zxid,
         observer,
-        repairing: false,
+        repairing: s.repairing,
     };
     out.push(Effect::Send {
         to: leader,
@@ -391,7 +391,16 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
         records.push(DurableRecord::Txn(p));
     }
     records.push(DurableRecord::CurrentEpoch(epoch));
-    let token = s.durable.persist(records, out);
+    let token = if s.repairing {
+        // A repair replaces the corrupt files whole: the snapshot, the synced txns, and
+        // both epochs.
+        records.push(DurableRecord::AcceptedEpoch(epoch));
+        let token = s.durable.persist_reset(records, out);
+        s.repair_token = Some(token);
+        token
+    } else {
+        s.durable.persist(records, out)
+    };
     out.push(Effect::SendAfterPersist {
         token,
         to: l.leader,

@@ -90,11 +90,10 @@ pub enum Effect {
     /// Send to a peer over the FIFO link.
     Send { to: ServerId, msg: PeerMessage },
     /// Write the records (each to its file) and fsync them all; then call `on_persisted`
-    /// with `token`. Tokens complete in the order they were issued.
-    Persist {
-        token: u64,
-        records: Vec<DurableRecord>,
-    },
+    /// with `token`. Tokens complete in the order they were issued. With `reset`, every
+    /// file is replaced by these records in one atomic step (as writing a new data
+    /// directory and renaming it over the old one would), instead of being appended to.
+    Persist { token: u64, records: Vec<DurableRecord>, reset: bool },
     /// Send once the persist with `token` is durable (a follower's ACK).
     SendAfterPersist {
         token: u64,
@@ -146,6 +145,13 @@ pub struct Server {
     current_vote: Vote,
     clients: Clients,
     txns_since_snapshot: usize,
+    /// This server lost durable state (its files failed their checksums): it neither votes
+    /// nor counts toward quorums until a leader has given it a full copy by SNAP and it
+    /// has written that copy over its files (Alagappan et al., "Protocol-Aware Recovery
+    /// for Consensus-Based Storage", FAST 2018).
+    repairing: bool,
+    /// The reset persist that ends the repair.
+    repair_token: Option<u64>,
 }
 
 impl Server {
@@ -195,11 +201,25 @@ impl Server {
             },
             clients: Clients::default(),
             txns_since_snapshot: 0,
+            repairing: false,
+            repair_token: None,
             quorum,
             config,
         };
         server.txns_since_snapshot = server.log.len();
         server
+    }
+
+    /// A server whose files could not be read back: it starts empty, promises nothing,
+    /// and takes a full copy from the leader.
+    pub fn repairing(config: ServerConfig) -> Server {
+        let mut server = Server::new(config);
+        server.repairing = true;
+        server
+    }
+
+    pub fn is_repairing(&self) -> bool {
+        self.repairing
     }
 
     /// Begin: look for a leader.
@@ -334,6 +354,10 @@ impl Server {
 
     pub fn on_persisted(&mut self, now_ms: i64, token: u64, out: &mut Effects) {
         self.durable.on_persisted(token, out);
+        if self.repair_token == Some(token) {
+            self.repair_token = None;
+            self.repairing = false;
+        }
         if let Role::Leading(_) = &self.role {
             leader::on_durable(self, now_ms, out);
         }
@@ -430,7 +454,7 @@ impl Server {
     fn go_looking(&mut self, now_ms: i64, out: &mut Effects) {
         self.clients.close_all(&mut self.tree, out);
         self.prep.clear();
-        let voting = !self.config.is_observer();
+        let voting = !self.config.is_observer() && !self.repairing;
         let mut eff = Vec::new();
         let mut election = Election::start(
             now_ms,

@@ -41,7 +41,7 @@ enum Event {
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
     pub files: BTreeMap<File, Vec<u8>>,
-    in_flight: BTreeMap<u64, Vec<DurableRecord>>,
+    in_flight: BTreeMap<u64, (Vec<DurableRecord>, bool)>,
     /// Messages waiting for a token to be durable (SendAfterPersist).
     held: Vec<(u64, ServerId, PeerMessage)>,
     /// While set, writes do not complete (a stalled fsync).
@@ -96,6 +96,8 @@ pub struct Net {
     next_conn: ConnId,
     /// Messages sent between servers, for assertions: (time, from, to, kind).
     pub sent: Vec<(i64, ServerId, ServerId, &'static str)>,
+    /// Messages for which this returns true are lost (a link that fails mid-stream).
+    pub drop_filter: Option<Box<dyn FnMut(ServerId, ServerId, &PeerMessage) -> bool>>,
 }
 
 impl Net {
@@ -116,6 +118,7 @@ impl Net {
             conns: BTreeMap::new(),
             next_conn: 1,
             sent: Vec::new(),
+            drop_filter: None,
         };
         for id in voters.iter().chain(observers) {
             let mut config = ServerConfig::new(*id, voters.to_vec(), observers.to_vec());
@@ -173,8 +176,10 @@ impl Net {
         let node = self.nodes.get_mut(&id).expect("known server");
         assert!(node.server.is_none(), "server {id} is already up");
         let files = node.disk.files.clone();
-        let state = log::recover(|f| files.get(&f).cloned()).expect("disk readable");
-        let mut server = Server::recover(node.config.clone(), state);
+        let mut server = match log::recover(|f| files.get(&f).cloned()) {
+            Ok(state) => Server::recover(node.config.clone(), state),
+            Err(_) => Server::repairing(node.config.clone()),
+        };
         node.incarnation += 1;
         let mut out = Vec::new();
         server.start(self.now_ms, &mut out);
@@ -241,6 +246,11 @@ impl Net {
         if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
             return;
         }
+        if let Some(drop) = self.drop_filter.as_mut() {
+            if drop(from, to, &msg) {
+                return;
+            }
+        }
         let link = *self.links.get(&(from, to)).unwrap_or(&0);
         let clock = self.link_clock.entry((from, to)).or_default();
         let at = (self.now_ms + LINK_DELAY_MS).max(*clock);
@@ -260,9 +270,9 @@ impl Net {
         for e in effects {
             match e {
                 Effect::Send { to, msg } => self.send(id, to, msg),
-                Effect::Persist { token, records } => {
+                Effect::Persist { token, records, reset } => {
                     let node = self.nodes.get_mut(&id).expect("known");
-                    node.disk.in_flight.insert(token, records);
+                    node.disk.in_flight.insert(token, (records, reset));
                     if node.disk.stalled {
                         node.disk.stalled_tokens.push(token);
                     } else {
@@ -317,43 +327,56 @@ impl Net {
         }
     }
 
-    /// Process every event up to `until_ms`, ticking servers at their deadlines.
-    pub fn run_until(&mut self, until_ms: i64) {
-        loop {
-            let next_event = self.events.keys().next().map(|(t, _)| *t);
-            let next_tick = self
-                .nodes
-                .values()
-                .filter_map(|n| n.server.as_ref())
-                .filter_map(|s| s.next_deadline())
-                .min();
-            let next = [next_event, next_tick].into_iter().flatten().min();
-            let Some(at) = next.filter(|t| *t <= until_ms) else {
-                self.now_ms = until_ms;
-                return;
-            };
-            self.now_ms = self.now_ms.max(at);
-            if next_event == Some(at) {
-                let key = *self.events.keys().next().expect("event exists");
-                let event = self.events.remove(&key).expect("event exists");
-                self.dispatch(event);
-            } else {
-                let ids: Vec<ServerId> = self.nodes.keys().copied().collect();
-                for id in ids {
-                    let now = self.now_ms;
-                    let Some(server) = self.nodes.get_mut(&id).and_then(|n| n.server.as_mut())
-                    else {
-                        continue;
-                    };
-                    if server.next_deadline().is_some_and(|d| d <= now) {
-                        let mut out = Vec::new();
-                        server.on_tick(now, &mut out);
-                        self.handle(id, out);
-                    }
+    /// Process the next event or timer if it is due by `until_ms`; false if none is.
+    pub fn step(&mut self, until_ms: i64) -> bool {
+        let next_event = self.events.keys().next().map(|(t, _)| *t);
+        let next_tick = self.nodes.values().filter_map(|n| n.server.as_ref()).filter_map(|s| s.next_deadline()).min();
+        let next = [next_event, next_tick].into_iter().flatten().min();
+        let Some(at) = next.filter(|t| *t <= until_ms) else {
+            return false;
+        };
+        self.now_ms = self.now_ms.max(at);
+        if next_event == Some(at) {
+            let key = *self.events.keys().next().expect("event exists");
+            let event = self.events.remove(&key).expect("event exists");
+            self.dispatch(event);
+        } else {
+            let ids: Vec<ServerId> = self.nodes.keys().copied().collect();
+            for id in ids {
+                let now = self.now_ms;
+                let Some(server) = self.nodes.get_mut(&id).and_then(|n| n.server.as_mut()) else { continue };
+                if server.next_deadline().is_some_and(|d| d <= now) {
+                    let mut out = Vec::new();
+                    server.on_tick(now, &mut out);
+                    self.handle(id, out);
                 }
             }
         }
+        true
     }
+
+    /// Process every event up to `until_ms`, ticking servers at their deadlines.
+    pub fn run_until(&mut self, until_ms: i64) {
+        while self.step(until_ms) {}
+        self.now_ms = self.now_ms.max(until_ms);
+    }
+
+    /// Step until `done` holds (checked after every step), for at most `within_ms`.
+    pub fn run_until_true(&mut self, within_ms: i64, mut done: impl FnMut(&Net) -> bool) -> bool {
+        let until = self.now_ms + within_ms;
+        while !done(self) {
+            if !self.step(until) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether `from` has sent a message of `kind` to `to` at or after `since_ms`.
+    pub fn has_sent(&self, from: ServerId, to: ServerId, kind: &str, since_ms: i64) -> bool {
+        self.sent.iter().any(|(t, f, d, k)| *t >= since_ms && *f == from && *d == to && *k == kind)
+    }
+
 
     pub fn run_for(&mut self, ms: i64) {
         let until = self.now_ms + ms;
@@ -390,7 +413,10 @@ impl Net {
                 if node.incarnation != incarnation || node.server.is_none() {
                     return;
                 }
-                let records = node.disk.in_flight.remove(&token).expect("token in flight");
+                let (records, reset) = node.disk.in_flight.remove(&token).expect("token in flight");
+                if reset {
+                    node.disk.files.clear();
+                }
                 node.disk.write(&records);
                 let (ready, held): (Vec<_>, Vec<_>) =
                     node.disk.held.drain(..).partition(|(t, ..)| *t <= token);
