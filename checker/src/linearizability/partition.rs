@@ -5,9 +5,13 @@
 //! keys (a ZooKeeper `multi`), and then their partitions are joined with a union-find.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use super::history::Operation;
 use super::model::Model;
+use super::table::FastHasher;
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// The operations (indices into the history, in history order) of one partition and the
 /// keys they touch.
@@ -50,7 +54,7 @@ pub(crate) fn partition<M: Model>(
     model: &M,
     ops: &[Operation<M::Input, M::Output>],
 ) -> Vec<Partition> {
-    let mut key_ids: HashMap<M::Key, usize> = HashMap::new();
+    let mut key_ids: FastMap<M::Key, usize> = FastMap::default();
     let mut key_names: Vec<String> = Vec::new();
     let mut sets = UnionFind { parent: Vec::new() };
     // The first key id of each operation, or None for an operation that names none.
@@ -80,7 +84,7 @@ pub(crate) fn partition<M: Model>(
             keys: names,
         }];
     }
-    let mut by_root: HashMap<usize, usize> = HashMap::new();
+    let mut by_root: FastMap<usize, usize> = FastMap::default();
     let mut partitions: Vec<Partition> = Vec::new();
     for (index, first) in first_key.iter().enumerate() {
         let root = sets.find(first.expect("every operation names a key here"));

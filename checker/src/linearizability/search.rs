@@ -119,9 +119,9 @@ pub(crate) struct Search<'a, M: Model> {
     /// Configurations entered.
     entered: u64,
     stack: Vec<Frame>,
-    /// The candidate lists (call nodes) of the configurations on the current path, each
-    /// sorted by return time.
-    candidates: Vec<u32>,
+    /// The candidate lists of the configurations on the current path, each sorted by return
+    /// time: `return node << 32 | call node`.
+    candidates: Vec<u64>,
     best: Option<Stuck>,
     /// The lowest the stack has been since `best` was recorded: `best.prefix` agrees with
     /// the stack below this depth, so recording a deeper point copies only the rest.
@@ -132,7 +132,7 @@ impl<'a, M: Model> Search<'a, M> {
     pub(crate) fn new(model: &'a M, ops: Vec<&'a Operation<M::Input, M::Output>>) -> Self {
         let n = ops.len();
         assert!(n < (u32::MAX as usize) / 2, "partition too large");
-        let mut space = StateSpace::new(model);
+        let mut space = StateSpace::new(model, n);
         let init = space.intern(model.init());
         let read_only: Vec<bool> = ops
             .iter()
@@ -226,15 +226,15 @@ impl<'a, M: Model> Search<'a, M> {
             }
             let op = node.op;
             if !self.read_only[op as usize] {
-                self.candidates.push(entry);
+                self.candidates
+                    .push((u64::from(node.partner) << 32) | u64::from(entry));
             } else if self.space.successors(state, op, self.ops[op as usize]).1 > 0 {
                 self.candidates.truncate(list_start);
                 return self.take_read_only(entry, state, steps_left);
             }
             entry = node.next;
         }
-        let events = &self.events;
-        self.candidates[list_start..].sort_unstable_by_key(|&call| events.node(call).partner);
+        self.candidates[list_start..].sort_unstable();
         let list_len = (self.candidates.len() - list_start) as u32;
         Opened::Candidates(Cursor {
             list_start: list_start as u32,
@@ -282,7 +282,7 @@ impl<'a, M: Model> Search<'a, M> {
     ) -> Result<Option<u32>, OutOfBudget> {
         let mut alt_from = at.alt_from;
         for index in at.index..at.list_len {
-            let entry = self.candidates[(at.list_start + index) as usize];
+            let entry = self.candidates[(at.list_start + index) as usize] as u32;
             let op = self.events.node(entry).op;
             let free = self.free_bit[op as usize] != NOT_FREE;
             let (start, len) = self.space.successors(state, op, self.ops[op as usize]);
