@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn zksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zksim")).args(args).output().expect("zksim runs")
+    Command::new(env!("CARGO_BIN_EXE_zksim"))
+        .args(args)
+        .output()
+        .expect("zksim runs")
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("core/tests/fixtures/zk38").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("core/tests/fixtures/zk38")
+        .join(name)
 }
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
@@ -26,24 +31,47 @@ fn replay_output_is_byte_identical_to_the_recorded_server() {
     for name in ["acl_digest", "reaping", "session_close"] {
         let ops = fixture(&format!("{name}.ops.jsonl"));
         let out = zksim(&["tree", "replay", ops.to_str().expect("UTF-8 path")]);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
-        let expected = std::fs::read(fixture(&format!("{name}.expected.jsonl"))).expect("expected file");
-        assert!(out.stdout == expected, "{name}: output differs from the recorded answers");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected =
+            std::fs::read(fixture(&format!("{name}.expected.jsonl"))).expect("expected file");
+        assert!(
+            out.stdout == expected,
+            "{name}: output differs from the recorded answers"
+        );
     }
 }
 
 #[test]
 fn malformed_input_is_refused_with_the_line_and_exit_code_2() {
     let cases = [
-        ("bad_json.jsonl", "{\"s\":1,\"op\":\"connect\"}\n{oops\n", "line 2: invalid JSON"),
-        ("unknown_op.jsonl", "{\"s\":1,\"op\":\"connect\"}\n{\"s\":1,\"op\":\"fly\"}\n", "line 2: unknown operation \"fly\""),
-        ("closed.jsonl", "{\"s\":1,\"op\":\"exists\",\"path\":\"/\"}\n", "line 1: session 1 is not open"),
+        (
+            "bad_json.jsonl",
+            "{\"s\":1,\"op\":\"connect\"}\n{oops\n",
+            "line 2: invalid JSON",
+        ),
+        (
+            "unknown_op.jsonl",
+            "{\"s\":1,\"op\":\"connect\"}\n{\"s\":1,\"op\":\"fly\"}\n",
+            "line 2: unknown operation \"fly\"",
+        ),
+        (
+            "closed.jsonl",
+            "{\"s\":1,\"op\":\"exists\",\"path\":\"/\"}\n",
+            "line 1: session 1 is not open",
+        ),
     ];
     for (name, text, expected) in cases {
         let path = temp_file(name, text);
         let out = zksim(&["tree", "replay", path.to_str().expect("UTF-8 path")]);
         assert_eq!(out.status.code(), Some(2), "{name}");
-        assert!(out.stdout.is_empty(), "{name}: nothing is printed for a bad file");
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: nothing is printed for a bad file"
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expected), "{name}: {stderr}");
     }
@@ -56,7 +84,10 @@ fn malformed_input_is_refused_with_the_line_and_exit_code_2() {
 #[test]
 fn an_invalid_argument_is_explained_on_stderr() {
     // BADARGUMENTS is ZooKeeper's answer; zksim adds the reason for a person to read.
-    let path = temp_file("path.jsonl", "{\"s\":1,\"op\":\"connect\"}\n{\"s\":1,\"op\":\"create\",\"path\":\"/zookeeper/\"}\n");
+    let path = temp_file(
+        "path.jsonl",
+        "{\"s\":1,\"op\":\"connect\"}\n{\"s\":1,\"op\":\"create\",\"path\":\"/zookeeper/\"}\n",
+    );
     let out = zksim(&["tree", "replay", path.to_str().expect("UTF-8 path")]);
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);

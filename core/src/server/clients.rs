@@ -70,6 +70,8 @@ struct Conn {
     state: ConnState,
     auth: AuthInfo,
     queue: VecDeque<Entry>,
+    /// Notifications held back by the watch-after-read knob until the next reply.
+    deferred: Vec<ServerMessage>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -77,6 +79,8 @@ pub struct Clients {
     conns: BTreeMap<ConnId, Conn>,
     by_session: BTreeMap<SessionId, ConnId>,
     sessions_created: u64,
+    /// Writes held back by the fifo-reorder knob.
+    held: BTreeMap<SessionId, (i32, LearnerRequest, Vec<Id>)>,
 }
 
 impl Clients {
@@ -104,6 +108,7 @@ impl Clients {
 
     /// Close every connection (the server stops serving).
     pub fn close_all(&mut self, tree: &mut DataTree, out: &mut Effects) {
+        self.held.clear();
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
             self.disconnected(conn, tree);
@@ -137,6 +142,7 @@ pub(super) fn on_message(
         state: ConnState::New,
         auth: AuthInfo::new(&client_ip(conn)),
         queue: VecDeque::new(),
+        deferred: Vec::new(),
     });
     if !s.is_serving() {
         // ZooKeeperServer not running: the connection is closed.
@@ -201,7 +207,7 @@ fn on_connect(s: &mut Server, now_ms: i64, conn: ConnId, req: ConnectRequest, ou
     // A client that has seen a later zxid than this server must go elsewhere, or it could
     // read back in time (ZooKeeperServer: "Refusing session request ... client must try
     // another server").
-    if req.last_zxid_seen > s.tree.last_processed_zxid() {
+    if req.last_zxid_seen > s.tree.last_processed_zxid() && !s.config.bugs.stale_read {
         return close(s, conn, out);
     }
     let timeout_ms = s.config.session_limits().negotiate(req.timeout_ms);
@@ -401,6 +407,43 @@ fn submit(
     auth: Vec<Id>,
     out: &mut Effects,
 ) {
+    if s.config.bugs.fifo_reorder {
+        // The reordering knob: hold a session's write until its next one, then send the
+        // two swapped.
+        let is_write = matches!(&request, LearnerRequest::Client(r) if r.is_write());
+        let held = s.clients.held.remove(&session);
+        match (is_write, held) {
+            (true, None) => {
+                s.clients.held.insert(session, (cxid, request, auth));
+                return;
+            }
+            (true, Some((c, r, a))) => {
+                submit_now(s, now_ms, session, cxid, request, auth, out);
+                return submit_now(s, now_ms, session, c, r, a, out);
+            }
+            (false, Some((c, r, a))) => submit_now(s, now_ms, session, c, r, a, out),
+            (false, None) => {}
+        }
+    }
+    submit_now(s, now_ms, session, cxid, request, auth, out);
+}
+
+/// Release writes held by the reordering knob (on every tick, so none waits forever).
+pub(super) fn release_held(s: &mut Server, now_ms: i64, out: &mut Effects) {
+    for (session, (cxid, request, auth)) in std::mem::take(&mut s.clients.held) {
+        submit_now(s, now_ms, session, cxid, request, auth, out);
+    }
+}
+
+fn submit_now(
+    s: &mut Server,
+    now_ms: i64,
+    session: SessionId,
+    cxid: i32,
+    request: LearnerRequest,
+    auth: Vec<Id>,
+    out: &mut Effects,
+) {
     match s.role {
         Role::Leading(_) => leader::submit(s, now_ms, session, cxid, request, auth, out),
         Role::Learning(_) => learner::forward(s, session, cxid, request, auth, out),
@@ -445,37 +488,31 @@ fn drain(s: &mut Server, conn: ConnId, out: &mut Effects) {
                         message: None,
                     },
                 };
-                out.push(Effect::ToClient {
-                    conn,
-                    msg: ServerMessage::Reply { xid, reply },
-                });
+                reply_to(s, conn, ServerMessage::Reply { xid, reply }, out);
             }
-            Entry::Ping => out.push(Effect::ToClient {
-                conn,
-                msg: ServerMessage::Pong {
-                    zxid: s.tree.last_processed_zxid(),
-                },
-            }),
+            Entry::Ping => {
+                let zxid = s.tree.last_processed_zxid();
+                reply_to(s, conn, ServerMessage::Pong { zxid }, out);
+            }
             Entry::Write { xid, reply, .. } => {
                 let reply = reply.expect("ready");
                 let moved = reply.err == ErrorCode::SessionMoved;
-                out.push(Effect::ToClient {
-                    conn,
-                    msg: ServerMessage::Reply { xid, reply },
-                });
+                reply_to(s, conn, ServerMessage::Reply { xid, reply }, out);
                 if moved {
                     // FinalRequestProcessor closes a connection whose session moved.
                     return close(s, conn, out);
                 }
             }
             Entry::Close { xid, reply } => {
-                out.push(Effect::ToClient {
+                reply_to(
+                    s,
                     conn,
-                    msg: ServerMessage::Reply {
+                    ServerMessage::Reply {
                         xid,
                         reply: reply.expect("ready"),
                     },
-                });
+                    out,
+                );
                 return close(s, conn, out);
             }
         }
@@ -483,21 +520,40 @@ fn drain(s: &mut Server, conn: ConnId, out: &mut Effects) {
 }
 
 /// Send watch notifications to the sessions connected here.
-fn notify(s: &Server, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
+fn notify(s: &mut Server, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
+    let defer = s.config.bugs.watch_after_read;
     for e in events {
-        if let Some(conn) = s.clients.conn_of(e.watcher) {
-            let c = &s.clients.conns[&conn];
-            // Only to a live session that may read the node (ZOOKEEPER-4799).
-            if matches!(c.state, ConnState::Active { .. }) && e.readable_by(c.auth.ids()) {
-                out.push(Effect::ToClient {
-                    conn,
-                    msg: ServerMessage::Watch {
-                        event_type: e.event_type,
-                        path: e.path.clone(),
-                        zxid,
-                    },
-                });
-            }
+        let Some(conn) = s.clients.conn_of(e.watcher) else {
+            continue;
+        };
+        let c = s
+            .clients
+            .conns
+            .get_mut(&conn)
+            .expect("indexed connection exists");
+        // Only to a live session that may read the node (ZOOKEEPER-4799).
+        if !matches!(c.state, ConnState::Active { .. }) || !e.readable_by(c.auth.ids()) {
+            continue;
+        }
+        let msg = ServerMessage::Watch {
+            event_type: e.event_type,
+            path: e.path.clone(),
+            zxid,
+        };
+        if defer {
+            c.deferred.push(msg);
+        } else {
+            out.push(Effect::ToClient { conn, msg });
+        }
+    }
+}
+
+/// Send a reply, then any notifications the watch-after-read knob held back.
+fn reply_to(s: &mut Server, conn: ConnId, msg: ServerMessage, out: &mut Effects) {
+    out.push(Effect::ToClient { conn, msg });
+    if let Some(c) = s.clients.conns.get_mut(&conn) {
+        for m in c.deferred.drain(..) {
+            out.push(Effect::ToClient { conn, msg: m });
         }
     }
 }

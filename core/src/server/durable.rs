@@ -14,6 +14,8 @@ struct Batch {
     records: Vec<DurableRecord>,
     /// Replace every file with these records (a repair), instead of appending.
     reset: bool,
+    /// Nothing more joins this batch.
+    sealed: bool,
 }
 
 #[derive(Debug)]
@@ -77,11 +79,19 @@ impl Durability {
         for r in records {
             match r {
                 DurableRecord::AcceptedEpoch(e) => {
-                    assert!(*e >= self.accepted_epoch, "acceptedEpoch goes back from {} to {e}", self.accepted_epoch);
+                    assert!(
+                        *e >= self.accepted_epoch,
+                        "acceptedEpoch goes back from {} to {e}",
+                        self.accepted_epoch
+                    );
                     self.accepted_epoch = *e;
                 }
                 DurableRecord::CurrentEpoch(e) => {
-                    assert!(*e >= self.current_epoch, "currentEpoch goes back from {} to {e}", self.current_epoch);
+                    assert!(
+                        *e >= self.current_epoch,
+                        "currentEpoch goes back from {} to {e}",
+                        self.current_epoch
+                    );
                     self.current_epoch = *e;
                 }
                 _ => {}
@@ -94,7 +104,7 @@ impl Durability {
     pub fn persist(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
         self.note_epochs(&records);
         let token = match self.queue.back_mut() {
-            Some(batch) if !batch.reset => {
+            Some(batch) if !batch.reset && !batch.sealed => {
                 batch.records.extend(records);
                 batch.token
             }
@@ -113,10 +123,26 @@ impl Durability {
         token
     }
 
+    /// Persist records in a batch of their own, ahead of anything asked for later.
+    pub fn persist_alone(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
+        self.note_epochs(&records);
+        let token = self.new_batch(records, false);
+        if let Some(batch) = self.queue.back_mut() {
+            batch.sealed = true;
+        }
+        self.flush(out);
+        token
+    }
+
     fn new_batch(&mut self, records: Vec<DurableRecord>, reset: bool) -> u64 {
         let token = self.next_token;
         self.next_token += 1;
-        self.queue.push_back(Batch { token, records, reset });
+        self.queue.push_back(Batch {
+            token,
+            records,
+            reset,
+            sealed: reset,
+        });
         token
     }
 
@@ -124,8 +150,14 @@ impl Durability {
         if self.in_flight.is_some() {
             return;
         }
-        let Some(batch) = self.queue.pop_front() else { return };
-        out.push(Effect::Persist { token: batch.token, records: batch.records.clone(), reset: batch.reset });
+        let Some(batch) = self.queue.pop_front() else {
+            return;
+        };
+        out.push(Effect::Persist {
+            token: batch.token,
+            records: batch.records.clone(),
+            reset: batch.reset,
+        });
         self.in_flight = Some(batch);
     }
 
@@ -143,7 +175,9 @@ impl Durability {
         for r in &batch.records {
             match r {
                 DurableRecord::Txn(p) => self.durable_zxid = self.durable_zxid.max(p.hdr.zxid),
-                DurableRecord::Truncate { zxid } => self.durable_zxid = self.durable_zxid.min(*zxid),
+                DurableRecord::Truncate { zxid } => {
+                    self.durable_zxid = self.durable_zxid.min(*zxid)
+                }
                 DurableRecord::Snapshot(s) => self.durable_zxid = self.durable_zxid.max(s.zxid),
                 DurableRecord::AcceptedEpoch(e) => self.durable_accepted_epoch = *e,
                 DurableRecord::CurrentEpoch(e) => self.durable_current_epoch = *e,
@@ -180,7 +214,9 @@ mod tests {
         assert_ne!(t1, t2);
         out.clear();
         d.on_persisted(t1, &mut out);
-        assert!(matches!(&out[..], [Effect::Persist { token, records, reset: false }] if *token == t2 && records.len() == 2));
+        assert!(
+            matches!(&out[..], [Effect::Persist { token, records, reset: false }] if *token == t2 && records.len() == 2)
+        );
         assert_eq!(d.durable_accepted_epoch(), 1);
         assert_eq!(d.durable_current_epoch(), 0);
         d.on_persisted(t2, &mut Vec::new());

@@ -53,6 +53,8 @@ struct LearnerHandle {
     phase: LearnerPhase,
     leader_info_sent: bool,
     last_heard_ms: i64,
+    /// The highest PING round it answered.
+    acked_round: u64,
 }
 
 impl LearnerHandle {
@@ -99,7 +101,9 @@ pub struct Leader {
     next_counter: u32,
     outstanding: BTreeMap<Zxid, Outstanding>,
     /// Syncs waiting for the commit of the last proposal made before they arrived.
-    pending_syncs: Vec<(Zxid, Origin, SessionId, i32)>,
+    pending_syncs: Vec<PendingSync>,
+    /// The last PING round sent.
+    ping_round: u64,
     sessions: SessionTracker,
     next_ping_ms: i64,
     next_reap_ms: i64,
@@ -150,6 +154,7 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
         next_counter: 1,
         outstanding: BTreeMap::new(),
         pending_syncs: Vec::new(),
+        ping_round: 0,
         sessions: SessionTracker::new(tick),
         next_ping_ms: now_ms + tick / 2,
         next_reap_ms: now_ms + s.config.container_check_ms,
@@ -159,6 +164,7 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
         (s.durable.accepted_epoch(), s.last_logged_zxid()),
     );
     s.role = Role::Leading(l);
+    s.was_leading = true;
     out.push(Effect::Role {
         state: PeerState::Leading,
         epoch: s.durable.current_epoch(),
@@ -255,10 +261,14 @@ pub(super) fn on_message(
                 last_zxid,
             } => on_ack_epoch(s, l, now_ms, from, current_epoch, last_zxid, out),
             PeerMessage::Ack { zxid } => on_ack(s, l, now_ms, from, zxid, out),
-            PeerMessage::Ping { touches } => {
+            PeerMessage::Ping { round, touches } => {
                 for (session, _timeout) in touches {
                     l.sessions.touch(session, now_ms);
                 }
+                if let Some(h) = l.learners.get_mut(&from) {
+                    h.acked_round = h.acked_round.max(round);
+                }
+                complete_syncs(s, l, out);
             }
             PeerMessage::Request {
                 session_id,
@@ -324,6 +334,7 @@ fn on_learner_info(
         },
         leader_info_sent: false,
         last_heard_ms: now_ms,
+        acked_round: 0,
     };
     l.learners.insert(from, handle);
     // Only voters with intact state take part in choosing the epoch.
@@ -458,6 +469,10 @@ fn sync_packets(
             return vec![PeerMessage::Diff { zxid: peer_last }];
         }
         if peer_last > max_committed && !is_new_epoch_zxid {
+            if s.config.bugs.diff_instead_of_trunc {
+                // ZOOKEEPER-1154: a DIFF lets the learner keep txns the leader never had.
+                return vec![PeerMessage::Diff { zxid: peer_last }];
+            }
             // The learner has txns the leader never saw: cut them off.
             return vec![PeerMessage::Trunc {
                 zxid: max_committed,
@@ -481,6 +496,11 @@ fn sync_packets(
             let next = history.iter().map(|p| p.hdr.zxid).find(|z| *z > peer_last);
             if let (Some(prev), Some(next)) = (prev, next) {
                 if epoch_of(next) == epoch_of(peer_last) {
+                    if s.config.bugs.diff_instead_of_trunc {
+                        let mut packets = vec![PeerMessage::Diff { zxid: peer_last }];
+                        packets.extend(commit_pairs(peer_last));
+                        return packets;
+                    }
                     let mut packets = vec![PeerMessage::Trunc { zxid: prev }];
                     packets.extend(commit_pairs(prev));
                     return packets;
@@ -565,6 +585,13 @@ fn try_establish(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effects)
         s.apply_committed(p, out);
     }
     for (session, timeout) in s.tree.sessions().clone() {
+        // ZOOKEEPER-2355's effect: a session inherited without expiry keeps its
+        // ephemerals after its client is gone.
+        let timeout = if s.config.bugs.lost_close_session {
+            i32::MAX / 2
+        } else {
+            timeout
+        };
         l.sessions.add(session, timeout, None, now_ms);
     }
     l.next_reap_ms = now_ms + s.config.container_check_ms;
@@ -668,11 +695,25 @@ fn process_request(
             propose(s, l, h, txn, out);
         }
         LearnerRequest::Client(Request::Sync { .. }) => {
-            // Leader.processSync: answer after every proposal made so far is committed.
-            match l.outstanding.keys().next_back() {
-                Some(last) => l.pending_syncs.push((*last, origin, session_id, cxid)),
-                None => sync_done(s, origin, session_id, cxid, out),
-            }
+            // Leader.processSync answers after every proposal made so far is committed.
+            // That alone lets a deposed leader that has not noticed yet answer from stale
+            // state (ZOOKEEPER-1675), so the leader also waits for a quorum to answer a
+            // PING round started after the sync arrived.
+            let round = if s.config.bugs.sync_no_quorum {
+                0
+            } else {
+                send_pings(l, out);
+                l.ping_round
+            };
+            let wait_zxid = l.outstanding.keys().next_back().copied();
+            l.pending_syncs.push(PendingSync {
+                wait_zxid,
+                round,
+                origin,
+                session_id,
+                cxid,
+            });
+            complete_syncs(s, l, out);
         }
         LearnerRequest::Client(req) => {
             let h = hdr(l);
@@ -733,7 +774,8 @@ fn try_commit(s: &mut Server, l: &mut Leader, out: &mut Effects) {
         let Some((zxid, o)) = l.outstanding.first_key_value() else {
             return;
         };
-        if !s.quorum.contains_quorum(&o.acks) {
+        let own_only = s.config.bugs.commit_before_quorum && o.acks.contains(&s.config.id);
+        if !s.quorum.contains_quorum(&o.acks) && !own_only {
             return;
         }
         let zxid = *zxid;
@@ -759,11 +801,57 @@ fn commit(s: &mut Server, l: &mut Leader, proposal: &Arc<Proposal>, out: &mut Ef
         l.sessions.remove(proposal.hdr.session_id);
     }
     s.apply_committed(proposal, out);
-    let (ready, waiting): (Vec<_>, Vec<_>) =
-        l.pending_syncs.drain(..).partition(|(z, ..)| *z <= zxid);
+    complete_syncs(s, l, out);
+}
+
+/// A sync waiting for the commit of `wait_zxid` and a quorum's answer to PING `round`.
+#[derive(Clone, Debug)]
+struct PendingSync {
+    wait_zxid: Option<Zxid>,
+    round: u64,
+    origin: Origin,
+    session_id: SessionId,
+    cxid: i32,
+}
+
+fn send_pings(l: &mut Leader, out: &mut Effects) {
+    l.ping_round += 1;
+    let round = l.ping_round;
+    for (id, h) in &l.learners {
+        if h.forwarding() {
+            out.push(Effect::Send {
+                to: *id,
+                msg: PeerMessage::Ping {
+                    round,
+                    touches: Vec::new(),
+                },
+            });
+        }
+    }
+}
+
+/// Answer the syncs whose proposals are committed and whose ping round a quorum answered.
+fn complete_syncs(s: &mut Server, l: &mut Leader, out: &mut Effects) {
+    let committed = s.tree.last_processed_zxid();
+    let mut ready = Vec::new();
+    let mut waiting = Vec::new();
+    for p in l.pending_syncs.drain(..) {
+        let mut confirmed: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.counts() && h.acked_round >= p.round)
+            .map(|(id, _)| *id)
+            .collect();
+        confirmed.push(s.config.id);
+        if p.wait_zxid.is_none_or(|z| z <= committed) && s.quorum.contains_quorum(&confirmed) {
+            ready.push(p);
+        } else {
+            waiting.push(p);
+        }
+    }
     l.pending_syncs = waiting;
-    for (_, origin, session, cxid) in ready {
-        sync_done(s, origin, session, cxid, out);
+    for p in ready {
+        sync_done(s, p.origin, p.session_id, p.cxid, out);
     }
 }
 
@@ -788,16 +876,7 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
                 s.go_looking(now_ms, out);
                 return;
             }
-            for (id, h) in &l.learners {
-                if h.forwarding() {
-                    out.push(Effect::Send {
-                        to: *id,
-                        msg: PeerMessage::Ping {
-                            touches: Vec::new(),
-                        },
-                    });
-                }
-            }
+            send_pings(l, out);
         }
         if l.phase != Phase::Broadcast {
             return;

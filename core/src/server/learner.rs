@@ -207,11 +207,11 @@ pub(super) fn on_message(
                 on_new_leader(s, l, now_ms, zxid, out)
             }
             PeerMessage::UpToDate if l.phase == Phase::Synced => on_up_to_date(s, l, now_ms, out),
-            PeerMessage::Ping { .. } => {
+            PeerMessage::Ping { round, .. } => {
                 let touches = std::mem::take(&mut l.touches).into_iter().collect();
                 out.push(Effect::Send {
                     to: l.leader,
-                    msg: PeerMessage::Ping { touches },
+                    msg: PeerMessage::Ping { round, touches },
                 });
             }
             PeerMessage::Sync { session_id, cxid } => {
@@ -285,11 +285,16 @@ fn log_and_ack(s: &mut Server, l: &mut Learner, p: Arc<Proposal>, out: &mut Effe
     }
     let token = s.log_proposal(Arc::clone(&p), out);
     if !l.observer {
-        out.push(Effect::SendAfterPersist {
-            token,
-            to: l.leader,
-            msg: PeerMessage::Ack { zxid },
-        });
+        let msg = PeerMessage::Ack { zxid };
+        if s.config.bugs.ack_before_fsync {
+            out.push(Effect::Send { to: l.leader, msg });
+        } else {
+            out.push(Effect::SendAfterPersist {
+                token,
+                to: l.leader,
+                msg,
+            });
+        }
     }
     l.pending.push_back(p);
 }
@@ -390,7 +395,13 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
         }
         records.push(DurableRecord::Txn(p));
     }
-    records.push(DurableRecord::CurrentEpoch(epoch));
+    if s.config.bugs.epoch_before_txns {
+        // ZOOKEEPER-4643: the epoch file is written on its own, ahead of the txns.
+        s.durable
+            .persist_alone(vec![DurableRecord::CurrentEpoch(epoch)], out);
+    } else {
+        records.push(DurableRecord::CurrentEpoch(epoch));
+    }
     let token = if s.repairing {
         // A repair replaces the corrupt files whole: the snapshot, the synced txns, and
         // both epochs.
@@ -401,11 +412,19 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
     } else {
         s.durable.persist(records, out)
     };
-    out.push(Effect::SendAfterPersist {
-        token,
-        to: l.leader,
-        msg: PeerMessage::Ack { zxid },
-    });
+    if s.config.bugs.newleader_ack_early {
+        // ZOOKEEPER-3911/4646: the ACK leaves before the synced txns are on disk.
+        out.push(Effect::Send {
+            to: l.leader,
+            msg: PeerMessage::Ack { zxid },
+        });
+    } else {
+        out.push(Effect::SendAfterPersist {
+            token,
+            to: l.leader,
+            msg: PeerMessage::Ack { zxid },
+        });
+    }
     if !l.observer {
         for z in unacked {
             out.push(Effect::SendAfterPersist {
@@ -422,7 +441,7 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
 fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects) {
     if let Some(snap) = l.staged_snapshot.take() {
         install(s, DataTree::from_snapshot(&snap), out);
-    } else if s.tree.last_processed_zxid() > l.confirmed {
+    } else if s.tree.last_processed_zxid() > l.confirmed && !s.config.bugs.old_leader_keeps_state {
         // We hold committed state the leader's history lacks: only a broken protocol does
         // that. Rebuild from our snapshot and log if we can, else start over empty.
         if !rebuild(s, l.confirmed, out) {

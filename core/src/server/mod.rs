@@ -33,8 +33,102 @@ pub use durable::Durability;
 /// finds them. All off by default; the default build behaves exactly as without them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bugs {
+    /// A server accepts a client that has seen a later zxid than its own, and answers its
+    /// reads from its older state (time travel).
+    pub stale_read: bool,
+    /// A watch notification is sent after the next reply on its connection instead of
+    /// before it.
+    pub watch_after_read: bool,
+    /// A learner forwards a session's pipelined writes with each pair swapped.
+    pub fifo_reorder: bool,
+    /// The leader commits a proposal on its own ACK.
+    pub commit_before_quorum: bool,
+    /// A follower ACKs a proposal before it is durable.
+    pub ack_before_fsync: bool,
+    /// ZOOKEEPER-3911/4646: NEWLEADER is ACKed before the synced txns are durable.
+    pub newleader_ack_early: bool,
+    /// ZOOKEEPER-4643: currentEpoch is persisted before the synced txns.
+    pub epoch_before_txns: bool,
+    /// ZOOKEEPER-1154: the leader sends DIFF where TRUNC is due.
+    pub diff_instead_of_trunc: bool,
+    /// ZOOKEEPER-2845: a leader that loses its role keeps its uncommitted txns applied.
+    pub old_leader_keeps_state: bool,
+    /// ZOOKEEPER-2355: a new leader only expires sessions created in its own epoch, so a
+    /// session whose closeSession was lost keeps its ephemerals forever.
+    pub lost_close_session: bool,
+    /// ZOOKEEPER-1675: the leader answers sync without confirming it still leads a quorum.
+    pub sync_no_quorum: bool,
     /// ZOOKEEPER-1419: a vote order that is not total.
     pub vote_order_not_total: bool,
+}
+
+impl Bugs {
+    /// Every knob, by its command-line name.
+    pub const NAMES: [&'static str; 12] = [
+        "stale-read",
+        "watch-after-read",
+        "fifo-reorder",
+        "commit-before-quorum",
+        "ack-before-fsync",
+        "newleader-ack-early",
+        "epoch-before-txns",
+        "diff-instead-of-trunc",
+        "old-leader-keeps-state",
+        "lost-close-session",
+        "sync-no-quorum",
+        "vote-order-not-total",
+    ];
+
+    /// The knobs with one of them switched on by name; `None` for an unknown name.
+    pub fn with(mut self, name: &str) -> Option<Bugs> {
+        let flag = match name {
+            "stale-read" => &mut self.stale_read,
+            "watch-after-read" => &mut self.watch_after_read,
+            "fifo-reorder" => &mut self.fifo_reorder,
+            "commit-before-quorum" => &mut self.commit_before_quorum,
+            "ack-before-fsync" => &mut self.ack_before_fsync,
+            "newleader-ack-early" => &mut self.newleader_ack_early,
+            "epoch-before-txns" => &mut self.epoch_before_txns,
+            "diff-instead-of-trunc" => &mut self.diff_instead_of_trunc,
+            "old-leader-keeps-state" => &mut self.old_leader_keeps_state,
+            "lost-close-session" => &mut self.lost_close_session,
+            "sync-no-quorum" => &mut self.sync_no_quorum,
+            "vote-order-not-total" => &mut self.vote_order_not_total,
+            _ => return None,
+        };
+        *flag = true;
+        Some(self)
+    }
+
+    /// The names of the knobs that are on.
+    pub fn names(&self) -> Vec<&'static str> {
+        Bugs::NAMES
+            .into_iter()
+            .filter(|n| {
+                Bugs::default()
+                    .with(n)
+                    .is_some_and(|b| b.is_subset_of(self))
+            })
+            .collect()
+    }
+
+    fn is_subset_of(&self, other: &Bugs) -> bool {
+        let pairs = [
+            (self.stale_read, other.stale_read),
+            (self.watch_after_read, other.watch_after_read),
+            (self.fifo_reorder, other.fifo_reorder),
+            (self.commit_before_quorum, other.commit_before_quorum),
+            (self.ack_before_fsync, other.ack_before_fsync),
+            (self.newleader_ack_early, other.newleader_ack_early),
+            (self.epoch_before_txns, other.epoch_before_txns),
+            (self.diff_instead_of_trunc, other.diff_instead_of_trunc),
+            (self.old_leader_keeps_state, other.old_leader_keeps_state),
+            (self.lost_close_session, other.lost_close_session),
+            (self.sync_no_quorum, other.sync_no_quorum),
+            (self.vote_order_not_total, other.vote_order_not_total),
+        ];
+        pairs.iter().all(|(a, b)| !a || *b)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -93,7 +187,11 @@ pub enum Effect {
     /// with `token`. Tokens complete in the order they were issued. With `reset`, every
     /// file is replaced by these records in one atomic step (as writing a new data
     /// directory and renaming it over the old one would), instead of being appended to.
-    Persist { token: u64, records: Vec<DurableRecord>, reset: bool },
+    Persist {
+        token: u64,
+        records: Vec<DurableRecord>,
+        reset: bool,
+    },
     /// Send once the persist with `token` is durable (a follower's ACK).
     SendAfterPersist {
         token: u64,
@@ -152,6 +250,10 @@ pub struct Server {
     repairing: bool,
     /// The reset persist that ends the repair.
     repair_token: Option<u64>,
+    /// A snapshot decided at this zxid, written once the disk is free.
+    snapshot_label: Option<Zxid>,
+    /// Whether the role being left is leadership.
+    was_leading: bool,
 }
 
 impl Server {
@@ -203,6 +305,8 @@ impl Server {
             txns_since_snapshot: 0,
             repairing: false,
             repair_token: None,
+            snapshot_label: None,
+            was_leading: false,
             quorum,
             config,
         };
@@ -308,6 +412,7 @@ impl Server {
     // ----- inputs -----
 
     pub fn on_tick(&mut self, now_ms: i64, out: &mut Effects) {
+        clients::release_held(self, now_ms, out);
         match &mut self.role {
             Role::Looking(election) => {
                 let mut eff = Vec::new();
@@ -358,6 +463,7 @@ impl Server {
             self.repair_token = None;
             self.repairing = false;
         }
+        self.capture_snapshot(out);
         if let Role::Leading(_) = &self.role {
             leader::on_durable(self, now_ms, out);
         }
@@ -454,6 +560,17 @@ impl Server {
     fn go_looking(&mut self, now_ms: i64, out: &mut Effects) {
         self.clients.close_all(&mut self.tree, out);
         self.prep.clear();
+        if self.config.bugs.old_leader_keeps_state && self.was_leading {
+            // ZOOKEEPER-2845: the deposed leader keeps its uncommitted proposals applied.
+            let tail: Vec<Arc<Proposal>> = self
+                .log_after(self.tree.last_processed_zxid())
+                .cloned()
+                .collect();
+            for p in &tail {
+                self.apply_committed(p, out);
+            }
+        }
+        self.was_leading = false;
         let voting = !self.config.is_observer() && !self.repairing;
         let mut eff = Vec::new();
         let mut election = Election::start(
@@ -519,12 +636,32 @@ impl Server {
     /// `SyncRequestProcessor`: after `snapCount` txns, snapshot the committed tree and drop
     /// the log entries it covers.
     fn maybe_snapshot(&mut self, out: &mut Effects) {
-        if self.txns_since_snapshot < self.config.snap_count {
+        if self.snapshot_label.is_some() || self.txns_since_snapshot < self.config.snap_count {
             return;
         }
-        let snapshot = Arc::new(self.tree.snapshot());
-        let zxid = snapshot.zxid;
-        self.log.retain(|p| p.hdr.zxid > zxid);
+        self.snapshot_label = Some(self.tree.last_processed_zxid());
+        if self.durable.is_idle() {
+            self.capture_snapshot(out);
+        }
+    }
+
+    /// Write the snapshot decided earlier. Like ZooKeeper's, it is fuzzy: labelled with
+    /// the zxid at which it was decided, it holds the tree as it is when the disk is free
+    /// to take it, so txns applied in between are in it and are applied again, harmlessly,
+    /// when the log after the label is replayed (FileTxnSnapLog.restore).
+    fn capture_snapshot(&mut self, out: &mut Effects) {
+        let Some(label) = self.snapshot_label.take() else {
+            return;
+        };
+        let mut snapshot = self.tree.snapshot();
+        assert!(
+            snapshot.zxid >= label,
+            "server {}: snapshot content behind its label",
+            self.config.id
+        );
+        snapshot.zxid = label;
+        let snapshot = Arc::new(snapshot);
+        self.log.retain(|p| p.hdr.zxid > label);
         self.txns_since_snapshot = self.log.len();
         self.snapshot = Some(Arc::clone(&snapshot));
         self.durable

@@ -99,9 +99,12 @@ pub enum PeerMessage {
     Inform(Arc<Proposal>),
 
     // Liveness, sessions and clients.
-    /// Leader to learner: a heartbeat. Learner to leader: the sessions its clients touched
-    /// since the last ping, with their timeouts (LearnerSessionTracker).
+    /// Leader to learner: a heartbeat of round `round`. Learner to leader: the same round
+    /// back, with the sessions its clients touched since the last ping and their timeouts
+    /// (LearnerSessionTracker). A reply to round r shows the learner still follows this
+    /// leader after the leader sent round r.
     Ping {
+        round: u64,
         touches: Vec<(SessionId, i32)>,
     },
     /// `REQUEST`: a client's write, sync or session change, forwarded with the
