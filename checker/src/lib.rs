@@ -6,4 +6,5 @@
 //! held to their known verdicts.
 
 pub mod external;
+pub mod history;
 pub mod linearizability;

@@ -1,0 +1,167 @@
+//! zksim's history format (docs/history.md): what clients invoked and saw, with simulated
+//! times and zxids, and what every replica committed (the ground truth the checkers use to
+//! settle unknown outcomes). JSON lines, one [`Event`] each, the header first.
+
+mod io;
+
+use serde::{Deserialize, Serialize};
+use zksim_core::request::{Reply, Request};
+use zksim_core::stat::{SessionId, Zxid};
+use zksim_core::txn::Txn;
+use zksim_core::watch::EventType;
+use zksim_core::zab::PeerState;
+
+pub use io::{HistoryError, parse, to_jsonl};
+
+/// The `format` of a header.
+pub const FORMAT: &str = "zksim-history";
+/// The version of the format this build reads and writes.
+pub const VERSION: u32 = 1;
+
+/// Simulated time in microseconds since the run began.
+pub type Micros = u64;
+/// A simulated client's index within its run.
+pub type ClientId = u32;
+
+/// How an operation ended, as its client saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The server replied: the header zxid and error code, and the body. An error code is
+    /// a definite outcome too: the operation did not change the tree.
+    Reply(Reply),
+    /// No reply: the connection broke or the session ended while the operation was in
+    /// flight. It may or may not have taken effect.
+    Unknown { reason: String },
+}
+
+/// A session's life as its client saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SessionEvent {
+    /// Established on `server` (a new session or a reconnect of this one).
+    Connected {
+        server: u64,
+        timeout_ms: i32,
+    },
+    Disconnected,
+    Expired,
+    Closed,
+    AuthFailed,
+}
+
+/// One applied, contiguous run of txns on a replica: after restoring the state at `base`
+/// (0 for an empty tree), it applied `zxids` in order. A restart or a snapshot install
+/// starts a new segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub base: Zxid,
+    pub zxids: Vec<Zxid>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The first line.
+    Header {
+        format: String,
+        version: u32,
+        seed: Option<u64>,
+        scenario: Option<String>,
+        servers: Vec<u64>,
+        observers: Vec<u64>,
+        /// The command that reruns this history's run.
+        replay: Option<String>,
+        /// Bug knobs that were on.
+        bugs: Vec<String>,
+    },
+    /// A client sent a request (`xid` is unique per client).
+    Invoke {
+        t: Micros,
+        client: ClientId,
+        session: Option<SessionId>,
+        xid: i32,
+        op: Request,
+    },
+    /// The request `xid` of `client` completed.
+    Complete {
+        t: Micros,
+        client: ClientId,
+        xid: i32,
+        outcome: Outcome,
+    },
+    /// A watch notification delivered to a client; `zxid` is the txn that fired it.
+    Watch {
+        t: Micros,
+        client: ClientId,
+        session: SessionId,
+        event_type: EventType,
+        path: String,
+        zxid: Zxid,
+    },
+    Session {
+        t: Micros,
+        client: ClientId,
+        session: SessionId,
+        event: SessionEvent,
+    },
+    /// A server changed role.
+    Role {
+        t: Micros,
+        server: u64,
+        state: PeerState,
+        epoch: u32,
+        leader: Option<u64>,
+    },
+    /// A fault the simulator injected or healed, for reports.
+    Fault {
+        t: Micros,
+        kind: String,
+        detail: String,
+    },
+    /// A committed txn (ground truth: the union of what the replicas applied).
+    Txn {
+        zxid: Zxid,
+        session: SessionId,
+        cxid: i32,
+        time: i64,
+        txn: Txn,
+    },
+    /// What one replica applied, in order.
+    Replica { server: u64, segments: Vec<Segment> },
+}
+
+impl Event {
+    /// The simulated time of an event that happened at one, for ordering and reports.
+    pub fn time(&self) -> Option<Micros> {
+        match self {
+            Event::Invoke { t, .. }
+            | Event::Complete { t, .. }
+            | Event::Watch { t, .. }
+            | Event::Session { t, .. }
+            | Event::Role { t, .. }
+            | Event::Fault { t, .. } => Some(*t),
+            Event::Header { .. } | Event::Txn { .. } | Event::Replica { .. } => None,
+        }
+    }
+
+    pub fn header(
+        seed: Option<u64>,
+        scenario: Option<String>,
+        servers: Vec<u64>,
+        observers: Vec<u64>,
+        replay: Option<String>,
+        bugs: Vec<String>,
+    ) -> Event {
+        Event::Header {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            seed,
+            scenario,
+            servers,
+            observers,
+            replay,
+            bugs,
+        }
+    }
+}
