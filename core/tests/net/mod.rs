@@ -1,16 +1,24 @@
 //! A small deterministic network for protocol tests: servers exchange messages over FIFO
 //! links with a fixed delay, disks complete writes after a fixed delay, and the test
 //! decides partitions, crashes, slow disks and client traffic. No madsim, no threads.
+//!
+//! Clients come in two kinds: raw connections (`connect`, `request`, `reply`), where the
+//! test writes the protocol by hand, and [`SimClient`]s, real `ClientSession`s whose
+//! effects the network carries out (`add_client`, `client_submit`).
 
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use zksim_core::log::{self, DurableRecord, File};
+use zksim_core::client::{
+    ClientConfig, ClientEffect, ClientSession, ClientState, Outcome, SessionEvent,
+};
+use zksim_core::log::{self, DurableRecord, DurableState, File, RecoverError};
 use zksim_core::proto::{ClientMessage, ConnId, ConnectRequest, ServerMessage};
 use zksim_core::request::{Reply, Request};
 use zksim_core::server::{Effect, Server, ServerConfig};
 use zksim_core::stat::{SessionId, Zxid};
+use zksim_core::watch::EventType;
 use zksim_core::zab::messages::PeerMessage;
 use zksim_core::zab::{PeerState, ServerId};
 
@@ -35,6 +43,14 @@ enum Event {
         server: ServerId,
         msg: ClientMessage,
     },
+    /// A `SimClient`'s transport to a server is up (or failed to open).
+    TransportUp { conn: ConnId },
+    /// A server message reaches a `SimClient`.
+    ToClient { conn: ConnId, msg: ServerMessage },
+    /// A `SimClient` learns its connection broke.
+    ClientConnClosed { conn: ConnId },
+    /// A server learns a client dropped its connection.
+    ServerConnDropped { conn: ConnId, server: ServerId },
 }
 
 /// One server's disk: durable bytes per file, plus persists in flight.
@@ -73,12 +89,56 @@ pub struct Node {
     pub roles: Vec<(PeerState, u32, Option<ServerId>)>,
 }
 
-/// A raw client connection: what the test sent and what came back.
+/// A client connection: what the test sent and what came back. A connection owned by a
+/// `SimClient` (`client` is set) has its messages delivered to that client instead.
 #[derive(Clone, Debug, Default)]
 pub struct ClientConn {
     pub server: ServerId,
     pub inbox: Vec<ServerMessage>,
     pub closed: bool,
+    pub client: Option<usize>,
+}
+
+/// A real client session driven over the network: `Connect { server: i }` opens a
+/// connection to `servers[i]`, `Send` writes on it, `Close` drops it; the server's messages
+/// and the connection's end come back as `on_message` and `on_disconnected`.
+pub struct SimClient {
+    pub session: ClientSession,
+    /// Server ids by the index the session names them with.
+    pub servers: Vec<ServerId>,
+    /// The current connection, if any.
+    pub conn: Option<ConnId>,
+    /// Requests by xid, as submitted.
+    pub requests: BTreeMap<i32, Request>,
+    /// How each request ended, in the order they ended.
+    pub completed: Vec<(i32, Outcome)>,
+    /// Watch notifications, in the order delivered.
+    pub watches: Vec<(EventType, String, Zxid)>,
+    pub events: Vec<SessionEvent>,
+    pub violations: Vec<String>,
+    /// Every server the client opened a connection to, in order.
+    pub connected_to: Vec<ServerId>,
+}
+
+impl SimClient {
+    /// How request `xid` ended, if it has.
+    pub fn outcome(&self, xid: i32) -> Option<&Outcome> {
+        self.completed
+            .iter()
+            .find_map(|(x, o)| (*x == xid).then_some(o))
+    }
+
+    /// The reply to `xid`, if the server answered it.
+    pub fn reply(&self, xid: i32) -> Option<&Reply> {
+        match self.outcome(xid) {
+            Some(Outcome::Reply(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn state(&self) -> ClientState {
+        self.session.state()
+    }
 }
 
 /// Decides which messages a failing link loses.
@@ -101,6 +161,14 @@ pub struct Net {
     pub sent: Vec<(i64, ServerId, ServerId, &'static str)>,
     /// Messages for which this returns true are lost (a link that fails mid-stream).
     pub drop_filter: Option<DropFilter>,
+    /// Extra one-way delay per link, on top of `LINK_DELAY_MS` (a slow link stays FIFO).
+    link_extra_ms: BTreeMap<(ServerId, ServerId), i64>,
+    /// When set, every message between servers is kept in `messages`.
+    pub record_messages: bool,
+    pub messages: Vec<(i64, ServerId, ServerId, PeerMessage)>,
+    /// Every persist a server asked for: (time, server, token, records, reset).
+    pub persists: Vec<(i64, ServerId, u64, Vec<DurableRecord>, bool)>,
+    pub clients: Vec<SimClient>,
 }
 
 impl Net {
@@ -122,6 +190,11 @@ impl Net {
             next_conn: 1,
             sent: Vec::new(),
             drop_filter: None,
+            link_extra_ms: BTreeMap::new(),
+            record_messages: false,
+            messages: Vec::new(),
+            persists: Vec::new(),
+            clients: Vec::new(),
         };
         for id in voters.iter().chain(observers) {
             let mut config = ServerConfig::new(*id, voters.to_vec(), observers.to_vec());
@@ -157,7 +230,38 @@ impl Net {
 
     /// Crash a server: it loses what was not durable and its links break.
     pub fn crash(&mut self, id: ServerId) {
+        self.crash_with(id, false);
+    }
+
+    /// Crash a server in the middle of a write: the oldest persist in flight reaches the
+    /// disk only in part, leaving a torn last record in an append-only file.
+    pub fn crash_torn(&mut self, id: ServerId) -> bool {
+        self.crash_with(id, true)
+    }
+
+    /// The durable state a restart would recover from the server's files.
+    pub fn recovered(&self, id: ServerId) -> Result<DurableState, RecoverError> {
+        let files = &self.nodes[&id].disk.files;
+        log::recover(|f| files.get(&f).cloned())
+    }
+
+    fn crash_with(&mut self, id: ServerId, torn: bool) -> bool {
         let node = self.nodes.get_mut(&id).expect("known server");
+        let mut tore = false;
+        if torn {
+            if let Some((_, (records, false))) = node.disk.in_flight.iter().next() {
+                if let Some(r) = records.iter().find(|r| !r.file().is_replaced()) {
+                    let bytes = log::encode(r);
+                    let part = &bytes[..bytes.len() / 2];
+                    node.disk
+                        .files
+                        .entry(r.file())
+                        .or_default()
+                        .extend_from_slice(part);
+                    tore = true;
+                }
+            }
+        }
         node.server = None;
         node.incarnation += 1;
         node.disk.in_flight.clear();
@@ -167,11 +271,37 @@ impl Net {
         for p in peers {
             self.break_link(id, p);
         }
-        for c in self.conns.values_mut() {
-            if c.server == id {
-                c.closed = true;
-            }
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.server == id && !c.closed)
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in conns {
+            self.close_conn(conn);
         }
+        tore
+    }
+
+    /// The connection ends from the server's side; its client hears of it after the
+    /// messages already on their way.
+    fn close_conn(&mut self, conn: ConnId) {
+        let now = self.now_ms;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.closed {
+            return;
+        }
+        c.closed = true;
+        if c.client.is_some() {
+            self.schedule(now + LINK_DELAY_MS, Event::ClientConnClosed { conn });
+        }
+    }
+
+    /// Make the link from `from` to `to` slower by `extra_ms` (it stays FIFO).
+    pub fn set_link_delay(&mut self, from: ServerId, to: ServerId, extra_ms: i64) {
+        self.link_extra_ms.insert((from, to), extra_ms);
     }
 
     /// Start (or restart) a server from its disk.
@@ -247,6 +377,9 @@ impl Net {
 
     fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
         self.sent.push((self.now_ms, from, to, msg.kind()));
+        if self.record_messages {
+            self.messages.push((self.now_ms, from, to, msg.clone()));
+        }
         if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
             return;
         }
@@ -257,7 +390,8 @@ impl Net {
         }
         let link = *self.links.get(&(from, to)).unwrap_or(&0);
         let clock = self.link_clock.entry((from, to)).or_default();
-        let at = (self.now_ms + LINK_DELAY_MS).max(*clock);
+        let extra = self.link_extra_ms.get(&(from, to)).copied().unwrap_or(0);
+        let at = (self.now_ms + LINK_DELAY_MS + extra).max(*clock);
         *clock = at;
         self.schedule(
             at,
@@ -279,6 +413,8 @@ impl Net {
                     records,
                     reset,
                 } => {
+                    self.persists
+                        .push((self.now_ms, id, token, records.clone(), reset));
                     let node = self.nodes.get_mut(&id).expect("known");
                     node.disk.in_flight.insert(token, (records, reset));
                     if node.disk.stalled {
@@ -301,17 +437,19 @@ impl Net {
                     node.disk.held.push((token, to, msg));
                 }
                 Effect::ToClient { conn, msg } => {
+                    let at = self.now_ms + LINK_DELAY_MS;
                     if let Some(c) = self.conns.get_mut(&conn) {
-                        if !c.closed {
+                        if c.closed {
+                            continue;
+                        }
+                        if c.client.is_some() {
+                            self.schedule(at, Event::ToClient { conn, msg });
+                        } else {
                             c.inbox.push(msg);
                         }
                     }
                 }
-                Effect::CloseConn { conn } => {
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        c.closed = true;
-                    }
-                }
+                Effect::CloseConn { conn } => self.close_conn(conn),
                 Effect::Role {
                     state,
                     epoch,
@@ -343,6 +481,11 @@ impl Net {
             .values()
             .filter_map(|n| n.server.as_ref())
             .filter_map(|s| s.next_deadline())
+            .chain(
+                self.clients
+                    .iter()
+                    .filter_map(|c| c.session.next_deadline()),
+            )
             .min();
         let next = [next_event, next_tick].into_iter().flatten().min();
         let Some(at) = next.filter(|t| *t <= until_ms) else {
@@ -364,6 +507,18 @@ impl Net {
                     let mut out = Vec::new();
                     server.on_tick(now, &mut out);
                     self.handle(id, out);
+                }
+            }
+            for c in 0..self.clients.len() {
+                let now = self.now_ms;
+                if self.clients[c]
+                    .session
+                    .next_deadline()
+                    .is_some_and(|d| d <= now)
+                {
+                    let mut out = Vec::new();
+                    self.clients[c].session.on_tick(now, &mut out);
+                    self.handle_client(c, out);
                 }
             }
         }
@@ -455,12 +610,166 @@ impl Net {
                     return;
                 }
                 let Some(server) = self.nodes.get_mut(&id).and_then(|n| n.server.as_mut()) else {
-                    self.conns.get_mut(&conn).expect("known").closed = true;
+                    self.close_conn(conn);
                     return;
                 };
                 let mut out = Vec::new();
                 server.on_client_message(now, conn, msg, &mut out);
                 self.handle(id, out);
+            }
+            Event::TransportUp { conn } => {
+                let Some((c, server)) = self.current_client_conn(conn) else {
+                    return;
+                };
+                let mut out = Vec::new();
+                if self.is_up(server) && !self.conns[&conn].closed {
+                    self.clients[c].connected_to.push(server);
+                    self.clients[c].session.on_connected(now, &mut out);
+                } else {
+                    self.conns.get_mut(&conn).expect("known").closed = true;
+                    self.clients[c].conn = None;
+                    self.clients[c].session.on_connect_failed(now, &mut out);
+                }
+                self.handle_client(c, out);
+            }
+            Event::ToClient { conn, msg } => {
+                let Some((c, _)) = self.current_client_conn(conn) else {
+                    return;
+                };
+                let mut out = Vec::new();
+                self.clients[c].session.on_message(now, msg, &mut out);
+                self.handle_client(c, out);
+            }
+            Event::ClientConnClosed { conn } => {
+                let Some((c, _)) = self.current_client_conn(conn) else {
+                    return;
+                };
+                self.clients[c].conn = None;
+                let mut out = Vec::new();
+                self.clients[c].session.on_disconnected(now, &mut out);
+                self.handle_client(c, out);
+            }
+            Event::ServerConnDropped { conn, server } => {
+                if let Some(s) = self.nodes.get_mut(&server).and_then(|n| n.server.as_mut()) {
+                    s.on_client_disconnected(now, conn);
+                }
+            }
+        }
+    }
+
+    /// The client whose current connection is `conn`, and that connection's server.
+    fn current_client_conn(&self, conn: ConnId) -> Option<(usize, ServerId)> {
+        let c = self.conns.get(&conn)?;
+        let client = c.client?;
+        (self.clients[client].conn == Some(conn)).then_some((client, c.server))
+    }
+
+    // ----- real client sessions -----
+
+    /// Add a client session over `servers` (its server index `i` is `servers[i]`) and
+    /// start it; returns its index in `clients`.
+    pub fn add_client(&mut self, config: ClientConfig, servers: &[ServerId]) -> usize {
+        assert_eq!(config.servers, servers.len(), "one index per server");
+        let c = self.clients.len();
+        self.clients.push(SimClient {
+            session: ClientSession::new(config),
+            servers: servers.to_vec(),
+            conn: None,
+            requests: BTreeMap::new(),
+            completed: Vec::new(),
+            watches: Vec::new(),
+            events: Vec::new(),
+            violations: Vec::new(),
+            connected_to: Vec::new(),
+        });
+        let mut out = Vec::new();
+        let now = self.now_ms;
+        self.clients[c].session.start(now, &mut out);
+        self.handle_client(c, out);
+        c
+    }
+
+    /// Submit a request on client `c`; returns its xid.
+    pub fn client_submit(&mut self, c: usize, request: Request) -> i32 {
+        let mut out = Vec::new();
+        let now = self.now_ms;
+        let xid = self.clients[c]
+            .session
+            .submit(now, request.clone(), &mut out);
+        self.clients[c].requests.insert(xid, request);
+        self.handle_client(c, out);
+        xid
+    }
+
+    /// Close client `c`'s session; returns the closeSession's xid.
+    pub fn client_close(&mut self, c: usize) -> i32 {
+        let mut out = Vec::new();
+        let now = self.now_ms;
+        let xid = self.clients[c].session.close(now, &mut out);
+        self.handle_client(c, out);
+        xid
+    }
+
+    /// The client drops its transport without telling the session (a broken socket): the
+    /// session hears of it as a disconnect, the server as a dropped connection.
+    pub fn client_drop_connection(&mut self, c: usize) {
+        let Some(conn) = self.clients[c].conn else {
+            return;
+        };
+        let server = self.conns[&conn].server;
+        self.conns.get_mut(&conn).expect("known").closed = true;
+        let at = self.now_ms + LINK_DELAY_MS;
+        self.schedule(at, Event::ServerConnDropped { conn, server });
+        self.schedule(at, Event::ClientConnClosed { conn });
+        // The session hears of it by the event; keep it current until then.
+    }
+
+    fn handle_client(&mut self, c: usize, effects: Vec<ClientEffect>) {
+        for e in effects {
+            match e {
+                ClientEffect::Connect { server } => {
+                    let id = self.clients[c].servers[server];
+                    let conn = self.next_conn;
+                    self.next_conn += 1;
+                    self.conns.insert(
+                        conn,
+                        ClientConn {
+                            server: id,
+                            inbox: Vec::new(),
+                            closed: false,
+                            client: Some(c),
+                        },
+                    );
+                    self.clients[c].conn = Some(conn);
+                    let at = self.now_ms + LINK_DELAY_MS;
+                    self.schedule(at, Event::TransportUp { conn });
+                }
+                ClientEffect::Send(msg) => {
+                    let conn = self.clients[c].conn.expect("a transport to send on");
+                    self.client_send(conn, msg);
+                }
+                ClientEffect::Close => {
+                    let Some(conn) = self.clients[c].conn.take() else {
+                        continue;
+                    };
+                    let server = self.conns[&conn].server;
+                    let was_open = !self.conns[&conn].closed;
+                    self.conns.get_mut(&conn).expect("known").closed = true;
+                    if was_open {
+                        let at = self.now_ms + LINK_DELAY_MS;
+                        self.schedule(at, Event::ServerConnDropped { conn, server });
+                    }
+                }
+                ClientEffect::Completed { xid, outcome } => {
+                    self.clients[c].completed.push((xid, outcome))
+                }
+                ClientEffect::Watch {
+                    event_type,
+                    path,
+                    zxid,
+                } => self.clients[c].watches.push((event_type, path, zxid)),
+                ClientEffect::Session(ev) => self.clients[c].events.push(ev),
+                ClientEffect::ProtocolViolation(what) => self.clients[c].violations.push(what),
             }
         }
     }
@@ -475,6 +784,18 @@ impl Net {
         password: u64,
         last_zxid_seen: Zxid,
     ) -> ConnId {
+        self.connect_with_timeout(server, session_id, password, last_zxid_seen, 10_000)
+    }
+
+    /// `connect` asking for a session timeout of `timeout_ms`.
+    pub fn connect_with_timeout(
+        &mut self,
+        server: ServerId,
+        session_id: SessionId,
+        password: u64,
+        last_zxid_seen: Zxid,
+        timeout_ms: i32,
+    ) -> ConnId {
         let conn = self.next_conn;
         self.next_conn += 1;
         self.conns.insert(
@@ -483,11 +804,12 @@ impl Net {
                 server,
                 inbox: Vec::new(),
                 closed: false,
+                client: None,
             },
         );
         let req = ConnectRequest {
             last_zxid_seen,
-            timeout_ms: 10_000,
+            timeout_ms,
             session_id,
             password,
         };
@@ -611,3 +933,141 @@ impl Net {
 
 /// A queue of client messages a test wants to send in order, for convenience.
 pub type Script = VecDeque<ClientMessage>;
+
+// ----- helpers shared by the stories -----
+
+impl Net {
+    /// Open a raw session on `server` and wait until it is established.
+    pub fn open_session(&mut self, server: ServerId) -> ConnId {
+        let conn = self.connect(server, 0, 0, 0);
+        assert!(
+            self.run_until_true(2_000, |n| n.session_of(conn).is_some()),
+            "no session on server {server}: {:?}",
+            self.conns[&conn].inbox
+        );
+        conn
+    }
+
+    /// Create `paths` through `conn` (xids from `first_xid`) and require each acknowledged.
+    pub fn create_all(&mut self, conn: ConnId, first_xid: i32, paths: &[String]) {
+        for (i, p) in paths.iter().enumerate() {
+            self.request(conn, first_xid + i as i32, create(p, "v"));
+        }
+        let last = first_xid + paths.len() as i32 - 1;
+        assert!(
+            self.run_until_true(3_000, |n| n.reply(conn, last).is_some()),
+            "writes not acknowledged"
+        );
+        for x in first_xid..=last {
+            assert_eq!(
+                self.reply(conn, x).map(|r| r.err),
+                Some(zksim_core::error::ErrorCode::Ok)
+            );
+        }
+    }
+
+    /// Every up server has the same (last zxid, digest).
+    pub fn assert_converged(&self) {
+        let digests = self.digests();
+        let first = digests.values().next().expect("a server is up");
+        assert!(
+            digests.values().all(|d| d == first),
+            "replicas differ: {digests:?}"
+        );
+    }
+
+    /// Servers that serve clients now.
+    pub fn serving(&self) -> Vec<ServerId> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.server.as_ref().is_some_and(|s| s.is_serving()))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The recorded messages from `from` to `to` at or after `since_ms`.
+    pub fn messages_between(
+        &self,
+        from: ServerId,
+        to: ServerId,
+        since_ms: i64,
+    ) -> Vec<&PeerMessage> {
+        self.messages
+            .iter()
+            .filter(|(t, f, d, _)| *t >= since_ms && *f == from && *d == to)
+            .map(|(_, _, _, m)| m)
+            .collect()
+    }
+}
+
+pub fn paths(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("/{prefix}{i}")).collect()
+}
+
+pub fn create(path: &str, data: &str) -> Request {
+    Request::Create {
+        path: path.to_string(),
+        data: Some(data.as_bytes().to_vec()),
+        acl: zksim_core::acl::Acl::open_unsafe(),
+        mode: zksim_core::request::CreateMode::Persistent,
+        ttl: None,
+    }
+}
+
+pub fn ephemeral(path: &str) -> Request {
+    Request::Create {
+        path: path.to_string(),
+        data: None,
+        acl: zksim_core::acl::Acl::open_unsafe(),
+        mode: zksim_core::request::CreateMode::Ephemeral,
+        ttl: None,
+    }
+}
+
+pub fn get_data(path: &str, watch: bool) -> Request {
+    Request::GetData {
+        path: path.to_string(),
+        watch,
+    }
+}
+
+pub fn set_data(path: &str, data: &str) -> Request {
+    Request::SetData {
+        path: path.to_string(),
+        data: Some(data.as_bytes().to_vec()),
+        version: -1,
+    }
+}
+
+pub fn sync(path: &str) -> Request {
+    Request::Sync {
+        path: path.to_string(),
+    }
+}
+
+/// The data a GetData reply carries.
+pub fn data_of(reply: &Reply) -> Option<String> {
+    match &reply.response {
+        zksim_core::request::Response::GetData { data, .. } => data
+            .as_ref()
+            .map(|d| String::from_utf8_lossy(d).into_owned()),
+        _ => None,
+    }
+}
+
+impl Net {
+    /// A write that `leader` logs but no follower receives (its PROPOSAL is lost): the
+    /// leader's history gets a txn that is never committed. The loss stays in force.
+    pub fn orphan_write(&mut self, leader: ServerId, path: &str) {
+        let conn = self.open_session(leader);
+        self.drop_filter = Some(Box::new(move |from, _, m| {
+            from == leader && matches!(m, PeerMessage::Propose(_))
+        }));
+        self.request(conn, 1, create(path, "ghost"));
+        let logged = self.run_until_true(500, |n| {
+            n.server(leader).last_logged_zxid() > n.server(leader).last_committed_zxid()
+        });
+        assert!(logged, "the leader logged the orphan proposal");
+        self.run_for(20);
+    }
+}
