@@ -233,7 +233,16 @@ impl Election {
         self.resend_at_ms = now_ms + self.notification_timeout_ms;
         match n.state {
             PeerState::Looking if self.voting => self.on_looking(now_ms, from, n, out),
-            PeerState::Looking | PeerState::Observing => {}
+            PeerState::Looking => {
+                // A non-voter (a server repairing its files) learns the leader only from
+                // FOLLOWING/LEADING answers to its own notifications. Voters are electing
+                // now: ask again at the shortest interval, or a back-off grown while no
+                // quorum was up (up to maxNotificationInterval) would keep it out of the
+                // ensemble that long after they decide.
+                self.notification_timeout_ms = self.timing.min_notification_interval_ms;
+                self.resend_at_ms = now_ms + self.notification_timeout_ms;
+            }
+            PeerState::Observing => {}
             PeerState::Following | PeerState::Leading => self.on_established(from, n, out),
         }
     }
