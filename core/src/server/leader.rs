@@ -547,6 +547,12 @@ fn on_ack(
         if !h.observer && !h.repairing {
             l.newleader_acks.insert(from);
         }
+        // A repairing learner acknowledges NEWLEADER only once the reset persist that
+        // rewrote its files with our history is durable, which ends its repair: from now
+        // on its ACKs count like any follower's (it took no part in choosing the epoch, so
+        // it still does not help establish it). Without this the leader ignored it until
+        // it reconnected, and lost its quorum when any other follower left.
+        h.repairing = false;
         if l.phase == Phase::Broadcast {
             h.phase = LearnerPhase::UpToDate;
             out.push(Effect::Send {
