@@ -1071,3 +1071,29 @@ impl Net {
         self.run_for(20);
     }
 }
+
+impl Net {
+    /// The client of a raw connection drops it; the server hears of it one link delay later.
+    pub fn disconnect(&mut self, conn: ConnId) {
+        let c = self.conns.get_mut(&conn).expect("known connection");
+        assert!(
+            c.client.is_none(),
+            "a SimClient's connection: use client_drop_connection"
+        );
+        if c.closed {
+            return;
+        }
+        c.closed = true;
+        let server = c.server;
+        let at = self.now_ms + LINK_DELAY_MS;
+        self.schedule(at, Event::ServerConnDropped { conn, server });
+    }
+
+    /// The negotiated timeout a raw connection's session got (0: refused as expired).
+    pub fn negotiated_timeout(&self, conn: ConnId) -> Option<i32> {
+        self.conns[&conn].inbox.iter().find_map(|m| match m {
+            ServerMessage::Connected(r) => Some(r.timeout_ms),
+            _ => None,
+        })
+    }
+}
