@@ -1,6 +1,7 @@
 //! The `zksim` command line: simulate, check, replay and benchmark.
 
 mod check_cmd;
+mod run_cmd;
 mod tree_cmd;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ enum Command {
     Tree(tree_cmd::TreeCommand),
     /// Check a recorded history against ZooKeeper's guarantees.
     Check(check_cmd::CheckArgs),
+    /// Simulate one run of a scenario with a seed and summarize it.
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +32,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Tree(cmd) => tree_cmd::run(cmd),
         Command::Check(args) => check_cmd::run(args),
+        Command::Run(args) => run_cmd::run_cmd(args),
     }
 }

@@ -1,1 +1,15 @@
 //! Workloads and fault plans as data, and swarm generation from a seed.
+//!
+//! A [`Scenario`] describes a run: the ensemble, the clients and their workload, which
+//! faults may happen and how often, and how long the safety and liveness phases last. It is
+//! JSON (docs/scenarios.md). A run turns a scenario and a seed into a concrete
+//! [`FaultPlan`], a list of timed faults that is itself data, so a failing run can be
+//! replayed or shrunk without the generator.
+
+mod fault;
+mod rng;
+mod scenario;
+
+pub use fault::{Fault, FaultPlan, PlannedFault};
+pub use rng::{Stream, stream};
+pub use scenario::{FaultRates, OpMix, Scenario, ScenarioError, Workload, builtin, builtin_names};

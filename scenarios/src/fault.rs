@@ -1,0 +1,430 @@
+//! Faults and fault plans: what the simulator breaks, when, and when it heals it.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::rng::stream;
+use crate::scenario::Scenario;
+
+/// One fault, or its healing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// Cut every link between `side` and the other servers (clients reach everyone).
+    Partition {
+        side: Vec<u64>,
+    },
+    /// Cut the current leader off from the other servers.
+    IsolateLeader,
+    /// `left` and `right` cannot talk; `bridge` talks to both.
+    Bridge {
+        left: Vec<u64>,
+        right: Vec<u64>,
+        bridge: u64,
+    },
+    /// Messages from `from` to `to` are lost (each loss breaks the link, as a TCP
+    /// connection that stops getting acknowledgements does).
+    OneWay {
+        from: u64,
+        to: u64,
+    },
+    /// Each message on any server link is lost with this probability (per thousand); a loss
+    /// breaks its link.
+    Loss {
+        per_mille: u32,
+    },
+    /// Every message takes this much longer.
+    Latency {
+        extra_ms: u64,
+    },
+    /// Restore every link and remove loss and latency.
+    HealNetwork,
+    Kill {
+        server: u64,
+    },
+    KillLeader,
+    /// Kill several servers at once.
+    KillMany {
+        servers: Vec<u64>,
+    },
+    Restart {
+        server: u64,
+    },
+    /// Restart every server that is down.
+    RestartAll,
+    /// Stop-the-world pause (a long GC): the server's tasks stop, its clock keeps going.
+    Pause {
+        server: u64,
+    },
+    Resume {
+        server: u64,
+    },
+    /// The server's clock runs `offset_ms` ahead (negative: behind) of true time.
+    ClockSkew {
+        server: u64,
+        offset_ms: i64,
+    },
+    /// The server's clock jumps by `delta_ms` (once).
+    ClockJump {
+        server: u64,
+        delta_ms: i64,
+    },
+    /// fsync takes this long on the server.
+    DiskSlow {
+        server: u64,
+        fsync_ms: u64,
+    },
+    DiskNormal {
+        server: u64,
+    },
+    /// Flip a bit in a durable record of the server, and restart it so that it notices.
+    DiskCorrupt {
+        server: u64,
+    },
+    /// Crash the server in the middle of a write: the last unsynced record is torn.
+    TornWrite {
+        server: u64,
+    },
+}
+
+impl Fault {
+    /// The servers a fault takes down, if any.
+    pub fn takes_down(&self) -> Vec<u64> {
+        match self {
+            Fault::Kill { server }
+            | Fault::Pause { server }
+            | Fault::TornWrite { server }
+            | Fault::DiskCorrupt { server } => vec![*server],
+            Fault::KillMany { servers } => servers.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A fault at a time of the safety phase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedFault {
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+/// A run's faults in time order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultPlan {
+    pub faults: Vec<PlannedFault>,
+}
+
+impl FaultPlan {
+    /// Check that the plan can happen on `servers` servers: known ids, times in order,
+    /// never every server down at once.
+    pub fn validate(&self, servers: u32) -> Result<(), String> {
+        let known = |id: u64| id >= 1 && id <= u64::from(servers);
+        let mut down = std::collections::BTreeSet::new();
+        let mut last = 0;
+        for (i, p) in self.faults.iter().enumerate() {
+            if p.at_ms < last {
+                return Err(format!(
+                    "fault {i} at {} ms comes before the one at {last} ms",
+                    p.at_ms
+                ));
+            }
+            last = p.at_ms;
+            let ids: Vec<u64> = match &p.fault {
+                Fault::Partition { side } => side.clone(),
+                Fault::Bridge {
+                    left,
+                    right,
+                    bridge,
+                } => left.iter().chain(right).copied().chain([*bridge]).collect(),
+                Fault::OneWay { from, to } => vec![*from, *to],
+                Fault::Kill { server }
+                | Fault::Restart { server }
+                | Fault::Pause { server }
+                | Fault::Resume { server } => vec![*server],
+                Fault::ClockSkew { server, .. }
+                | Fault::ClockJump { server, .. }
+                | Fault::DiskSlow { server, .. }
+                | Fault::DiskNormal { server } => vec![*server],
+                Fault::DiskCorrupt { server } | Fault::TornWrite { server } => vec![*server],
+                Fault::KillMany { servers } => servers.clone(),
+                _ => Vec::new(),
+            };
+            if let Some(bad) = ids.iter().find(|id| !known(**id)) {
+                return Err(format!(
+                    "fault {i} names server {bad}, but there are {servers} servers"
+                ));
+            }
+            match &p.fault {
+                Fault::Restart { server } | Fault::Resume { server } => {
+                    down.remove(server);
+                }
+                Fault::RestartAll => down.clear(),
+                f => down.extend(f.takes_down()),
+            }
+            if down.len() as u32 > servers {
+                return Err(format!("fault {i} takes down more servers than exist"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Draw a plan for `scenario` from `seed`: faults start at random intervals around the
+    /// mean, each picked by weight, each healed after a random duration; never more than
+    /// `max_down` servers down at once. Everything is healed by the liveness phase anyway.
+    pub fn generate(scenario: &Scenario, seed: u64) -> FaultPlan {
+        let rates = &scenario.faults;
+        let mut plan = FaultPlan::default();
+        let total: u32 = rates.weights().iter().map(|(_, w)| w).sum();
+        if rates.mean_interval_ms == 0 || total == 0 {
+            return plan;
+        }
+        let mut rng = stream(seed, "faults");
+        let servers = scenario.server_ids();
+        let all: Vec<u64> = servers
+            .iter()
+            .copied()
+            .chain(scenario.observer_ids())
+            .collect();
+        let mut events: Vec<PlannedFault> = Vec::new();
+        // (until_ms, server) for servers that are down.
+        let mut down: Vec<(u64, u64)> = Vec::new();
+        let mut t = rng.gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2);
+        while t < scenario.safety_ms {
+            down.retain(|(until, _)| *until > t);
+            let duration = rng
+                .gen_range(rates.duration_ms[0]..=rates.duration_ms[1].max(rates.duration_ms[0]));
+            let end = (t + duration).min(scenario.safety_ms);
+            let mut pick = rng.gen_range(0..total);
+            let kind = rates.weights().into_iter().find(|(_, w)| {
+                if pick < *w {
+                    true
+                } else {
+                    pick -= w;
+                    false
+                }
+            });
+            let up: Vec<u64> = all
+                .iter()
+                .copied()
+                .filter(|s| !down.iter().any(|(_, d)| d == s))
+                .collect();
+            let room = (rates.max_down as usize).saturating_sub(down.len());
+            let any =
+                |rng: &mut crate::rng::Stream, from: &[u64]| from[rng.gen_range(0..from.len())];
+            let (start, heal) = match kind.map(|(k, _)| k) {
+                Some("partition") if all.len() > 1 => {
+                    let mut side: Vec<u64> =
+                        all.iter().copied().filter(|_| rng.gen_bool(0.5)).collect();
+                    if side.is_empty() || side.len() == all.len() {
+                        side = vec![any(&mut rng, &all)];
+                    }
+                    (Fault::Partition { side }, Some(Fault::HealNetwork))
+                }
+                Some("isolate_leader") => (Fault::IsolateLeader, Some(Fault::HealNetwork)),
+                Some("bridge") if servers.len() >= 3 => {
+                    let bridge = any(&mut rng, &servers);
+                    let rest: Vec<u64> = all.iter().copied().filter(|s| *s != bridge).collect();
+                    let (left, right): (Vec<u64>, Vec<u64>) =
+                        rest.iter().partition(|_| rng.gen_bool(0.5));
+                    if left.is_empty() || right.is_empty() {
+                        (
+                            Fault::Partition { side: vec![bridge] },
+                            Some(Fault::HealNetwork),
+                        )
+                    } else {
+                        (
+                            Fault::Bridge {
+                                left,
+                                right,
+                                bridge,
+                            },
+                            Some(Fault::HealNetwork),
+                        )
+                    }
+                }
+                Some("one_way") if all.len() > 1 => {
+                    let from = any(&mut rng, &all);
+                    let others: Vec<u64> = all.iter().copied().filter(|s| *s != from).collect();
+                    (
+                        Fault::OneWay {
+                            from,
+                            to: any(&mut rng, &others),
+                        },
+                        Some(Fault::HealNetwork),
+                    )
+                }
+                Some("loss") => (
+                    Fault::Loss {
+                        per_mille: rng.gen_range(5..=100),
+                    },
+                    Some(Fault::HealNetwork),
+                ),
+                Some("latency") => (
+                    Fault::Latency {
+                        extra_ms: rng.gen_range(20..=600),
+                    },
+                    Some(Fault::HealNetwork),
+                ),
+                Some("kill") if room > 0 && !up.is_empty() => {
+                    let server = any(&mut rng, &up);
+                    down.push((end, server));
+                    (Fault::Kill { server }, Some(Fault::Restart { server }))
+                }
+                Some("kill_leader") if room > 0 => (Fault::KillLeader, Some(Fault::RestartAll)),
+                Some("kill_many") if room > 1 && up.len() > 1 => {
+                    let n = rng.gen_range(2..=room.min(up.len()));
+                    let mut pool = up.clone();
+                    let mut servers_down = Vec::new();
+                    for _ in 0..n {
+                        let i = rng.gen_range(0..pool.len());
+                        servers_down.push(pool.remove(i));
+                    }
+                    servers_down.sort();
+                    for s in &servers_down {
+                        down.push((end, *s));
+                    }
+                    (
+                        Fault::KillMany {
+                            servers: servers_down,
+                        },
+                        Some(Fault::RestartAll),
+                    )
+                }
+                Some("pause") if room > 0 && !up.is_empty() => {
+                    let server = any(&mut rng, &up);
+                    down.push((end, server));
+                    (Fault::Pause { server }, Some(Fault::Resume { server }))
+                }
+                Some("clock") => {
+                    let server = any(&mut rng, &all);
+                    if rng.gen_bool(0.5) {
+                        (
+                            Fault::ClockSkew {
+                                server,
+                                offset_ms: rng.gen_range(-2_000..=2_000),
+                            },
+                            None,
+                        )
+                    } else {
+                        (
+                            Fault::ClockJump {
+                                server,
+                                delta_ms: rng.gen_range(-1_000..=5_000),
+                            },
+                            None,
+                        )
+                    }
+                }
+                Some("disk_slow") => {
+                    let server = any(&mut rng, &all);
+                    (
+                        Fault::DiskSlow {
+                            server,
+                            fsync_ms: rng.gen_range(20..=1_500),
+                        },
+                        Some(Fault::DiskNormal { server }),
+                    )
+                }
+                Some("disk_corrupt") if room > 0 && !up.is_empty() => {
+                    let server = any(&mut rng, &up);
+                    (Fault::DiskCorrupt { server }, None)
+                }
+                Some("torn_write") if room > 0 && !up.is_empty() => {
+                    let server = any(&mut rng, &up);
+                    down.push((end, server));
+                    (Fault::TornWrite { server }, Some(Fault::Restart { server }))
+                }
+                _ => (
+                    Fault::Latency {
+                        extra_ms: rng.gen_range(5..=50),
+                    },
+                    Some(Fault::HealNetwork),
+                ),
+            };
+            if matches!(start, Fault::KillLeader) {
+                // The leader is known only at run time; count one server down.
+                down.push((end, 0));
+            }
+            events.push(PlannedFault {
+                at_ms: t,
+                fault: start,
+            });
+            if let Some(h) = heal {
+                events.push(PlannedFault {
+                    at_ms: end,
+                    fault: h,
+                });
+            }
+            t += rng
+                .gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2)
+                .max(1);
+        }
+        events.sort_by_key(|e| e.at_ms);
+        plan.faults = events;
+        plan
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::builtin;
+
+    #[test]
+    fn plans_are_reproducible_valid_and_use_every_kind() {
+        let s = builtin("default").expect("default");
+        let a = FaultPlan::generate(&s, 42);
+        assert_eq!(a, FaultPlan::generate(&s, 42));
+        assert_ne!(a, FaultPlan::generate(&s, 43));
+        a.validate(s.servers).expect("generated plans are valid");
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            for f in FaultPlan::generate(&s, seed).faults {
+                let json = serde_json::to_value(&f.fault).expect("serializes");
+                kinds.insert(json["kind"].as_str().expect("kind").to_string());
+            }
+        }
+        for k in [
+            "partition",
+            "isolate_leader",
+            "bridge",
+            "one_way",
+            "loss",
+            "latency",
+            "kill",
+            "kill_leader",
+            "pause",
+            "clock_skew",
+            "disk_slow",
+            "disk_corrupt",
+            "torn_write",
+        ] {
+            assert!(kinds.contains(k), "{k} never drawn");
+        }
+    }
+
+    #[test]
+    fn impossible_plans_are_refused() {
+        let plan = FaultPlan {
+            faults: vec![PlannedFault {
+                at_ms: 0,
+                fault: Fault::Kill { server: 7 },
+            }],
+        };
+        assert!(plan.validate(3).expect_err("unknown server").contains("server 7"));
+        let plan = FaultPlan {
+            faults: vec![
+                PlannedFault {
+                    at_ms: 5,
+                    fault: Fault::HealNetwork,
+                },
+                PlannedFault {
+                    at_ms: 1,
+                    fault: Fault::HealNetwork,
+                },
+            ],
+        };
+        assert!(plan.validate(3).is_err());
+    }
+}

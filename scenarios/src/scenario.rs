@@ -1,0 +1,424 @@
+//! The scenario format and the built-in scenarios.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fault::FaultPlan;
+
+/// Relative weights of the operations a client issues.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpMix {
+    pub create: u32,
+    pub delete: u32,
+    pub set_data: u32,
+    pub get_data: u32,
+    pub exists: u32,
+    pub get_children: u32,
+    pub multi: u32,
+    pub sync_read: u32,
+    pub check_set: u32,
+}
+
+impl Default for OpMix {
+    fn default() -> Self {
+        OpMix {
+            create: 20,
+            delete: 10,
+            set_data: 25,
+            get_data: 20,
+            exists: 8,
+            get_children: 7,
+            multi: 5,
+            sync_read: 3,
+            check_set: 2,
+        }
+    }
+}
+
+impl OpMix {
+    pub fn total(&self) -> u32 {
+        self.create
+            + self.delete
+            + self.set_data
+            + self.get_data
+            + self.exists
+            + self.get_children
+            + self.multi
+            + self.sync_read
+            + self.check_set
+    }
+}
+
+/// What the clients do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    pub mix: OpMix,
+    /// Distinct znode names under the workload's root.
+    pub keys: u32,
+    /// Data sizes are drawn from 0..=value_bytes_max.
+    pub value_bytes_max: u32,
+    /// How many requests a client keeps in flight.
+    pub pipeline: u32,
+    /// Percent of reads that set a watch.
+    pub watch_percent: u32,
+    /// Percent of creates that are ephemeral.
+    pub ephemeral_percent: u32,
+    /// Percent of creates that are sequential.
+    pub sequential_percent: u32,
+    /// Upper bound of the pause between a completion and the next request.
+    pub think_ms_max: u64,
+    /// Percent chance, per second of a client's life, that it closes its session and opens
+    /// a new one.
+    pub session_churn_percent: u32,
+    /// The session timeout clients ask for.
+    pub session_timeout_ms: i32,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            mix: OpMix::default(),
+            keys: 12,
+            value_bytes_max: 32,
+            pipeline: 4,
+            watch_percent: 25,
+            ephemeral_percent: 15,
+            sequential_percent: 15,
+            think_ms_max: 0,
+            session_churn_percent: 2,
+            session_timeout_ms: 4000,
+        }
+    }
+}
+
+/// How often faults happen, and the relative weight of each kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultRates {
+    /// The mean time between fault starts; 0 disables generated faults.
+    pub mean_interval_ms: u64,
+    /// How long a fault lasts before it is healed: drawn from this range.
+    pub duration_ms: [u64; 2],
+    /// At most this many servers are down (killed or paused) at once.
+    pub max_down: u32,
+    pub partition: u32,
+    pub isolate_leader: u32,
+    pub bridge: u32,
+    pub one_way: u32,
+    pub loss: u32,
+    pub latency: u32,
+    pub kill: u32,
+    pub kill_leader: u32,
+    pub kill_many: u32,
+    pub pause: u32,
+    pub clock: u32,
+    pub disk_slow: u32,
+    pub disk_corrupt: u32,
+    pub torn_write: u32,
+}
+
+impl Default for FaultRates {
+    fn default() -> Self {
+        FaultRates {
+            mean_interval_ms: 2_000,
+            duration_ms: [300, 4_000],
+            max_down: 1,
+            partition: 3,
+            isolate_leader: 3,
+            bridge: 1,
+            one_way: 1,
+            loss: 2,
+            latency: 2,
+            kill: 3,
+            kill_leader: 3,
+            kill_many: 1,
+            pause: 2,
+            clock: 2,
+            disk_slow: 2,
+            disk_corrupt: 1,
+            torn_write: 2,
+        }
+    }
+}
+
+impl FaultRates {
+    /// (name, weight) of every fault kind.
+    pub fn weights(&self) -> [(&'static str, u32); 14] {
+        [
+            ("partition", self.partition),
+            ("isolate_leader", self.isolate_leader),
+            ("bridge", self.bridge),
+            ("one_way", self.one_way),
+            ("loss", self.loss),
+            ("latency", self.latency),
+            ("kill", self.kill),
+            ("kill_leader", self.kill_leader),
+            ("kill_many", self.kill_many),
+            ("pause", self.pause),
+            ("clock", self.clock),
+            ("disk_slow", self.disk_slow),
+            ("disk_corrupt", self.disk_corrupt),
+            ("torn_write", self.torn_write),
+        ]
+    }
+}
+
+/// A whole run's description.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub servers: u32,
+    #[serde(default)]
+    pub observers: u32,
+    pub clients: u32,
+    /// Length of the safety phase (faults on).
+    pub safety_ms: u64,
+    /// Bound on the liveness phase (faults healed): everything must converge within it.
+    pub liveness_ms: u64,
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+    #[serde(default = "default_snap_count")]
+    pub snap_count: usize,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub faults: FaultRates,
+    /// An explicit fault plan: when present it replaces the one drawn from the seed (a
+    /// shrunk reproduction keeps its plan here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<FaultPlan>,
+    /// A recipe workload instead of the generic one (see docs/scenarios.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<String>,
+}
+
+fn default_tick_ms() -> u64 {
+    200
+}
+
+fn default_snap_count() -> usize {
+    200
+}
+
+/// A scenario that cannot be run, with the field at fault.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("scenario is not valid JSON for a scenario: {0}")]
+    Json(String),
+    #[error("field `{field}`: {problem}")]
+    Field {
+        field: &'static str,
+        problem: String,
+    },
+    #[error("unknown scenario {name:?}; built in: {known}")]
+    Unknown { name: String, known: String },
+}
+
+fn field(field: &'static str, problem: impl Into<String>) -> ScenarioError {
+    ScenarioError::Field {
+        field,
+        problem: problem.into(),
+    }
+}
+
+impl Scenario {
+    /// Parse and validate a scenario file's text.
+    pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
+        let s: Scenario =
+            serde_json::from_str(text).map_err(|e| ScenarioError::Json(e.to_string()))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("scenarios serialize")
+    }
+
+    /// Check every field a run depends on.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if !(1..=9).contains(&self.servers) {
+            return Err(field(
+                "servers",
+                format!("{} servers; an ensemble has 1 to 9", self.servers),
+            ));
+        }
+        if self.observers > 4 {
+            return Err(field(
+                "observers",
+                format!("{} observers; at most 4", self.observers),
+            ));
+        }
+        if !(1..=200).contains(&self.clients) {
+            return Err(field(
+                "clients",
+                format!("{} clients; 1 to 200", self.clients),
+            ));
+        }
+        if self.safety_ms > 3_600_000 {
+            return Err(field("safety_ms", "longer than an hour of simulated time"));
+        }
+        if !(1_000..=3_600_000).contains(&self.liveness_ms) {
+            return Err(field(
+                "liveness_ms",
+                format!(
+                    "{} ms; the liveness bound must be 1 s to 1 h",
+                    self.liveness_ms
+                ),
+            ));
+        }
+        if !(10..=10_000).contains(&self.tick_ms) {
+            return Err(field(
+                "tick_ms",
+                format!("{} ms; 10 to 10000", self.tick_ms),
+            ));
+        }
+        if self.snap_count < 2 {
+            return Err(field("snap_count", "at least 2"));
+        }
+        let w = &self.workload;
+        if w.keys == 0 {
+            return Err(field("workload.keys", "at least one key"));
+        }
+        if !(1..=64).contains(&w.pipeline) {
+            return Err(field(
+                "workload.pipeline",
+                format!("{}; 1 to 64", w.pipeline),
+            ));
+        }
+        if w.value_bytes_max > 1024 * 1024 {
+            return Err(field(
+                "workload.value_bytes_max",
+                "over ZooKeeper's 1 MB data limit",
+            ));
+        }
+        for (name, v) in [
+            ("workload.watch_percent", w.watch_percent),
+            ("workload.ephemeral_percent", w.ephemeral_percent),
+            ("workload.sequential_percent", w.sequential_percent),
+            ("workload.session_churn_percent", w.session_churn_percent),
+        ] {
+            if v > 100 {
+                return Err(field(name, format!("{v} is not a percentage")));
+            }
+        }
+        if w.mix.total() == 0 && self.recipe.is_none() {
+            return Err(field("workload.mix", "every weight is zero"));
+        }
+        if w.session_timeout_ms <= 0 {
+            return Err(field("workload.session_timeout_ms", "must be positive"));
+        }
+        let f = &self.faults;
+        if f.max_down >= self.servers && f.mean_interval_ms > 0 && self.servers > 1 {
+            return Err(field(
+                "faults.max_down",
+                format!(
+                    "{} down at once, but the ensemble has {} servers",
+                    f.max_down, self.servers
+                ),
+            ));
+        }
+        if f.duration_ms[0] > f.duration_ms[1] {
+            return Err(field("faults.duration_ms", "the range is reversed"));
+        }
+        if let Some(plan) = &self.plan {
+            plan.validate(self.servers + self.observers)
+                .map_err(|p| field("plan", p))?;
+        }
+        if let Some(r) = &self.recipe {
+            if !RECIPES.contains(&r.as_str()) {
+                return Err(field(
+                    "recipe",
+                    format!("unknown recipe {r:?}; known: {}", RECIPES.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Server ids: voters are 1..=servers, observers follow.
+    pub fn server_ids(&self) -> Vec<u64> {
+        (1..=u64::from(self.servers)).collect()
+    }
+
+    pub fn observer_ids(&self) -> Vec<u64> {
+        let first = u64::from(self.servers) + 1;
+        (first..first + u64::from(self.observers)).collect()
+    }
+}
+
+/// The recipe workloads a scenario can name.
+pub const RECIPES: [&str; 9] = [
+    "config",
+    "counter",
+    "election",
+    "lock",
+    "barrier",
+    "queue",
+    "stale_read_sync",
+    "session_expiry",
+    "generic",
+];
+
+/// The built-in scenarios, each a JSON file in scenarios/builtin/.
+const BUILTIN: [(&str, &str); 1] = [("default", include_str!("../builtin/default.json"))];
+
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
+/// A built-in scenario by name.
+pub fn builtin(name: &str) -> Result<Scenario, ScenarioError> {
+    let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name) else {
+        return Err(ScenarioError::Unknown {
+            name: name.to_string(),
+            known: builtin_names().join(", "),
+        });
+    };
+    Scenario::from_json(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_scenario_is_valid() {
+        for name in builtin_names() {
+            let s = builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s.name, name);
+        }
+        assert!(matches!(
+            builtin("nope"),
+            Err(ScenarioError::Unknown { .. })
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut s = builtin("default").expect("default");
+        s.servers = 0;
+        assert_eq!(
+            s.validate().map_err(|e| e.to_string()),
+            Err("field `servers`: 0 servers; an ensemble has 1 to 9".to_string())
+        );
+        let mut s = builtin("default").expect("default");
+        s.faults.max_down = 3;
+        assert!(
+            s.validate()
+                .expect_err("three down of three")
+                .to_string()
+                .contains("faults.max_down")
+        );
+        let text = builtin("default")
+            .expect("default")
+            .to_json()
+            .replace("\"clients\"", "\"clientz\"");
+        assert!(
+            matches!(Scenario::from_json(&text), Err(ScenarioError::Json(m)) if m.contains("clientz"))
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! The client node: every simulated client runs the real client session (core's
+//! `ClientSession`) against the servers it picks and switches between, drives the
+//! workload, and records what it invoked and saw into the history.
+
+use std::collections::VecDeque;
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+use zksim_checker::history::{Event, Outcome as HOutcome, SessionEvent as HSession};
+use zksim_core::client::{
+    ClientConfig, ClientEffect, ClientSession, ClientState, Outcome, SessionEvent,
+};
+use zksim_core::proto::ConnId;
+use zksim_core::request::Request;
+use zksim_core::zab::ServerId;
+use zksim_scenarios::{Scenario, Stream, stream};
+
+use crate::workload::Generator;
+use crate::world::{Addr, Item, Shared};
+
+struct Client {
+    idx: u32,
+    session: ClientSession,
+    /// The servers in this client's order: the session's index `i` is `servers[i]`.
+    servers: Vec<ServerId>,
+    conn: Option<(ConnId, bool)>,
+    requests: Generator,
+    rng: Stream,
+    /// Requests generated and not yet submitted (a sync and its read go together).
+    queued: VecDeque<Request>,
+    /// Submitted user requests not yet completed, by xid.
+    in_flight: std::collections::BTreeSet<i32>,
+    /// Start (or restart with a new session) at this time.
+    start_at_ns: u64,
+    started: bool,
+    closing: bool,
+    done: bool,
+    sessions_opened: u32,
+    /// The xid of this session's closeSession, whose reply is not a workload operation.
+    close_xid: Option<i32>,
+}
+
+impl Client {
+    /// Whether the current session is being closed (no more work for it).
+    fn session_closing(&self) -> bool {
+        self.close_xid.is_some()
+    }
+}
+
+/// What the clients did, for the summary.
+#[derive(Clone, Debug, Default)]
+pub struct ClientStats {
+    pub ops_completed: u64,
+    pub ops_unknown: u64,
+    pub sessions: u64,
+    pub expired: u64,
+    pub protocol_violations: Vec<String>,
+}
+
+pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> ClientStats {
+    let servers: Vec<ServerId> = scenario
+        .server_ids()
+        .into_iter()
+        .chain(scenario.observer_ids())
+        .collect();
+    let mut clients: Vec<Client> = (0..scenario.clients)
+        .map(|i| {
+            let mut rng = stream(seed, &format!("client-{i}"));
+            let mut order = servers.clone();
+            order.shuffle(&mut rng);
+            let start_at_ns = rng.gen_range(0..100_000_000);
+            Client {
+                idx: i,
+                session: new_session(&scenario, order.len(), i),
+                servers: order,
+                conn: None,
+                requests: Generator::new(
+                    stream(seed, &format!("workload-{i}")),
+                    scenario.workload.clone(),
+                    i,
+                ),
+                rng,
+                queued: VecDeque::new(),
+                in_flight: Default::default(),
+                start_at_ns,
+                started: false,
+                closing: false,
+                done: false,
+                sessions_opened: 1,
+                close_xid: None,
+            }
+        })
+        .collect();
+    let mut stats = ClientStats::default();
+    let mut out = Vec::new();
+    loop {
+        let items = world.lock().take_due(Addr::Clients);
+        let now_ns = world.lock().now_ns();
+        let now_ms = (now_ns / 1_000_000) as i64;
+        for item in items {
+            let (conn, kind) = match &item {
+                Item::ConnUp { conn } => (*conn, 0),
+                Item::ConnDown { conn } => (*conn, 1),
+                Item::ToClient { conn, .. } => (*conn, 2),
+                _ => unreachable!("server items go to server nodes"),
+            };
+            let Some(idx) = world.lock().conn_client(conn) else {
+                continue;
+            };
+            let c = &mut clients[idx as usize];
+            let Some((current, up)) = c.conn else {
+                continue;
+            };
+            if current != conn || c.session.state().is_terminal() {
+                continue;
+            }
+            match (kind, item) {
+                (0, _) => {
+                    c.conn = Some((conn, true));
+                    c.session.on_connected(now_ms, &mut out);
+                }
+                (1, _) => {
+                    c.conn = None;
+                    if up {
+                        c.session.on_disconnected(now_ms, &mut out);
+                    } else {
+                        c.session.on_connect_failed(now_ms, &mut out);
+                    }
+                }
+                (_, Item::ToClient { msg, .. }) => c.session.on_message(now_ms, msg, &mut out),
+                _ => {}
+            }
+            apply(&world, c, &mut out, &mut stats);
+        }
+        let winding_down = world.lock().winding_down;
+        let mut next: Option<u64> = None;
+        let mut all_done = true;
+        for c in clients.iter_mut() {
+            step(
+                &world,
+                &scenario,
+                c,
+                now_ns,
+                now_ms,
+                winding_down,
+                &mut out,
+                &mut stats,
+            );
+            all_done &= c.done;
+            let d = if !c.started || (c.session.state().is_terminal() && !c.done) {
+                Some(c.start_at_ns)
+            } else {
+                c.session
+                    .next_deadline()
+                    .map(|d| (d.max(0) as u64) * 1_000_000)
+            };
+            if !c.done {
+                next = match (next, d) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        }
+        if all_done && winding_down {
+            return stats;
+        }
+        let due = world.lock().next_due(Addr::Clients);
+        let until = match (next, due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        world
+            .wait(Addr::Clients, until.map(|u| u.max(now_ns + 1)))
+            .await;
+    }
+}
+
+fn new_session(scenario: &Scenario, servers: usize, idx: u32) -> ClientSession {
+    let mut config = ClientConfig::new(servers, 0, scenario.workload.session_timeout_ms);
+    config.client_id = Some(u64::from(idx));
+    // Reconnect quickly: the simulated network has no reason to back off for a second.
+    config.reconnect_delay_ms = 50;
+    config.spin_delay_ms = 200;
+    ClientSession::new(config)
+}
+
+/// Timers, session life and workload for one client.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    world: &Shared,
+    scenario: &Scenario,
+    c: &mut Client,
+    now_ns: u64,
+    now_ms: i64,
+    winding_down: bool,
+    out: &mut Vec<ClientEffect>,
+    stats: &mut ClientStats,
+) {
+    if c.done {
+        return;
+    }
+    if !c.started {
+        if now_ns < c.start_at_ns {
+            return;
+        }
+        if winding_down {
+            c.done = true;
+            return;
+        }
+        c.started = true;
+        stats.sessions += 1;
+        c.session.start(now_ms, out);
+        apply(world, c, out, stats);
+    }
+    if c.session.state().is_terminal() {
+        if winding_down || c.closing {
+            c.done = true;
+            return;
+        }
+        // A new session, as an application does after expiry or a deliberate close.
+        if now_ns >= c.start_at_ns {
+            c.session = new_session(scenario, c.servers.len(), c.idx);
+            c.sessions_opened += 1;
+            c.in_flight.clear();
+            c.queued.clear();
+            c.conn = None;
+            c.close_xid = None;
+            c.started = false;
+            c.start_at_ns = now_ns;
+        }
+        return;
+    }
+    if c.session.next_deadline().is_some_and(|d| d <= now_ms) {
+        c.session.on_tick(now_ms, out);
+        apply(world, c, out, stats);
+    }
+    if winding_down {
+        if !c.closing && c.in_flight.is_empty() && !c.session_closing() {
+            c.closing = true;
+            c.close_xid = Some(c.session.close(now_ms, out));
+            apply(world, c, out, stats);
+        }
+        return;
+    }
+    if c.session.state() != ClientState::Connected || c.session_closing() {
+        return;
+    }
+    let churn = scenario.workload.session_churn_percent;
+    while c.in_flight.len() < scenario.workload.pipeline as usize {
+        if c.queued.is_empty() {
+            // Session churn: sometimes an application ends its session and starts anew.
+            if churn > 0 && c.rng.gen_range(0..10_000) < churn * 10 && c.in_flight.is_empty() {
+                c.close_xid = Some(c.session.close(now_ms, out));
+                c.start_at_ns = now_ns + c.rng.gen_range(0..500_000_000);
+                apply(world, c, out, stats);
+                return;
+            }
+            c.queued.extend(c.requests.next());
+        }
+        let request = c.queued.pop_front().expect("queued");
+        let session = c.session.session_id();
+        let xid = c.session.submit(now_ms, request.clone(), out);
+        c.in_flight.insert(xid);
+        {
+            let mut w = world.lock();
+            let t = w.now_us();
+            if w.trace.on() {
+                w.trace.line(
+                    t,
+                    &format!("C{} invoke {xid} {}", c.idx, request_name(&request)),
+                );
+            }
+            w.history.push(Event::Invoke {
+                t,
+                client: c.idx,
+                session: (session != 0).then_some(session),
+                xid,
+                op: request,
+            });
+        }
+        apply(world, c, out, stats);
+    }
+}
+
+fn request_name(r: &Request) -> String {
+    let name = match r {
+        Request::Create { .. } => "create",
+        Request::Delete { .. } => "delete",
+        Request::Exists { .. } => "exists",
+        Request::GetData { .. } => "get_data",
+        Request::SetData { .. } => "set_data",
+        Request::GetChildren { .. } => "get_children",
+        Request::Sync { .. } => "sync",
+        Request::Multi(_) => "multi",
+        _ => "request",
+    };
+    format!("{name} {}", r.path().unwrap_or(""))
+}
+
+/// Carry out a client's effects and record what it saw.
+fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mut ClientStats) {
+    for e in out.drain(..) {
+        let mut w = world.lock();
+        let t = w.now_us();
+        match e {
+            ClientEffect::Connect { server } => {
+                let id = c.servers[server];
+                let conn = w.client_connect(c.idx, id);
+                c.conn = Some((conn, false));
+            }
+            ClientEffect::Send(msg) => {
+                if let Some((conn, true)) = c.conn {
+                    w.client_send(conn, msg);
+                }
+            }
+            ClientEffect::Close => {
+                if let Some((conn, _)) = c.conn.take() {
+                    w.close_by_client(conn);
+                }
+            }
+            ClientEffect::Completed { xid, outcome } => {
+                if xid < 0 || c.close_xid == Some(xid) {
+                    continue;
+                }
+                let outcome = match outcome {
+                    Outcome::Reply(r) => HOutcome::Reply(r),
+                    Outcome::ConnectionLoss => HOutcome::Unknown {
+                        reason: "CONNECTIONLOSS".into(),
+                    },
+                    Outcome::SessionExpired => HOutcome::Unknown {
+                        reason: "SESSIONEXPIRED".into(),
+                    },
+                    Outcome::AuthFailed => HOutcome::Unknown {
+                        reason: "AUTHFAILED".into(),
+                    },
+                    Outcome::Closed => HOutcome::Unknown {
+                        reason: "CLOSED".into(),
+                    },
+                };
+                if matches!(outcome, HOutcome::Unknown { .. }) {
+                    stats.ops_unknown += 1;
+                } else {
+                    stats.ops_completed += 1;
+                }
+                assert!(
+                    c.in_flight.remove(&xid),
+                    "client {}: completion of xid {xid}, which is not in flight ({:?}, close {:?})",
+                    c.idx,
+                    c.in_flight,
+                    c.close_xid
+                );
+                if w.trace.on() {
+                    let summary = match &outcome {
+                        HOutcome::Reply(r) => format!("{} zxid {:#x}", r.err.name(), r.zxid),
+                        HOutcome::Unknown { reason } => reason.clone(),
+                    };
+                    w.trace
+                        .line(t, &format!("C{} complete {xid} {summary}", c.idx));
+                }
+                w.history.push(Event::Complete {
+                    t,
+                    client: c.idx,
+                    xid,
+                    outcome,
+                });
+            }
+            ClientEffect::Watch {
+                event_type,
+                path,
+                zxid,
+            } => {
+                let session = c.session.session_id();
+                if w.trace.on() {
+                    w.trace.line(
+                        t,
+                        &format!("C{} watch {} {path} {zxid:#x}", c.idx, event_type.name()),
+                    );
+                }
+                w.history.push(Event::Watch {
+                    t,
+                    client: c.idx,
+                    session,
+                    event_type,
+                    path,
+                    zxid,
+                });
+            }
+            ClientEffect::Session(ev) => {
+                let session = c.session.session_id();
+                let event = match ev {
+                    SessionEvent::Connected {
+                        session_id: _,
+                        timeout_ms,
+                    } => HSession::Connected {
+                        server: c.servers[c.session.server()],
+                        timeout_ms,
+                    },
+                    SessionEvent::Disconnected => HSession::Disconnected,
+                    SessionEvent::Expired => {
+                        stats.expired += 1;
+                        HSession::Expired
+                    }
+                    SessionEvent::AuthFailed => HSession::AuthFailed,
+                    SessionEvent::Closed => HSession::Closed,
+                };
+                if w.trace.on() {
+                    w.trace
+                        .line(t, &format!("C{} session {session:#x} {event:?}", c.idx));
+                }
+                w.history.push(Event::Session {
+                    t,
+                    client: c.idx,
+                    session,
+                    event,
+                });
+            }
+            ClientEffect::ProtocolViolation(msg) => {
+                let detail = format!("client {}: {msg}", c.idx);
+                stats.protocol_violations.push(detail.clone());
+                w.fault("protocol_violation", detail);
+            }
+        }
+    }
+}

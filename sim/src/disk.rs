@@ -1,0 +1,163 @@
+//! The disk model: each server's files as durable bytes plus a cache of written but not yet
+//! synced records. `fsync` makes the cache durable after a latency; a crash loses the
+//! cache and may leave a torn prefix of its first record; corruption flips a bit in a
+//! durable record, which the record checksums then catch.
+//!
+//! madsim's own file system keeps unsynced data across a kill, so zksim models the disk
+//! itself. The model is registered as a madsim simulator plugin ([`DiskSim`]) in the
+//! runtimes zksim builds, so that any node kill madsim performs drops the node's cache.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use madsim::plugin::Simulator;
+use madsim::rand::GlobalRng;
+use madsim::task::NodeId;
+use madsim::time::TimeHandle;
+use zksim_core::log::{self, DurableRecord, File};
+
+/// One server's disk.
+#[derive(Clone, Debug, Default)]
+pub struct ServerDisk {
+    /// What survives a crash.
+    pub files: BTreeMap<File, Vec<u8>>,
+    /// Written, not yet synced: (token, encoded records with their files, reset).
+    cache: Vec<(u64, Vec<(File, Vec<u8>)>, bool)>,
+    /// fsync latency override while a slow-disk fault lasts.
+    pub slow_fsync_ms: Option<u64>,
+    pub bytes_written: u64,
+    pub syncs: u64,
+}
+
+impl ServerDisk {
+    /// Accept a persist: its records go to the cache.
+    pub fn write(&mut self, token: u64, records: &[DurableRecord], reset: bool) {
+        let encoded = records.iter().map(|r| (r.file(), log::encode(r))).collect();
+        self.cache.push((token, encoded, reset));
+    }
+
+    /// fsync: the cached writes up to `token` become durable, in order.
+    pub fn sync(&mut self, token: u64) {
+        let (done, rest): (Vec<_>, Vec<_>) = self.cache.drain(..).partition(|(t, ..)| *t <= token);
+        self.cache = rest;
+        for (_, records, reset) in done {
+            if reset {
+                self.files.clear();
+            }
+            for (file, bytes) in records {
+                self.bytes_written += bytes.len() as u64;
+                let f = self.files.entry(file).or_default();
+                if file.is_replaced() {
+                    *f = bytes;
+                } else {
+                    f.extend_from_slice(&bytes);
+                }
+            }
+            self.syncs += 1;
+        }
+    }
+
+    /// A crash: the cache is lost. With `tear`, the first cached record of an append-only
+    /// file leaves a prefix of itself behind, as a write cut off mid-way does.
+    pub fn crash(&mut self, tear: Option<f64>) {
+        if let (Some(fraction), Some((_, records, false))) = (tear, self.cache.first()) {
+            if let Some((file, bytes)) = records.iter().find(|(f, _)| !f.is_replaced()) {
+                let keep = ((bytes.len() as f64) * fraction) as usize;
+                let keep = keep.clamp(1, bytes.len().saturating_sub(1).max(1));
+                self.files
+                    .entry(*file)
+                    .or_default()
+                    .extend_from_slice(&bytes[..keep]);
+            }
+        }
+        self.cache.clear();
+    }
+
+    /// Flip one bit of a durable byte, chosen by `pick` (a fraction in [0, 1)).
+    pub fn corrupt(&mut self, pick: f64, bit: u8) -> Option<(File, usize)> {
+        let total: usize = self.files.values().map(Vec::len).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut at = ((total as f64) * pick) as usize % total;
+        for (file, bytes) in self.files.iter_mut() {
+            if at < bytes.len() {
+                bytes[at] ^= 1 << (bit % 8);
+                return Some((*file, at));
+            }
+            at -= bytes.len();
+        }
+        None
+    }
+
+    /// Decode what survived.
+    pub fn recover(&self) -> Result<log::DurableState, log::RecoverError> {
+        log::recover(|f| self.files.get(&f).cloned())
+    }
+}
+
+/// Every server's disk, by madsim node.
+#[derive(Debug, Default)]
+pub struct Disks {
+    pub by_node: BTreeMap<NodeId, ServerDisk>,
+}
+
+/// The disks of the run on this thread (madsim runs a whole simulation on one thread).
+pub type SharedDisks = Arc<Mutex<Disks>>;
+
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<SharedDisks>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Make `disks` the ones [`DiskSim`] crashes when madsim resets a node.
+pub fn install(disks: &SharedDisks) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(Arc::clone(disks)));
+}
+
+/// madsim plugin: a node reset (kill or restart) loses that node's unsynced writes.
+pub struct DiskSim;
+
+impl Simulator for DiskSim {
+    fn new(_rand: &GlobalRng, _time: &TimeHandle, _config: &madsim::Config) -> Self {
+        DiskSim
+    }
+
+    fn reset_node(&self, id: NodeId) {
+        CURRENT.with(|c| {
+            if let Some(disks) = c.borrow().as_ref() {
+                if let Some(d) = disks.lock().expect("disk lock").by_node.get_mut(&id) {
+                    d.crash(None);
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zksim_core::log::DurableRecord;
+
+    #[test]
+    fn unsynced_writes_are_lost_and_a_torn_record_is_dropped() {
+        let mut d = ServerDisk::default();
+        d.write(
+            1,
+            &[
+                DurableRecord::AcceptedEpoch(1),
+                DurableRecord::Truncate { zxid: 3 },
+            ],
+            false,
+        );
+        d.sync(1);
+        d.write(2, &[DurableRecord::Truncate { zxid: 9 }], false);
+        d.crash(Some(0.5));
+        let state = d.recover().expect("a torn tail is not corruption");
+        assert_eq!(state.accepted_epoch, 1);
+        assert!(
+            d.files[&File::TxnLog].len() > log::encode(&DurableRecord::Truncate { zxid: 3 }).len()
+        );
+        d.corrupt(0.0, 3);
+        assert!(d.recover().is_err(), "a flipped bit is caught");
+    }
+}

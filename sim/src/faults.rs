@@ -1,0 +1,246 @@
+//! Carrying out a fault plan: each planned fault at its time, against the live ensemble.
+
+use madsim::rand::{Rng, thread_rng};
+use madsim::runtime::Handle;
+use madsim::task::NodeId;
+use madsim::time::{Duration, sleep_until};
+use zksim_core::zab::ServerId;
+use zksim_scenarios::{Fault, FaultPlan};
+
+use crate::disk::SharedDisks;
+use crate::world::Shared;
+
+/// The madsim nodes of the servers.
+pub type Nodes = std::collections::BTreeMap<ServerId, NodeId>;
+
+/// Apply the plan's faults at their times (relative to `start`), until the plan ends.
+pub async fn run_plan(
+    world: Shared,
+    disks: SharedDisks,
+    nodes: Nodes,
+    plan: FaultPlan,
+    start: madsim::time::Instant,
+) {
+    for p in plan.faults {
+        sleep_until(start + Duration::from_millis(p.at_ms)).await;
+        apply(&world, &disks, &nodes, &p.fault);
+    }
+}
+
+/// Apply one fault now.
+pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) {
+    let handle = Handle::current();
+    let servers: Vec<ServerId> = nodes.keys().copied().collect();
+    let detail = serde_json::to_string(fault).expect("faults serialize");
+    match fault {
+        Fault::Partition { side } => {
+            let pairs = across(side, &servers);
+            let mut w = world.lock();
+            w.fault("partition", detail);
+            w.cut_links(&pairs);
+        }
+        Fault::IsolateLeader => {
+            let mut w = world.lock();
+            let Some(leader) = w.leader() else {
+                w.fault("isolate_leader", "no leader to isolate".into());
+                return;
+            };
+            w.fault("isolate_leader", format!("leader S{leader}"));
+            let pairs = across(&[leader], &servers);
+            w.cut_links(&pairs);
+        }
+        Fault::Bridge { left, right, .. } => {
+            let mut pairs = Vec::new();
+            for a in left {
+                for b in right {
+                    pairs.push((*a, *b));
+                    pairs.push((*b, *a));
+                }
+            }
+            let mut w = world.lock();
+            w.fault("bridge", detail);
+            w.cut_links(&pairs);
+        }
+        Fault::OneWay { from, to } => {
+            let mut w = world.lock();
+            w.fault("one_way", detail);
+            w.cut_links(&[(*from, *to)]);
+        }
+        Fault::Loss { per_mille } => {
+            let mut w = world.lock();
+            w.fault("loss", detail);
+            w.set_loss(*per_mille);
+        }
+        Fault::Latency { extra_ms } => {
+            let mut w = world.lock();
+            w.fault("latency", detail);
+            w.set_extra_latency_ms(*extra_ms);
+        }
+        Fault::HealNetwork => {
+            let mut w = world.lock();
+            w.fault("heal_network", String::new());
+            w.heal_network();
+        }
+        Fault::Kill { server } => kill(world, disks, nodes, &handle, *server, None, "kill"),
+        Fault::KillLeader => {
+            let leader = world.lock().leader();
+            match leader {
+                Some(l) => kill(world, disks, nodes, &handle, l, None, "kill_leader"),
+                None => world
+                    .lock()
+                    .fault("kill_leader", "no leader to kill".into()),
+            }
+        }
+        Fault::KillMany { servers } => {
+            for s in servers {
+                kill(world, disks, nodes, &handle, *s, None, "kill_many");
+            }
+        }
+        Fault::TornWrite { server } => {
+            let fraction = thread_rng().gen_range(0.05..0.95);
+            kill(
+                world,
+                disks,
+                nodes,
+                &handle,
+                *server,
+                Some(fraction),
+                "torn_write",
+            );
+        }
+        Fault::Restart { server } => restart(world, nodes, &handle, *server),
+        Fault::RestartAll => {
+            for s in &servers {
+                restart(world, nodes, &handle, *s);
+            }
+        }
+        Fault::Pause { server } => {
+            let mut w = world.lock();
+            if w.servers[server].alive && !w.servers[server].paused {
+                w.fault("pause", format!("S{server}"));
+                w.servers.get_mut(server).expect("known").paused = true;
+                handle.pause(nodes[server]);
+            }
+        }
+        Fault::Resume { server } => {
+            let mut w = world.lock();
+            if w.servers[server].paused {
+                w.fault("resume", format!("S{server}"));
+                w.servers.get_mut(server).expect("known").paused = false;
+                handle.resume(nodes[server]);
+            }
+        }
+        Fault::ClockSkew { server, offset_ms } => {
+            let mut w = world.lock();
+            w.fault("clock_skew", detail);
+            w.servers.get_mut(server).expect("known").clock_offset_ms = *offset_ms;
+        }
+        Fault::ClockJump { server, delta_ms } => {
+            let mut w = world.lock();
+            w.fault("clock_jump", detail);
+            w.servers.get_mut(server).expect("known").clock_offset_ms += *delta_ms;
+        }
+        Fault::DiskSlow { server, fsync_ms } => {
+            world.lock().fault("disk_slow", detail);
+            disks
+                .lock()
+                .expect("disks")
+                .by_node
+                .entry(nodes[server])
+                .or_default()
+                .slow_fsync_ms = Some(*fsync_ms);
+        }
+        Fault::DiskNormal { server } => {
+            world.lock().fault("disk_normal", format!("S{server}"));
+            disks
+                .lock()
+                .expect("disks")
+                .by_node
+                .entry(nodes[server])
+                .or_default()
+                .slow_fsync_ms = None;
+        }
+        Fault::DiskCorrupt { server } => {
+            let alive = world.lock().servers[server].alive;
+            if !alive {
+                return;
+            }
+            let (pick, bit) = {
+                (
+                    thread_rng().gen_range(0.0..1.0),
+                    thread_rng().gen_range(0..8u8),
+                )
+            };
+            let hit = disks
+                .lock()
+                .expect("disks")
+                .by_node
+                .entry(nodes[server])
+                .or_default()
+                .corrupt(pick, bit);
+            world
+                .lock()
+                .fault("disk_corrupt", format!("S{server} {hit:?}"));
+            // The server notices when it next reads its files: crash and restart it.
+            kill(
+                world,
+                disks,
+                nodes,
+                &handle,
+                *server,
+                None,
+                "disk_corrupt_restart",
+            );
+            restart(world, nodes, &handle, *server);
+        }
+    }
+}
+
+/// Directed pairs between `side` and every other server, both ways.
+fn across(side: &[ServerId], servers: &[ServerId]) -> Vec<(ServerId, ServerId)> {
+    let mut pairs = Vec::new();
+    for a in side {
+        for b in servers.iter().filter(|b| !side.contains(b)) {
+            pairs.push((*a, *b));
+            pairs.push((*b, *a));
+        }
+    }
+    pairs
+}
+
+fn kill(
+    world: &Shared,
+    disks: &SharedDisks,
+    nodes: &Nodes,
+    handle: &Handle,
+    server: ServerId,
+    tear: Option<f64>,
+    kind: &str,
+) {
+    let mut w = world.lock();
+    if !w.servers[&server].alive {
+        return;
+    }
+    w.fault(kind, format!("S{server}"));
+    w.server_killed(server);
+    w.servers.get_mut(&server).expect("known").paused = false;
+    drop(w);
+    disks
+        .lock()
+        .expect("disks")
+        .by_node
+        .entry(nodes[&server])
+        .or_default()
+        .crash(tear);
+    handle.kill(nodes[&server]);
+}
+
+fn restart(world: &Shared, nodes: &Nodes, handle: &Handle, server: ServerId) {
+    let mut w = world.lock();
+    if w.servers[&server].alive {
+        return;
+    }
+    w.fault("restart", format!("S{server}"));
+    drop(w);
+    handle.restart(nodes[&server]);
+}

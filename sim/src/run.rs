@@ -1,0 +1,251 @@
+//! One simulated run: build the ensemble and the clients in a seeded madsim runtime, apply
+//! the fault plan during the safety phase, heal everything, and require the liveness
+//! phase to converge within its bound.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use madsim::runtime::{Handle, Runtime};
+use madsim::time::{Duration, Instant, sleep};
+use zksim_checker::history::Event;
+use zksim_core::server::{Bugs, ServerConfig};
+use zksim_core::zab::ServerId;
+use zksim_scenarios::{Fault, FaultPlan, Scenario};
+
+use crate::client_node::{ClientStats, run_clients};
+use crate::disk::{DiskSim, Disks, SharedDisks, install};
+use crate::faults::{Nodes, apply, run_plan};
+use crate::server_node::run_server;
+use crate::trace::Trace;
+use crate::world::{Published, Shared, Stats};
+
+/// How much of the trace to produce.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TraceMode {
+    /// No trace (fastest).
+    #[default]
+    Off,
+    /// Hash the trace lines without keeping them.
+    Hash,
+    /// Keep the lines too (for `--trace FILE`).
+    Keep,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub seed: u64,
+    pub bugs: Bugs,
+    pub trace: TraceMode,
+    /// The command that reruns this run, for the history header.
+    pub replay: Option<String>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    pub seed: u64,
+    pub scenario: Scenario,
+    pub plan: FaultPlan,
+    pub history: Vec<Event>,
+    pub trace_hash: Option<u64>,
+    pub trace_lines: Vec<String>,
+    pub trace_count: u64,
+    pub stats: Stats,
+    pub clients: ClientStats,
+    /// Simulated time the whole run took.
+    pub sim_ms: u64,
+    /// Wall-clock time (measured by `run`, zero inside a caller's runtime).
+    pub wall: std::time::Duration,
+    /// Ok, or why the liveness phase did not converge.
+    pub liveness: Result<(), String>,
+    /// When the liveness phase converged, in simulated ms after it began.
+    pub converged_after_ms: Option<u64>,
+}
+
+/// Run `scenario` with `options` in a fresh madsim runtime seeded with the run's seed.
+pub fn run(scenario: &Scenario, options: &RunOptions) -> RunReport {
+    let rt = Runtime::with_seed_and_config(options.seed, madsim::Config::default());
+    rt.add_simulator::<DiskSim>();
+    let wall = std::time::Instant::now();
+    let mut report = rt.block_on(simulate(scenario.clone(), options.clone()));
+    report.wall = wall.elapsed();
+    report
+}
+
+/// The run itself, inside a madsim runtime (ours, or a caller's such as madsim's test
+/// harness with its determinism check).
+pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
+    let seed = options.seed;
+    let plan = scenario
+        .plan
+        .clone()
+        .unwrap_or_else(|| FaultPlan::generate(&scenario, seed));
+    let voters = scenario.server_ids();
+    let observers = scenario.observer_ids();
+    let all: Vec<ServerId> = voters.iter().chain(&observers).copied().collect();
+    let trace = Trace::new(
+        options.trace != TraceMode::Off,
+        options.trace == TraceMode::Keep,
+    );
+    let world = Shared::new(&all, trace);
+    let disks: SharedDisks = Arc::new(Mutex::new(Disks::default()));
+    install(&disks);
+    let handle = Handle::current();
+    let mut nodes: Nodes = BTreeMap::new();
+    for (i, id) in all.iter().enumerate() {
+        let mut config = ServerConfig::new(*id, voters.clone(), observers.clone());
+        config.tick_ms = scenario.tick_ms as i64;
+        config.snap_count = scenario.snap_count;
+        config.bugs = options.bugs;
+        let (w, d) = (world.clone(), Arc::clone(&disks));
+        let node = handle
+            .create_node()
+            .name(format!("server-{id}"))
+            .ip(std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+                10,
+                0,
+                0,
+                i as u8 + 1,
+            )))
+            .init(move || run_server(w.clone(), Arc::clone(&d), config.clone()))
+            .build();
+        nodes.insert(*id, node.id());
+        world.lock().servers.get_mut(id).expect("known").node = Some(node.id());
+    }
+    let start = Instant::now();
+    let client_node = handle.create_node().name("clients").build();
+    let clients = client_node.spawn(run_clients(world.clone(), scenario.clone(), seed));
+    let faults = madsim::task::spawn(run_plan(
+        world.clone(),
+        Arc::clone(&disks),
+        nodes.clone(),
+        plan.clone(),
+        start,
+    ));
+    sleep(Duration::from_millis(scenario.safety_ms)).await;
+    faults.abort();
+    // Liveness phase: every fault healed; the clients finish and close their sessions.
+    for f in heal_all(&all) {
+        apply(&world, &disks, &nodes, &f);
+    }
+    world.lock().winding_down = true;
+    let live_start = Instant::now();
+    let bound = Duration::from_millis(scenario.liveness_ms);
+    let mut clients = Some(clients);
+    let mut client_stats = None;
+    let liveness = loop {
+        if clients.as_ref().is_some_and(|h| h.is_finished()) {
+            let h = clients.take().expect("checked above");
+            client_stats = Some(h.await.expect("the client task does not panic"));
+        }
+        let state = match client_stats {
+            None => Err("the clients still have operations in flight or sessions open".to_string()),
+            Some(_) => converged(&world),
+        };
+        match state {
+            Ok(()) => break Ok(live_start.elapsed().as_millis() as u64),
+            Err(problem) if live_start.elapsed() >= bound => break Err(problem),
+            Err(_) => sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let sim_ms = start.elapsed().as_millis() as u64;
+    let mut w = world.lock();
+    let bugs: Vec<String> = options.bugs.names().iter().map(|s| s.to_string()).collect();
+    let mut history = vec![Event::header(
+        Some(seed),
+        Some(scenario.name.clone()),
+        scenario.server_ids(),
+        scenario.observer_ids(),
+        options.replay.clone(),
+        bugs,
+    )];
+    history.append(&mut w.history);
+    for (zxid, proposals) in &w.truth.txns {
+        for p in proposals {
+            history.push(Event::Txn {
+                zxid: *zxid,
+                session: p.hdr.session_id,
+                cxid: p.hdr.cxid,
+                time: p.hdr.time,
+                txn: p.txn.clone(),
+            });
+        }
+    }
+    for (server, segments) in &w.truth.segments {
+        history.push(Event::Replica {
+            server: *server,
+            segments: segments.clone(),
+        });
+    }
+    let trace_hash = w.trace.on().then(|| w.trace.hash());
+    RunReport {
+        seed,
+        plan,
+        history,
+        trace_hash,
+        trace_count: w.trace.count(),
+        trace_lines: w.trace.take_lines(),
+        stats: w.stats.clone(),
+        clients: client_stats.unwrap_or_default(),
+        sim_ms,
+        wall: std::time::Duration::ZERO,
+        converged_after_ms: liveness.as_ref().ok().copied(),
+        liveness: liveness.map(|_| ()),
+        scenario,
+    }
+}
+
+/// Everything a liveness phase starts with: the network healed, every server up and
+/// resumed, disks normal.
+fn heal_all(servers: &[ServerId]) -> Vec<Fault> {
+    let mut faults = vec![Fault::HealNetwork, Fault::RestartAll];
+    for s in servers {
+        faults.push(Fault::Resume { server: *s });
+        faults.push(Fault::DiskNormal { server: *s });
+    }
+    faults
+}
+
+/// Converged: one established leader, every server serving with the same last zxid and
+/// tree digest, and no session or ephemeral left (every client closed its session; the
+/// leader expired the rest).
+fn converged(world: &Shared) -> Result<(), String> {
+    let w = world.lock();
+    let Some(leader) = w.leader() else {
+        return Err("no established leader".into());
+    };
+    for (id, s) in &w.servers {
+        if !s.alive || !s.serving {
+            return Err(format!("server S{id} is not serving (leader S{leader})"));
+        }
+    }
+    let reports: Vec<(ServerId, Option<Published>)> = w
+        .servers
+        .keys()
+        .map(|id| (*id, w.published.get(id).cloned()))
+        .collect();
+    let Some(first) = reports[0].1.clone() else {
+        return Err("no state published yet".into());
+    };
+    for (id, r) in &reports {
+        let Some(r) = r else {
+            return Err(format!("S{id} published no state"));
+        };
+        if r.last_zxid != first.last_zxid || r.digest != first.digest {
+            return Err(format!(
+                "replicas differ: S{} at {:#x}, S{id} at {:#x}",
+                reports[0].0, first.last_zxid, r.last_zxid
+            ));
+        }
+    }
+    if first.sessions > 0 {
+        return Err(format!("{} sessions still open", first.sessions));
+    }
+    if first.ephemerals > 0 {
+        return Err(format!(
+            "{} ephemerals outlive their sessions",
+            first.ephemerals
+        ));
+    }
+    Ok(())
+}

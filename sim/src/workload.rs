@@ -1,0 +1,163 @@
+//! The generic workload: each client draws its next request from the scenario's op mix over
+//! a small key space, so clients collide, versions race and watches fire.
+
+use rand::Rng;
+use zksim_core::acl::Acl;
+use zksim_core::request::{CreateMode, Request};
+use zksim_scenarios::{Stream, Workload};
+
+/// One client's request generator.
+pub struct Generator {
+    rng: Stream,
+    workload: Workload,
+    client: u32,
+    counter: u64,
+}
+
+impl Generator {
+    pub fn new(rng: Stream, workload: Workload, client: u32) -> Generator {
+        Generator {
+            rng,
+            workload,
+            client,
+            counter: 0,
+        }
+    }
+
+    fn key(&mut self) -> String {
+        format!("/k{}", self.rng.gen_range(0..self.workload.keys))
+    }
+
+    fn data(&mut self) -> Option<Vec<u8>> {
+        self.counter += 1;
+        let len = self
+            .rng
+            .gen_range(0..=self.workload.value_bytes_max as usize);
+        let tag = format!("c{}-{}", self.client, self.counter);
+        let mut v = tag.into_bytes();
+        v.resize(len.max(v.len()), b'.');
+        Some(v)
+    }
+
+    fn percent(&mut self, p: u32) -> bool {
+        self.rng.gen_range(0..100) < p
+    }
+
+    fn version(&mut self) -> i32 {
+        if self.percent(70) {
+            -1
+        } else {
+            self.rng.gen_range(0..4)
+        }
+    }
+
+    fn create(&mut self) -> Request {
+        let ephemeral = self.percent(self.workload.ephemeral_percent);
+        let sequential = self.percent(self.workload.sequential_percent);
+        let mode = match (ephemeral, sequential) {
+            (true, true) => CreateMode::EphemeralSequential,
+            (true, false) => CreateMode::Ephemeral,
+            (false, true) => CreateMode::PersistentSequential,
+            (false, false) => CreateMode::Persistent,
+        };
+        let path = if sequential {
+            format!("/s{}-", self.rng.gen_range(0..3))
+        } else {
+            self.key()
+        };
+        Request::Create {
+            path,
+            data: self.data(),
+            acl: Acl::open_unsafe(),
+            mode,
+            ttl: None,
+        }
+    }
+
+    /// The next requests: usually one, two for a sync followed by a read.
+    pub fn next(&mut self) -> Vec<Request> {
+        let m = self.workload.mix.clone();
+        let total = m.total().max(1);
+        let mut pick = self.rng.gen_range(0..total);
+        let mut take = |w: u32| {
+            if pick < w {
+                true
+            } else {
+                pick -= w;
+                false
+            }
+        };
+        let watch = self.percent(self.workload.watch_percent);
+        if take(m.create) {
+            vec![self.create()]
+        } else if take(m.delete) {
+            let path = self.key();
+            vec![Request::Delete {
+                path,
+                version: self.version(),
+            }]
+        } else if take(m.set_data) {
+            let path = self.key();
+            vec![Request::SetData {
+                path,
+                data: self.data(),
+                version: self.version(),
+            }]
+        } else if take(m.get_data) {
+            vec![Request::GetData {
+                path: self.key(),
+                watch,
+            }]
+        } else if take(m.exists) {
+            vec![Request::Exists {
+                path: self.key(),
+                watch,
+            }]
+        } else if take(m.get_children) {
+            vec![Request::GetChildren {
+                path: "/".to_string(),
+                watch,
+            }]
+        } else if take(m.multi) {
+            let (a, b) = (self.key(), self.key());
+            let version = self.version();
+            let ops = vec![
+                Request::Check { path: a, version },
+                Request::SetData {
+                    path: b.clone(),
+                    data: self.data(),
+                    version: -1,
+                },
+                Request::Create {
+                    path: format!("{b}m"),
+                    data: self.data(),
+                    acl: Acl::open_unsafe(),
+                    mode: CreateMode::Persistent,
+                    ttl: None,
+                },
+            ];
+            vec![Request::Multi(ops)]
+        } else if take(m.sync_read) {
+            let path = self.key();
+            vec![
+                Request::Sync {
+                    path: "/".to_string(),
+                },
+                Request::GetData { path, watch },
+            ]
+        } else {
+            let path = self.key();
+            vec![
+                Request::GetData {
+                    path: path.clone(),
+                    watch: false,
+                },
+                Request::SetData {
+                    path,
+                    data: self.data(),
+                    version: self.version(),
+                },
+            ]
+        }
+    }
+}

@@ -1,0 +1,634 @@
+//! The shared state of one simulated run: each node's inbox of timed deliveries, the links
+//! between servers and to clients (FIFO, breakable), network faults, clocks, the trace,
+//! statistics and the ground truth of what every replica applied.
+//!
+//! madsim provides time, task scheduling, node kill/restart/pause and the random source;
+//! zksim routes its own messages so that links behave like TCP connections: ordered, and
+//! broken (both ends told) rather than silently lossy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use madsim::rand::{Rng, thread_rng};
+use madsim::task::NodeId;
+use madsim::time::{Instant, Sleep, sleep_until};
+use zksim_checker::history::{Event, Micros, Segment};
+use zksim_core::proto::{ClientMessage, ConnId, ServerMessage};
+use zksim_core::stat::Zxid;
+use zksim_core::zab::messages::{PeerMessage, Proposal};
+use zksim_core::zab::{PeerState, ServerId};
+
+use crate::trace::Trace;
+
+/// Who an inbox belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Addr {
+    Server(ServerId),
+    Clients,
+}
+
+/// Something delivered to a node at a time.
+#[derive(Clone, Debug)]
+pub enum Item {
+    Peer {
+        from: ServerId,
+        link: u64,
+        msg: PeerMessage,
+    },
+    PeerDown {
+        peer: ServerId,
+    },
+    FromClient {
+        conn: ConnId,
+        msg: ClientMessage,
+    },
+    ClientGone {
+        conn: ConnId,
+    },
+    ToClient {
+        conn: ConnId,
+        msg: ServerMessage,
+    },
+    ConnUp {
+        conn: ConnId,
+    },
+    ConnDown {
+        conn: ConnId,
+    },
+    Persisted {
+        token: u64,
+        incarnation: u64,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Inbox {
+    queue: BTreeMap<(u64, u64), Item>,
+    waker: Option<Waker>,
+    /// The time the node sleeps until; a delivery due earlier wakes it.
+    target: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Link {
+    epoch: u64,
+    broken: bool,
+    last_at: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Conn {
+    client: u32,
+    server: ServerId,
+    open: bool,
+    last_to_server: u64,
+    last_to_client: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerSlot {
+    pub node: Option<NodeId>,
+    pub alive: bool,
+    pub paused: bool,
+    pub incarnation: u64,
+    pub clock_offset_ms: i64,
+    pub state: PeerState,
+    pub epoch: u32,
+    pub serving: bool,
+}
+
+/// A server's state as it last published it (only during the liveness phase).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub last_zxid: Zxid,
+    pub digest: u64,
+    pub sessions: usize,
+    pub ephemerals: usize,
+}
+
+/// Counters for the summary and the benchmark.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub peer_messages: u64,
+    pub client_messages: u64,
+    pub leader_changes: u64,
+    pub faults: u64,
+    pub link_breaks: u64,
+}
+
+/// What the replicas applied: per server its segments, and every distinct txn.
+#[derive(Debug, Default)]
+pub struct GroundTruth {
+    pub segments: BTreeMap<ServerId, Vec<Segment>>,
+    pub txns: BTreeMap<Zxid, Vec<Arc<Proposal>>>,
+}
+
+impl GroundTruth {
+    pub fn start_segment(&mut self, server: ServerId, base: Zxid) {
+        self.segments.entry(server).or_default().push(Segment {
+            base,
+            zxids: Vec::new(),
+        });
+    }
+
+    pub fn applied(&mut self, server: ServerId, p: &Arc<Proposal>) {
+        let segs = self.segments.entry(server).or_default();
+        if segs.is_empty() {
+            segs.push(Segment {
+                base: 0,
+                zxids: Vec::new(),
+            });
+        }
+        segs.last_mut().expect("a segment").zxids.push(p.hdr.zxid);
+        let known = self.txns.entry(p.hdr.zxid).or_default();
+        if !known.iter().any(|k| **k == **p) {
+            known.push(Arc::clone(p));
+        }
+    }
+}
+
+pub struct World {
+    start: Instant,
+    seq: u64,
+    inboxes: BTreeMap<Addr, Inbox>,
+    links: BTreeMap<(ServerId, ServerId), Link>,
+    cut: BTreeSet<(ServerId, ServerId)>,
+    loss_per_mille: u32,
+    extra_latency_ns: u64,
+    conns: BTreeMap<ConnId, Conn>,
+    next_conn: ConnId,
+    pub servers: BTreeMap<ServerId, ServerSlot>,
+    pub trace: Trace,
+    pub stats: Stats,
+    pub truth: GroundTruth,
+    pub history: Vec<Event>,
+    /// Whether the safety phase is over (clients stop starting work).
+    pub winding_down: bool,
+    pub published: BTreeMap<ServerId, Published>,
+}
+
+/// The world, shared by every node task of the run.
+#[derive(Clone)]
+pub struct Shared(Arc<Mutex<World>>);
+
+impl Shared {
+    pub fn new(servers: &[ServerId], trace: Trace) -> Shared {
+        let mut inboxes = BTreeMap::new();
+        inboxes.insert(Addr::Clients, Inbox::default());
+        let mut slots = BTreeMap::new();
+        for id in servers {
+            inboxes.insert(Addr::Server(*id), Inbox::default());
+            slots.insert(
+                *id,
+                ServerSlot {
+                    node: None,
+                    alive: false,
+                    paused: false,
+                    incarnation: 0,
+                    clock_offset_ms: 0,
+                    state: PeerState::Looking,
+                    epoch: 0,
+                    serving: false,
+                },
+            );
+        }
+        Shared(Arc::new(Mutex::new(World {
+            start: Instant::now(),
+            seq: 0,
+            inboxes,
+            links: BTreeMap::new(),
+            cut: BTreeSet::new(),
+            loss_per_mille: 0,
+            extra_latency_ns: 0,
+            conns: BTreeMap::new(),
+            next_conn: 1,
+            servers: slots,
+            trace,
+            stats: Stats::default(),
+            truth: GroundTruth::default(),
+            history: Vec::new(),
+            winding_down: false,
+            published: BTreeMap::new(),
+        })))
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, World> {
+        self.0.lock().expect("world lock")
+    }
+
+    /// Sleep until `until_ns` (or forever) unless a delivery for `addr` comes due first.
+    pub fn wait(&self, addr: Addr, until_ns: Option<u64>) -> Wait {
+        let start = self.lock().start;
+        let sleep = until_ns.map(|t| Box::pin(sleep_until(start + Duration::from_nanos(t))));
+        Wait {
+            world: self.clone(),
+            addr,
+            until_ns,
+            sleep,
+        }
+    }
+}
+
+/// The future behind [`Shared::wait`].
+pub struct Wait {
+    world: Shared,
+    addr: Addr,
+    until_ns: Option<u64>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Future for Wait {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        {
+            let mut w = self.world.lock();
+            let now = w.now_ns();
+            let inbox = w.inboxes.get_mut(&self.addr).expect("known inbox");
+            let first = inbox.queue.keys().next().map(|(t, _)| *t);
+            if first.is_some_and(|t| t <= now || self.until_ns.is_none_or(|u| t < u)) {
+                inbox.waker = None;
+                inbox.target = None;
+                return Poll::Ready(());
+            }
+            inbox.waker = Some(cx.waker().clone());
+            inbox.target = self.until_ns;
+        }
+        match self.sleep.as_mut() {
+            Some(s) => s.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl World {
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from((Instant::now() - self.start).as_nanos()).expect("simulated time fits in u64")
+    }
+
+    pub fn now_us(&self) -> Micros {
+        self.now_ns() / 1_000
+    }
+
+    /// A server's own clock, in milliseconds (skew and jumps included).
+    pub fn clock_ms(&self, id: ServerId) -> i64 {
+        let true_ms = (self.now_ns() / 1_000_000) as i64;
+        true_ms + self.servers[&id].clock_offset_ms
+    }
+
+    /// Convert a server's local deadline to true time.
+    pub fn local_to_true_ns(&self, id: ServerId, local_ms: i64) -> u64 {
+        let t = local_ms - self.servers[&id].clock_offset_ms;
+        (t.max(0) as u64) * 1_000_000
+    }
+
+    /// Queue an item for `to` at `at_ns`, waking it if it sleeps past then.
+    pub fn deliver(&mut self, to: Addr, at_ns: u64, item: Item) {
+        self.seq += 1;
+        let seq = self.seq;
+        let inbox = self.inboxes.get_mut(&to).expect("known inbox");
+        inbox.queue.insert((at_ns, seq), item);
+        if inbox.target.is_none_or(|t| at_ns < t) {
+            if let Some(w) = inbox.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Remove and return the items due by now for `addr`, in order.
+    pub fn take_due(&mut self, addr: Addr) -> Vec<Item> {
+        let now = self.now_ns();
+        let inbox = self.inboxes.get_mut(&addr).expect("known inbox");
+        let mut due = Vec::new();
+        while let Some(entry) = inbox.queue.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            due.push(entry.remove());
+        }
+        due
+    }
+
+    pub fn next_due(&self, addr: Addr) -> Option<u64> {
+        self.inboxes[&addr].queue.keys().next().map(|(t, _)| *t)
+    }
+
+    /// Drop everything queued for a server (it was killed: its memory is gone).
+    pub fn clear_inbox(&mut self, id: ServerId) {
+        if let Some(inbox) = self.inboxes.get_mut(&Addr::Server(id)) {
+            inbox.queue.clear();
+            inbox.waker = None;
+            inbox.target = None;
+        }
+    }
+
+    fn latency_ns(&self) -> u64 {
+        thread_rng().gen_range(200_000..2_000_000) + self.extra_latency_ns
+    }
+
+    // ----- server links -----
+
+    fn link(&mut self, from: ServerId, to: ServerId) -> &mut Link {
+        self.links.entry((from, to)).or_default()
+    }
+
+    fn reachable(&self, from: ServerId, to: ServerId) -> bool {
+        !self.cut.contains(&(from, to)) && self.servers.get(&to).is_some_and(|s| s.alive)
+    }
+
+    /// Send over the FIFO link `from -> to`. A cut link, a dead peer or a lost message
+    /// breaks the link instead of delivering.
+    pub fn peer_send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
+        self.stats.peer_messages += 1;
+        let lost = self.loss_per_mille > 0 && thread_rng().gen_range(0..1000) < self.loss_per_mille;
+        if !self.reachable(from, to) || lost {
+            self.break_link(from, to);
+            return;
+        }
+        let now = self.now_ns();
+        let at = now + self.latency_ns();
+        let link = self.link(from, to);
+        if link.broken {
+            // A new connection replaces the broken one.
+            link.broken = false;
+        }
+        let at = at.max(link.last_at + 1);
+        link.last_at = at;
+        let epoch = link.epoch;
+        if self.trace.on() {
+            let t = self.now_us();
+            self.trace
+                .line(t, &format!("S{from} -> S{to} {}", describe(&msg)));
+        }
+        self.deliver(
+            Addr::Server(to),
+            at,
+            Item::Peer {
+                from,
+                link: epoch,
+                msg,
+            },
+        );
+    }
+
+    /// Whether a delivery on link `from -> to` of `epoch` is still valid.
+    pub fn link_current(&self, from: ServerId, to: ServerId, epoch: u64) -> bool {
+        self.links
+            .get(&(from, to))
+            .is_some_and(|l| l.epoch == epoch && !l.broken)
+            && !self.cut.contains(&(from, to))
+    }
+
+    /// Break the connection between two servers: both directions, both ends told.
+    pub fn break_link(&mut self, a: ServerId, b: ServerId) {
+        let already = self.links.get(&(a, b)).is_some_and(|l| l.broken)
+            && self.links.get(&(b, a)).is_some_and(|l| l.broken);
+        if already {
+            return;
+        }
+        self.stats.link_breaks += 1;
+        for key in [(a, b), (b, a)] {
+            let l = self.link(key.0, key.1);
+            l.epoch += 1;
+            l.broken = true;
+        }
+        let at = self.now_ns() + 1_000_000;
+        for (me, peer) in [(a, b), (b, a)] {
+            if self.servers.get(&me).is_some_and(|s| s.alive) {
+                self.deliver(Addr::Server(me), at, Item::PeerDown { peer });
+            }
+        }
+    }
+
+    /// Apply a partition: cut every listed directed pair (breaking their links).
+    pub fn cut_links(&mut self, pairs: &[(ServerId, ServerId)]) {
+        for (a, b) in pairs {
+            if a != b && self.cut.insert((*a, *b)) {
+                self.break_link(*a, *b);
+            }
+        }
+    }
+
+    pub fn heal_network(&mut self) {
+        self.cut.clear();
+        self.loss_per_mille = 0;
+        self.extra_latency_ns = 0;
+    }
+
+    pub fn set_loss(&mut self, per_mille: u32) {
+        self.loss_per_mille = per_mille;
+    }
+
+    pub fn set_extra_latency_ms(&mut self, ms: u64) {
+        self.extra_latency_ns = ms * 1_000_000;
+    }
+
+    // ----- client connections -----
+
+    /// A client opens a connection to a server; it learns the outcome as ConnUp/ConnDown.
+    pub fn client_connect(&mut self, client: u32, server: ServerId) -> ConnId {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let up = self.servers.get(&server).is_some_and(|s| s.alive);
+        let at = self.now_ns() + self.latency_ns();
+        self.conns.insert(
+            conn,
+            Conn {
+                client,
+                server,
+                open: up,
+                last_to_server: at,
+                last_to_client: at,
+            },
+        );
+        let item = if up {
+            Item::ConnUp { conn }
+        } else {
+            Item::ConnDown { conn }
+        };
+        self.deliver(Addr::Clients, at, item);
+        conn
+    }
+
+    pub fn conn_client(&self, conn: ConnId) -> Option<u32> {
+        self.conns.get(&conn).map(|c| c.client)
+    }
+
+    pub fn client_send(&mut self, conn: ConnId, msg: ClientMessage) {
+        self.stats.client_messages += 1;
+        let at = self.now_ns() + self.latency_ns();
+        let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
+            return;
+        };
+        let at = at.max(c.last_to_server + 1);
+        c.last_to_server = at;
+        let server = c.server;
+        self.deliver(Addr::Server(server), at, Item::FromClient { conn, msg });
+    }
+
+    pub fn server_to_client(&mut self, conn: ConnId, msg: ServerMessage) {
+        self.stats.client_messages += 1;
+        let at = self.now_ns() + self.latency_ns();
+        let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
+            return;
+        };
+        let at = at.max(c.last_to_client + 1);
+        c.last_to_client = at;
+        self.deliver(Addr::Clients, at, Item::ToClient { conn, msg });
+    }
+
+    /// The server closed the connection: the client hears of it after what was sent.
+    pub fn close_by_server(&mut self, conn: ConnId) {
+        let at = self.now_ns() + self.latency_ns();
+        let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
+            return;
+        };
+        c.open = false;
+        let at = at.max(c.last_to_client + 1);
+        self.deliver(Addr::Clients, at, Item::ConnDown { conn });
+    }
+
+    /// The client closed the connection: the server hears of it after what was sent.
+    pub fn close_by_client(&mut self, conn: ConnId) {
+        let at = self.now_ns() + self.latency_ns();
+        let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
+            return;
+        };
+        c.open = false;
+        let at = at.max(c.last_to_server + 1);
+        let server = c.server;
+        self.deliver(Addr::Server(server), at, Item::ClientGone { conn });
+    }
+
+    /// Whether a server may still process a connection's message.
+    pub fn conn_open(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| c.open)
+    }
+
+    // ----- servers -----
+
+    /// A server (re)starts: a new incarnation.
+    pub fn server_started(&mut self, id: ServerId) -> u64 {
+        let slot = self.servers.get_mut(&id).expect("known server");
+        slot.alive = true;
+        slot.paused = false;
+        slot.incarnation += 1;
+        slot.state = PeerState::Looking;
+        slot.serving = false;
+        slot.incarnation
+    }
+
+    /// A server crashed: links break, its client connections drop.
+    pub fn server_killed(&mut self, id: ServerId) {
+        if let Some(slot) = self.servers.get_mut(&id) {
+            slot.alive = false;
+            slot.serving = false;
+            slot.state = PeerState::Looking;
+        }
+        self.clear_inbox(id);
+        self.published.remove(&id);
+        let peers: Vec<ServerId> = self.servers.keys().copied().filter(|p| *p != id).collect();
+        for p in peers {
+            self.break_link(id, p);
+        }
+        let conns: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.server == id && c.open)
+            .map(|(k, _)| *k)
+            .collect();
+        for conn in conns {
+            self.close_by_server(conn);
+        }
+    }
+
+    pub fn record_role(
+        &mut self,
+        id: ServerId,
+        state: PeerState,
+        epoch: u32,
+        leader: Option<ServerId>,
+        serving: bool,
+    ) {
+        let slot = self.servers.get_mut(&id).expect("known server");
+        if state == PeerState::Leading
+            && serving
+            && !(slot.state == PeerState::Leading && slot.serving)
+        {
+            self.stats.leader_changes += 1;
+        }
+        slot.state = state;
+        slot.epoch = epoch;
+        slot.serving = serving;
+        let t = self.now_us();
+        self.trace.line(
+            t,
+            &format!(
+                "S{id} {} epoch {epoch} leader {}",
+                state.name(),
+                leader.map_or("-".to_string(), |l| format!("S{l}"))
+            ),
+        );
+        self.history.push(Event::Role {
+            t,
+            server: id,
+            state,
+            epoch,
+            leader,
+        });
+    }
+
+    /// The established leader, if exactly one live server is.
+    pub fn leader(&self) -> Option<ServerId> {
+        let leaders: Vec<ServerId> = self
+            .servers
+            .iter()
+            .filter(|(_, s)| s.alive && s.state == PeerState::Leading && s.serving)
+            .map(|(id, _)| *id)
+            .collect();
+        (leaders.len() == 1).then(|| leaders[0])
+    }
+
+    pub fn fault(&mut self, kind: &str, detail: String) {
+        self.stats.faults += 1;
+        let t = self.now_us();
+        self.trace.line(t, &format!("FAULT {kind} {detail}"));
+        self.history.push(Event::Fault {
+            t,
+            kind: kind.to_string(),
+            detail,
+        });
+    }
+}
+
+/// A compact description of a peer message for the trace.
+pub fn describe(msg: &PeerMessage) -> String {
+    match msg {
+        PeerMessage::Notification(n) => format!(
+            "NOTIFICATION leader S{} zxid {:#x} round {} {}",
+            n.leader,
+            n.zxid,
+            n.election_epoch,
+            n.state.name()
+        ),
+        PeerMessage::Propose(p) | PeerMessage::Inform(p) => {
+            format!("{} {:#x}", msg.kind(), p.hdr.zxid)
+        }
+        PeerMessage::Ack { zxid }
+        | PeerMessage::Commit { zxid }
+        | PeerMessage::Diff { zxid }
+        | PeerMessage::Trunc { zxid }
+        | PeerMessage::NewLeader { zxid } => format!("{} {zxid:#x}", msg.kind()),
+        PeerMessage::Snap { snapshot } => format!("SNAP {:#x}", snapshot.zxid),
+        PeerMessage::LeaderInfo { new_epoch } => format!("LEADERINFO {new_epoch}"),
+        PeerMessage::Ping { round, .. } => format!("PING {round}"),
+        PeerMessage::Request {
+            session_id, cxid, ..
+        } => format!("REQUEST {session_id:#x}/{cxid}"),
+        _ => msg.kind().to_string(),
+    }
+}

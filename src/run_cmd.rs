@@ -1,0 +1,212 @@
+//! `zksim run`: one simulated run, its options, and a summary a person can read.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use zksim_core::server::Bugs;
+use zksim_scenarios::{FaultPlan, Scenario, builtin};
+use zksim_sim::{RunOptions, RunReport, TraceMode, run};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// A built-in scenario's name, or a scenario file (JSON).
+    #[arg(long, default_value = "default")]
+    pub scenario: String,
+    /// The seed everything random derives from.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Re-create a known mistake in the service (repeatable); see `zksim bugs`.
+    #[arg(long = "bug", value_name = "NAME")]
+    pub bugs: Vec<String>,
+    /// Write the trace, one line per event, to this file.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write the history (docs/history.md) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// Print the trace's hash on its own last line.
+    #[arg(long)]
+    pub hash: bool,
+}
+
+/// A scenario by built-in name or file path; the error is one line.
+pub fn load_scenario(name: &str) -> Result<Scenario, String> {
+    let path = std::path::Path::new(name);
+    if name.ends_with(".json") || path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read scenario file {name}: {e}"))?;
+        return Scenario::from_json(&text).map_err(|e| format!("scenario file {name}: {e}"));
+    }
+    builtin(name).map_err(|e| e.to_string())
+}
+
+/// The bug knobs by name; the error names the unknown one and lists the known.
+pub fn parse_bugs(names: &[String]) -> Result<Bugs, String> {
+    let mut bugs = Bugs::default();
+    for n in names {
+        bugs = bugs
+            .with(n)
+            .ok_or_else(|| format!("unknown bug {n:?}; known: {}", Bugs::NAMES.join(", ")))?;
+    }
+    Ok(bugs)
+}
+
+pub fn run_cmd(args: RunArgs) -> ExitCode {
+    let (scenario, bugs) = match (load_scenario(&args.scenario), parse_bugs(&args.bugs)) {
+        (Ok(s), Ok(b)) => (s, b),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("zksim run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let trace = if args.trace.is_some() {
+        TraceMode::Keep
+    } else if args.hash {
+        TraceMode::Hash
+    } else {
+        TraceMode::Off
+    };
+    let replay = replay_command(&args.scenario, args.seed, &args.bugs);
+    let plan = scenario
+        .plan
+        .clone()
+        .unwrap_or_else(|| FaultPlan::generate(&scenario, args.seed));
+    print_options(&scenario, args.seed, &bugs, &plan);
+    let report = run(
+        &scenario,
+        &RunOptions {
+            seed: args.seed,
+            bugs,
+            trace,
+            replay: Some(replay.clone()),
+        },
+    );
+    if let Some(path) = &args.trace {
+        let mut text = report.trace_lines.join("\n");
+        text.push('\n');
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("zksim run: cannot write trace {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(path) = &args.history {
+        if let Err(e) = std::fs::write(path, zksim_checker::history::to_jsonl(&report.history)) {
+            eprintln!("zksim run: cannot write history {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    let ok = print_summary(&report, &replay);
+    if args.hash {
+        println!("{:016x}", report.trace_hash.expect("hashing was on"));
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+pub fn replay_command(scenario: &str, seed: u64, bugs: &[String]) -> String {
+    let mut cmd = format!("cargo run --release -- run --scenario {scenario} --seed {seed}");
+    for b in bugs {
+        cmd.push_str(&format!(" --bug {b}"));
+    }
+    cmd
+}
+
+/// The seed and every option the seed chose, before anything runs (as VOPR prints them).
+fn print_options(s: &Scenario, seed: u64, bugs: &Bugs, plan: &FaultPlan) {
+    println!("zksim run: scenario {}, seed {seed}", s.name);
+    println!(
+        "  ensemble: {} servers, {} observers, tick {} ms, snapCount {}",
+        s.servers, s.observers, s.tick_ms, s.snap_count
+    );
+    let w = &s.workload;
+    println!(
+        "  clients: {} (pipeline {}, {} keys, values up to {} B, watch {}%, ephemeral {}%, sequential {}%, session timeout {} ms)",
+        s.clients,
+        w.pipeline,
+        w.keys,
+        w.value_bytes_max,
+        w.watch_percent,
+        w.ephemeral_percent,
+        w.sequential_percent,
+        w.session_timeout_ms
+    );
+    println!(
+        "  phases: safety {} ms with faults, liveness bound {} ms",
+        s.safety_ms, s.liveness_ms
+    );
+    let names = bugs.names();
+    println!(
+        "  bugs: {}",
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    );
+    println!(
+        "  fault plan: {} events{}",
+        plan.faults.len(),
+        if s.plan.is_some() {
+            " (from the scenario)"
+        } else {
+            " (drawn from the seed)"
+        }
+    );
+    for f in &plan.faults {
+        println!(
+            "    {:>8} ms  {}",
+            f.at_ms,
+            serde_json::to_string(&f.fault).expect("faults serialize")
+        );
+    }
+}
+
+/// The outcome and figures; true when the run passed.
+fn print_summary(r: &RunReport, replay: &str) -> bool {
+    let wall_s = r.wall.as_secs_f64();
+    let sim_s = r.sim_ms as f64 / 1000.0;
+    let ops = r.clients.ops_completed + r.clients.ops_unknown;
+    println!("summary:");
+    println!(
+        "  operations: {ops} ({} answered, {} with unknown outcome)",
+        r.clients.ops_completed, r.clients.ops_unknown
+    );
+    println!(
+        "  sessions: {} opened, {} expired",
+        r.clients.sessions, r.clients.expired
+    );
+    println!(
+        "  faults: {}; leader changes: {}; link breaks: {}",
+        r.stats.faults, r.stats.leader_changes, r.stats.link_breaks
+    );
+    println!(
+        "  messages: {} between servers, {} with clients",
+        r.stats.peer_messages, r.stats.client_messages
+    );
+    println!(
+        "  sim time {sim_s:.2} s; wall time {wall_s:.2} s; sim/wall {:.1}",
+        if wall_s > 0.0 { sim_s / wall_s } else { 0.0 }
+    );
+    let mut ok = true;
+    match &r.liveness {
+        Ok(()) => println!(
+            "  liveness: converged {} ms after the faults healed",
+            r.converged_after_ms.unwrap_or(0)
+        ),
+        Err(e) => {
+            ok = false;
+            println!("  FAILED: no liveness: {e} (seed {})", r.seed);
+        }
+    }
+    for v in &r.clients.protocol_violations {
+        ok = false;
+        println!("  FAILED: client protocol violation: {v}");
+    }
+    if !ok {
+        println!("  replay: {replay}");
+    }
+    ok
+}
