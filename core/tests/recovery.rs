@@ -453,3 +453,34 @@ fn a_snapshot_restore_replays_only_the_log_after_its_label() {
     net.assert_converged();
     let _ = log::encode(&DurableRecord::CurrentEpoch(1));
 }
+
+#[test]
+fn a_snap_never_confirmed_leaves_the_server_consistent() {
+    // A learner writes the leader's SNAP when NEWLEADER arrives but installs it only at
+    // UPTODATE. Server 1 takes a SNAP with its disk stalled (so it cannot ACK), loses that
+    // leader, and is synchronized by the next one from the SNAP's zxid with a DIFF: its
+    // tree must then start from the snapshot, not from the older tree it had.
+    let mut net = three(5);
+    assert_eq!(net.settle(5_000), 3);
+    net.crash(1);
+    let c = net.open_session(2);
+    let acked = paths("n", 20);
+    net.create_all(c, 1, &acked);
+    net.run_for(50);
+    net.stall_disk(1, true);
+    let since = net.now_ms;
+    net.restart(1);
+    assert!(net.run_until_true(5_000, |n| n.has_sent(3, 1, "NEWLEADER", since)));
+    net.run_for(20);
+    assert!(!net.server(1).is_serving());
+    net.crash(3);
+    net.run_for(100);
+    net.stall_disk(1, false);
+    assert_eq!(net.settle(10_000), 2);
+    net.run_for(50);
+    assert_intact(&net, &acked, "after the unconfirmed SNAP");
+    net.restart(3);
+    net.settle(10_000);
+    net.run_for(50);
+    assert_intact(&net, &acked, "with server 3 back");
+}

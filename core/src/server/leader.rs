@@ -512,7 +512,7 @@ fn sync_packets(
     let snapshot = if max_committed == s.tree.last_processed_zxid() {
         s.tree.snapshot()
     } else {
-        let mut tree = s.tree.clone();
+        let mut tree = s.history_base();
         for p in s
             .log_after(tree.last_processed_zxid())
             .filter(|p| p.hdr.zxid <= max_committed)
@@ -586,6 +586,7 @@ fn try_establish(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effects)
         return;
     }
     l.phase = Phase::Broadcast;
+    s.catch_up_to_snapshot(out);
     let tail: Vec<Arc<Proposal>> = s.log_after(s.tree.last_processed_zxid()).cloned().collect();
     for p in &tail {
         s.apply_committed(p, out);

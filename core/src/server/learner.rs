@@ -360,6 +360,14 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
             return;
         }
         Some(SyncMode::Diff { base }) => l.confirmed = base,
+        Some(SyncMode::Trunc(t)) if s.snapshot.as_ref().is_some_and(|snap| snap.zxid > t) => {
+            // Our snapshot came from a SNAP that was never confirmed and holds txns the
+            // leader's history lacks: it cannot be truncated, so we repair by SNAP like a
+            // server whose files failed their checksums.
+            s.repairing = true;
+            s.go_looking(now_ms, out);
+            return;
+        }
         Some(SyncMode::Trunc(t)) => {
             s.log.retain(|p| p.hdr.zxid <= t);
             s.durable.truncate_durable_zxid(t);
@@ -367,6 +375,8 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
             l.confirmed = t;
         }
         Some(SyncMode::Snap(snap)) => {
+            // A snapshot decided before this SNAP would be older than it: drop it.
+            s.snapshot_label = None;
             s.log.clear();
             s.snapshot = Some(Arc::clone(&snap));
             s.txns_since_snapshot = 0;
@@ -452,6 +462,7 @@ fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects
             return;
         }
     }
+    s.catch_up_to_snapshot(out);
     let bound = l.committed_upto.max(l.confirmed);
     let committed: Vec<Arc<Proposal>> = s
         .log_after(s.tree.last_processed_zxid())

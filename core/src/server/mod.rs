@@ -653,6 +653,15 @@ impl Server {
         let Some(label) = self.snapshot_label.take() else {
             return;
         };
+        if let Some(current) = &self.snapshot {
+            // Snapshots only move forward: recovery reads the last one written.
+            assert!(
+                label >= current.zxid,
+                "server {}: snapshot at {label:#x} behind the one at {:#x}",
+                self.config.id,
+                current.zxid
+            );
+        }
         let mut snapshot = self.tree.snapshot();
         assert!(
             snapshot.zxid >= label,
@@ -671,5 +680,38 @@ impl Server {
     /// The logged txns after `zxid`, in order.
     fn log_after(&self, zxid: Zxid) -> impl Iterator<Item = &Arc<Proposal>> {
         self.log.iter().filter(move |p| p.hdr.zxid > zxid)
+    }
+
+    /// The tree the log continues. A learner writes a leader's SNAP as its snapshot when
+    /// NEWLEADER arrives but installs it only at UPTODATE; if it left that leader in
+    /// between, the snapshot is ahead of its committed tree and the log continues the
+    /// snapshot, not the tree.
+    fn history_base(&self) -> DataTree {
+        match &self.snapshot {
+            Some(snap) if snap.zxid > self.tree.last_processed_zxid() => {
+                DataTree::from_snapshot(snap)
+            }
+            _ => self.tree.clone(),
+        }
+    }
+
+    /// Once the history is known committed (UPTODATE, or establishing as leader), start the
+    /// tree from a snapshot that is ahead of it (see `history_base`): applying the log after
+    /// the older tree would skip every txn in between and leave a replica that claims the
+    /// same last zxid as the others with a different tree.
+    fn catch_up_to_snapshot(&mut self, out: &mut Effects) {
+        let Some(snap) = self.snapshot.clone() else {
+            return;
+        };
+        if snap.zxid <= self.tree.last_processed_zxid() {
+            return;
+        }
+        self.tree = DataTree::from_snapshot(&snap);
+        self.prep.clear();
+        assert_eq!(self.tree.last_processed_zxid(), snap.zxid);
+        out.push(Effect::InstalledSnapshot {
+            zxid: snap.zxid,
+            digest: self.tree.digest(),
+        });
     }
 }
