@@ -484,3 +484,42 @@ fn a_snap_never_confirmed_leaves_the_server_consistent() {
     net.run_for(50);
     assert_intact(&net, &acked, "with server 3 back");
 }
+
+#[test]
+fn non_voters_looking_together_do_not_answer_each_other_forever() {
+    // FastLeaderElection answers a non-voter's notification with the receiver's vote, but a
+    // server that cannot vote (repairing, or an observer) has no vote worth sending. Two
+    // repairing servers and an observer cut off together must stay quiet, and after the
+    // heal rejoin through the voters.
+    let mut net = Net::new(&[1, 2, 3, 4, 5], &[6], |_| {});
+    net.record_messages = true;
+    assert_eq!(net.settle(5_000), 5);
+    let c = net.open_session(3);
+    let acked = paths("r", 3);
+    net.create_all(c, 1, &acked);
+    net.run_for(50);
+    net.crash(1);
+    net.crash(2);
+    corrupt(&mut net, 1, File::TxnLog);
+    corrupt(&mut net, 2, File::TxnLog);
+    net.partition(&[1, 2, 6]);
+    net.restart(1);
+    net.restart(2);
+    let since = net.now_ms;
+    net.run_for(20_000);
+    let among = net
+        .messages
+        .iter()
+        .filter(|(t, f, d, _)| *t >= since && [1, 2, 6].contains(f) && [1, 2, 6].contains(d))
+        .count();
+    assert!(
+        among < 100,
+        "{among} notifications among the cut-off non-voters"
+    );
+    net.heal();
+    net.settle(10_000);
+    assert!(!net.server(1).is_repairing());
+    assert!(!net.server(2).is_repairing());
+    net.run_for(50);
+    assert_intact(&net, &acked, "after the heal");
+}

@@ -489,12 +489,15 @@ impl Server {
         // FastLeaderElection.WorkerReceiver: answer a peer that is looking (or cannot vote)
         // with our vote, so that it can catch up or learn the leader.
         let state = self.state();
+        // A server that cannot vote has no vote to give: its answer would be an OBSERVING
+        // notification, which another non-voter would answer in turn, forever.
+        let voting = !self.config.is_observer() && !self.repairing;
         match &mut self.role {
             Role::Looking(election) => {
                 let from_non_voter = !self.quorum.is_voter(from) || n.state == PeerState::Observing;
                 let behind =
                     n.state == PeerState::Looking && n.election_epoch < election.logical_clock();
-                if from_non_voter || behind {
+                if voting && (from_non_voter || behind) {
                     out.push(Effect::Send {
                         to: from,
                         msg: PeerMessage::Notification(election.notification()),
