@@ -3,8 +3,20 @@
 //! `linearizability` is the general engine (a porcupine-style search, generic over a
 //! sequential model); `external` reads histories recorded by other projects (Jepsen's etcd
 //! logs, porcupine's key-value logs, Knossos's register histories) so the engine can be
-//! held to their known verdicts.
+//! held to their known verdicts. `history` is zksim's own format; `index` pairs its events
+//! up, `reference` replays its ground truth on zksim-core's data tree, and `props` holds the
+//! ZooKeeper properties (docs/properties.md), with `zkmodel` the sequential specification
+//! the search confirms linearizability violations with. `report` and `html` print verdicts;
+//! `generator` makes valid histories from a seed and injects violations into them.
 
 pub mod external;
+pub mod generator;
 pub mod history;
+pub mod index;
 pub mod linearizability;
+pub mod props;
+pub mod reference;
+pub mod zkmodel;
+
+pub use index::History;
+pub use props::{Options, Property, Report, check_all};

@@ -5,6 +5,7 @@
 mod io;
 
 use serde::{Deserialize, Serialize};
+use zksim_core::acl::Id;
 use zksim_core::request::{Reply, Request};
 use zksim_core::stat::{SessionId, Zxid};
 use zksim_core::txn::Txn;
@@ -105,6 +106,15 @@ pub enum Event {
         session: SessionId,
         event: SessionEvent,
     },
+    /// The identities the client's connection holds from now on, as ACL checks see them:
+    /// written when a connection is established (its `ip` identity) and after each
+    /// `addAuth` the server accepts. A client without one holds identities the checker
+    /// does not know, so its ACL decisions are taken on trust.
+    Auth {
+        t: Micros,
+        client: ClientId,
+        ids: Vec<Id>,
+    },
     /// A server changed role.
     Role {
         t: Micros,
@@ -139,6 +149,7 @@ impl Event {
             | Event::Complete { t, .. }
             | Event::Watch { t, .. }
             | Event::Session { t, .. }
+            | Event::Auth { t, .. }
             | Event::Role { t, .. }
             | Event::Fault { t, .. } => Some(*t),
             Event::Header { .. } | Event::Txn { .. } | Event::Replica { .. } => None,

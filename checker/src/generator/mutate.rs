@@ -1,0 +1,1 @@
+//! Inject one violation of a chosen property into a valid history.

@@ -1,0 +1,345 @@
+//! ZooKeeper's guarantees as checks over a zksim history, one file per property.
+//!
+//! Sources: the ZooKeeper Programmer's Guide, "ZooKeeper consistency guarantees"
+//! (https://zookeeper.apache.org/doc/r3.8.0/zookeeperProgrammers.html#ch_zkGuarantees);
+//! Hunt et al., "ZooKeeper: Wait-free coordination for Internet-scale systems" (USENIX ATC
+//! 2010), §2.3; Junqueira et al., "Zab: High-performance broadcast for primary-backup
+//! systems" (DSN 2011) and its TLA+ specification (Zab.tla). docs/properties.md says what
+//! each check verifies and where it stops.
+//!
+//! `check_all` indexes nothing itself: it takes an indexed `History`, runs the reference
+//! replay once (`Reference::run`), and hands both to every property.
+
+pub mod durability;
+pub mod ephemerals;
+pub mod fifo_order;
+pub mod linearizable_writes;
+pub mod one_shot_watches;
+pub mod reads;
+pub mod replicas;
+pub mod sequential;
+pub mod sync_reads;
+pub mod time_travel;
+pub mod watch_order;
+
+use std::fmt;
+
+use crate::index::{History, OpId, TxnId};
+use crate::reference::Reference;
+
+/// The properties, in the order they are reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Property {
+    LinearizableWrites,
+    FifoClientOrder,
+    NoTimeTravel,
+    WatchBeforeLaterRead,
+    ReadsEqualState,
+    ReadAfterSync,
+    AcknowledgedWritesSurvive,
+    EphemeralsLiveWithSession,
+    SequentialNames,
+    OneShotWatches,
+    ReplicaAgreement,
+}
+
+impl Property {
+    pub const ALL: [Property; 11] = [
+        Property::LinearizableWrites,
+        Property::FifoClientOrder,
+        Property::NoTimeTravel,
+        Property::WatchBeforeLaterRead,
+        Property::ReadsEqualState,
+        Property::ReadAfterSync,
+        Property::AcknowledgedWritesSurvive,
+        Property::EphemeralsLiveWithSession,
+        Property::SequentialNames,
+        Property::OneShotWatches,
+        Property::ReplicaAgreement,
+    ];
+
+    /// The name reports and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::LinearizableWrites => "linearizable-writes",
+            Property::FifoClientOrder => "fifo-client-order",
+            Property::NoTimeTravel => "no-time-travel",
+            Property::WatchBeforeLaterRead => "watch-before-later-read",
+            Property::ReadsEqualState => "reads-equal-state",
+            Property::ReadAfterSync => "read-after-sync",
+            Property::AcknowledgedWritesSurvive => "acknowledged-writes-survive",
+            Property::EphemeralsLiveWithSession => "ephemerals-live-with-session",
+            Property::SequentialNames => "sequential-names",
+            Property::OneShotWatches => "one-shot-watches",
+            Property::ReplicaAgreement => "replica-agreement",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Property> {
+        Property::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Where the guarantee is stated.
+    pub fn source(self) -> &'static str {
+        const GUIDE: &str = "ZooKeeper Programmer's Guide, consistency guarantees";
+        match self {
+            Property::LinearizableWrites => "ZooKeeper paper §2.3 (linearizable writes)",
+            Property::FifoClientOrder => GUIDE,
+            Property::NoTimeTravel => "ZooKeeper Programmer's Guide, single system image",
+            Property::WatchBeforeLaterRead => "ZooKeeper Programmer's Guide, ZooKeeper watches",
+            Property::ReadsEqualState => GUIDE,
+            Property::ReadAfterSync => "ZooKeeper Programmer's Guide, sync",
+            Property::AcknowledgedWritesSurvive => "ZooKeeper Programmer's Guide, reliability",
+            Property::EphemeralsLiveWithSession => "ZooKeeper Programmer's Guide, ephemeral nodes",
+            Property::SequentialNames => "ZooKeeper Programmer's Guide, sequence nodes",
+            Property::OneShotWatches => "ZooKeeper Programmer's Guide, ZooKeeper watches",
+            Property::ReplicaAgreement => "Zab (DSN 2011) and Zab.tla",
+        }
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One way a history breaks a property: the operations, txns and other events involved,
+/// and a plain sentence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub property: Property,
+    pub sentence: String,
+    pub ops: Vec<OpId>,
+    pub txns: Vec<TxnId>,
+    /// Other events involved (notifications, session events), by position.
+    pub events: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Holds,
+    /// The first findings (at most `FINDINGS_MAX`) and how many there were.
+    Violated {
+        findings: Vec<Finding>,
+        total: usize,
+    },
+    /// The check could not decide; never a hidden "holds".
+    Unknown(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub property: Property,
+    pub verdict: Verdict,
+    /// How many things the check examined (operations, txns, notifications).
+    pub checked: usize,
+}
+
+/// Findings kept per property.
+pub const FINDINGS_MAX: usize = 8;
+
+/// Collects a property's findings, keeping the first few.
+#[derive(Debug)]
+pub struct Findings {
+    property: Property,
+    kept: Vec<Finding>,
+    total: usize,
+}
+
+impl Findings {
+    pub fn new(property: Property) -> Findings {
+        Findings {
+            property,
+            kept: Vec::new(),
+            total: 0,
+        }
+    }
+
+    pub fn add(&mut self, sentence: String, ops: Vec<OpId>, txns: Vec<TxnId>, events: Vec<usize>) {
+        self.total += 1;
+        if self.kept.len() < FINDINGS_MAX {
+            self.kept.push(Finding {
+                property: self.property,
+                sentence,
+                ops,
+                txns,
+                events,
+            });
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Whether another finding would be kept (so its sentence is worth building).
+    pub fn wants_more(&self) -> bool {
+        self.kept.len() < FINDINGS_MAX
+    }
+
+    /// Count a finding without building it.
+    pub fn count(&mut self) {
+        self.total += 1;
+    }
+
+    pub fn outcome(self, checked: usize) -> Outcome {
+        let verdict = if self.total == 0 {
+            Verdict::Holds
+        } else {
+            Verdict::Violated {
+                findings: self.kept,
+                total: self.total,
+            }
+        };
+        Outcome {
+            property: self.property,
+            verdict,
+            checked,
+        }
+    }
+}
+
+/// What `check_all` may spend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Search steps for confirming a linearizability violation (see linearizable_writes).
+    pub max_steps: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_steps: crate::linearizability::Budget::DEFAULT_MAX_STEPS,
+        }
+    }
+}
+
+/// Every property's outcome, in `Property::ALL` order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    pub fn holds(&self) -> bool {
+        self.outcomes
+            .iter()
+            .all(|o| matches!(o.verdict, Verdict::Holds))
+    }
+
+    pub fn violated(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.verdict, Verdict::Violated { .. }))
+    }
+
+    pub fn unknown(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.verdict, Verdict::Unknown(_)))
+    }
+
+    pub fn outcome(&self, property: Property) -> &Outcome {
+        self.outcomes
+            .iter()
+            .find(|o| o.property == property)
+            .expect("every property has an outcome")
+    }
+
+    /// Every finding, property by property.
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.outcomes.iter().flat_map(|o| match &o.verdict {
+            Verdict::Violated { findings, .. } => findings.as_slice(),
+            _ => &[],
+        })
+    }
+}
+
+/// Run every property on an indexed history.
+pub fn check_all(h: &History, options: Options) -> Report {
+    let reference = Reference::run(h);
+    let outcomes = Property::ALL
+        .into_iter()
+        .map(|p| check(p, h, &reference, options))
+        .collect();
+    Report { outcomes }
+}
+
+/// Run one property.
+pub fn check(p: Property, h: &History, r: &Reference, options: Options) -> Outcome {
+    match p {
+        Property::LinearizableWrites => linearizable_writes::check(h, r, options),
+        Property::FifoClientOrder => fifo_order::check(h),
+        Property::NoTimeTravel => time_travel::check(h),
+        Property::WatchBeforeLaterRead => watch_order::check(h, r),
+        Property::ReadsEqualState => reads::check(h, r),
+        Property::ReadAfterSync => sync_reads::check(h),
+        Property::AcknowledgedWritesSurvive => durability::check(h),
+        Property::EphemeralsLiveWithSession => ephemerals::check(h, r),
+        Property::SequentialNames => sequential::check(h),
+        Property::OneShotWatches => one_shot_watches::check(h, r),
+        Property::ReplicaAgreement => replicas::check(h),
+    }
+}
+
+/// Text helpers for sentences.
+pub(crate) mod describe {
+    use zksim_core::request::Request;
+    use zksim_core::stat::Zxid;
+
+    use crate::index::{History, OpId};
+
+    /// `0x100000003` as `1:3` (epoch:counter), the way people read zxids.
+    pub fn zxid(z: Zxid) -> String {
+        format!("{}:{}", z >> 32, z & 0xffff_ffff)
+    }
+
+    /// "session 0x5 (client 2)'s setData /a (event 17)".
+    pub fn op(h: &History, id: OpId) -> String {
+        let op = h.op(id);
+        let who = match op.session {
+            Some(s) => format!("session {s:#x} (client {})", op.client),
+            None => format!("client {}", op.client),
+        };
+        format!(
+            "{who}'s {} (event {})",
+            request(op.request),
+            op.invoke_at + 1
+        )
+    }
+
+    /// A request in a few words: `setData /a`, `multi [create /a, delete /b]`.
+    pub fn request(r: &Request) -> String {
+        let name = match r {
+            Request::Create { .. } => "create",
+            Request::Delete { .. } => "delete",
+            Request::Exists { .. } => "exists",
+            Request::GetData { .. } => "getData",
+            Request::SetData { .. } => "setData",
+            Request::GetChildren { .. } => "getChildren",
+            Request::GetAllChildrenNumber { .. } => "getAllChildrenNumber",
+            Request::GetEphemerals { .. } => "getEphemerals",
+            Request::GetAcl { .. } => "getACL",
+            Request::SetAcl { .. } => "setACL",
+            Request::Sync { .. } => "sync",
+            Request::Check { .. } => "check",
+            Request::AddWatch { .. } => "addWatch",
+            Request::RemoveWatches { .. } => "removeWatches",
+            Request::SetWatches { .. } => "setWatches",
+            Request::Multi(ops) | Request::MultiRead(ops) => {
+                let kind = if matches!(r, Request::Multi(_)) {
+                    "multi"
+                } else {
+                    "multiRead"
+                };
+                let inner: Vec<String> = ops.iter().map(request).collect();
+                return format!("{kind} [{}]", inner.join(", "));
+            }
+        };
+        match r.path() {
+            Some(path) => format!("{name} {path}"),
+            None => name.to_string(),
+        }
+    }
+}
