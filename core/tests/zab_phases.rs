@@ -506,6 +506,37 @@ fn sync_uptodate_goes_out_only_once_a_quorum_acknowledged_newleader() {
     net.settle(1_000);
 }
 
+#[test]
+fn sync_a_follower_that_left_on_its_own_is_synchronized_again() {
+    // ZooKeeper's follower gives up on "Committing zxid X, but next pending txn is Y" and
+    // connects again; the leader serves the new connection with a new LearnerHandler.
+    // Here the link does not break: server 1 loses one COMMIT, sees the next one out of
+    // order, goes LOOKING, follows server 3 again, and the leader must start it over on
+    // its new FOLLOWERINFO instead of taking it for a stale repeat.
+    let mut net = recorded(&[1, 2, 3], &[], 1000);
+    assert_eq!(net.settle(5_000), 3);
+    let c = net.open_session(2);
+    net.create_all(c, 1, &paths("b", 2));
+    let lost = net.server(3).last_committed_zxid() + 1;
+    net.drop_filter = Some(Box::new(move |_, to, m| {
+        to == 1 && *m == PeerMessage::Commit { zxid: lost }
+    }));
+    let since = net.now_ms;
+    net.create_all(c, 10, &paths("c", 2));
+    net.drop_filter = None;
+    assert!(net.run_until_true(2_000, |n| n.has_sent(1, 3, "FOLLOWERINFO", since)));
+    net.settle(5_000);
+    assert!(
+        net.has_sent(3, 1, "NEWLEADER", since),
+        "server 1 was synchronized again"
+    );
+    net.run_for(50);
+    net.assert_converged();
+    for p in paths("c", 2) {
+        assert!(net.server(1).tree().get(&p).is_some());
+    }
+}
+
 // ----- broadcast -----
 
 /// The zxids `from` acknowledged to `to` since `since_ms`, NEWLEADER ACKs left out.

@@ -322,8 +322,12 @@ fn on_learner_info(
         .get(&from)
         .is_some_and(|h| !matches!(h.phase, LearnerPhase::Info { .. }))
     {
-        // A repeated FOLLOWERINFO from a learner already past discovery: stale, ignore.
-        return;
+        // A learner repeats FOLLOWERINFO only while it waits for LEADERINFO, and the link
+        // is FIFO, so every FOLLOWERINFO of one attempt arrives before its ACKEPOCH. One
+        // from a learner past discovery means it went LOOKING (without its link breaking,
+        // so we never heard) and came back: start it over, as ZooKeeper does with the new
+        // LearnerHandler of a new connection. Ignoring it left the learner waiting forever.
+        l.newleader_acks.remove(&from);
     }
     let handle = LearnerHandle {
         observer: observer || !is_voter,
