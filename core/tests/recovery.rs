@@ -523,3 +523,75 @@ fn non_voters_looking_together_do_not_answer_each_other_forever() {
     net.run_for(50);
     assert_intact(&net, &acked, "after the heal");
 }
+
+#[test]
+fn a_follower_whose_snapshot_runs_past_the_leader_repairs_instead_of_truncating() {
+    // A snapshot can hold txns that were never committed when it came from a SNAP that was
+    // never confirmed. A leader whose committed history ends before it answers with TRUNC,
+    // which the follower cannot obey (a snapshot cannot be cut): it must not acknowledge
+    // the sync, and takes a full copy by SNAP as a repairing server does.
+    let mut net = three(1000);
+    net.record_messages = true;
+    assert_eq!(net.settle(5_000), 3);
+    let c = net.open_session(2);
+    let acked = paths("a", 3);
+    net.create_all(c, 1, &acked);
+    net.run_for(50);
+    net.crash(1);
+    // Server 1's disk: a snapshot one txn past the committed history, holding /ghost.
+    let mut snap = net.server(2).tree().snapshot();
+    snap.zxid += 1;
+    let mut ghost = snap
+        .nodes
+        .iter()
+        .find(|n| n.path == "/a0")
+        .expect("node")
+        .clone();
+    ghost.path = "/ghost".to_string();
+    ghost.stat.czxid = snap.zxid;
+    ghost.stat.mzxid = snap.zxid;
+    snap.nodes.push(ghost);
+    let epoch = net.server(3).current_epoch();
+    let files = &mut net.nodes.get_mut(&1).expect("known").disk.files;
+    files.clear();
+    let snapshot = DurableRecord::Snapshot(std::sync::Arc::new(snap.clone()));
+    files.insert(File::Snapshots, log::encode(&snapshot));
+    files.insert(
+        File::AcceptedEpoch,
+        log::encode(&DurableRecord::AcceptedEpoch(epoch)),
+    );
+    files.insert(
+        File::CurrentEpoch,
+        log::encode(&DurableRecord::CurrentEpoch(epoch)),
+    );
+    // The ensemble moves to a new epoch without server 1.
+    net.crash(3);
+    net.restart(3);
+    let leader = net.settle(10_000);
+    let new_epoch = net.server(leader).current_epoch();
+    assert!(new_epoch > epoch);
+    let since = net.now_ms;
+    net.restart(1);
+    assert!(net.server(1).tree().get("/ghost").is_some());
+    net.settle(10_000);
+    let to_1: Vec<&'static str> = net
+        .messages_between(leader, 1, since)
+        .into_iter()
+        .map(|m| m.kind())
+        .filter(|k| ["DIFF", "TRUNC", "SNAP"].contains(k))
+        .collect();
+    assert_eq!(to_1, vec!["TRUNC", "SNAP"]);
+    let newleader_ack = PeerMessage::Ack {
+        zxid: zksim_core::zab::make_zxid(new_epoch, 0),
+    };
+    let acks = net
+        .messages_between(1, leader, since)
+        .into_iter()
+        .filter(|m| **m == newleader_ack)
+        .count();
+    assert_eq!(acks, 1, "only the SNAP sync was acknowledged");
+    assert!(!net.server(1).is_repairing());
+    net.run_for(50);
+    assert_intact(&net, &acked, "after the repair");
+    assert!(net.server(1).tree().get("/ghost").is_none());
+}
