@@ -1,5 +1,6 @@
 //! The `zksim` command line: simulate, check, replay and benchmark.
 
+mod bench_cmd;
 mod check_cmd;
 mod run_cmd;
 mod tree_cmd;
@@ -25,6 +26,8 @@ enum Command {
     Check(check_cmd::CheckArgs),
     /// Simulate one run of a scenario with a seed and summarize it.
     Run(run_cmd::RunArgs),
+    /// Measure the simulator's speed (client operations and messages per wall second).
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,5 +36,6 @@ fn main() -> ExitCode {
         Command::Tree(cmd) => tree_cmd::run(cmd),
         Command::Check(args) => check_cmd::run(args),
         Command::Run(args) => run_cmd::run_cmd(args),
+        Command::Bench(args) => bench_cmd::run(args),
     }
 }

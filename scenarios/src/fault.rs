@@ -189,6 +189,11 @@ impl FaultPlan {
         let mut events: Vec<PlannedFault> = Vec::new();
         // (until_ms, server) for servers that are down.
         let mut down: Vec<(u64, u64)> = Vec::new();
+        let mut uncovered: Vec<(&str, u32)> = rates
+            .weights()
+            .into_iter()
+            .filter(|(_, w)| *w > 0)
+            .collect();
         let mut t = rng.gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2);
         while t < scenario.safety_ms {
             down.retain(|(until, _)| *until > t);
@@ -196,7 +201,7 @@ impl FaultPlan {
                 .gen_range(rates.duration_ms[0]..=rates.duration_ms[1].max(rates.duration_ms[0]));
             let end = (t + duration).min(scenario.safety_ms);
             let mut pick = rng.gen_range(0..total);
-            let kind = rates.weights().into_iter().find(|(_, w)| {
+            let mut kind = rates.weights().into_iter().find(|(_, w)| {
                 if pick < *w {
                     true
                 } else {
@@ -204,6 +209,12 @@ impl FaultPlan {
                     false
                 }
             });
+            if rates.cover_all_kinds {
+                if let Some(k) = uncovered.first().copied() {
+                    uncovered.remove(0);
+                    kind = Some(k);
+                }
+            }
             let up: Vec<u64> = all
                 .iter()
                 .copied()
@@ -412,7 +423,11 @@ mod tests {
                 fault: Fault::Kill { server: 7 },
             }],
         };
-        assert!(plan.validate(3).expect_err("unknown server").contains("server 7"));
+        assert!(
+            plan.validate(3)
+                .expect_err("unknown server")
+                .contains("server 7")
+        );
         let plan = FaultPlan {
             faults: vec![
                 PlannedFault {

@@ -116,6 +116,8 @@ pub struct FaultRates {
     pub disk_slow: u32,
     pub disk_corrupt: u32,
     pub torn_write: u32,
+    /// Draw every kind with a non-zero weight once before drawing by weight.
+    pub cover_all_kinds: bool,
 }
 
 impl Default for FaultRates {
@@ -138,6 +140,7 @@ impl Default for FaultRates {
             disk_slow: 2,
             disk_corrupt: 1,
             torn_write: 2,
+            cover_all_kinds: false,
         }
     }
 }
@@ -364,7 +367,11 @@ pub const RECIPES: [&str; 9] = [
 ];
 
 /// The built-in scenarios, each a JSON file in scenarios/builtin/.
-const BUILTIN: [(&str, &str); 1] = [("default", include_str!("../builtin/default.json"))];
+const BUILTIN: [(&str, &str); 3] = [
+    ("default", include_str!("../builtin/default.json")),
+    ("three", include_str!("../builtin/three.json")),
+    ("five", include_str!("../builtin/five.json")),
+];
 
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(n, _)| *n).collect()

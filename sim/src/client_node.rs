@@ -11,7 +11,7 @@ use zksim_core::client::{
     ClientConfig, ClientEffect, ClientSession, ClientState, Outcome, SessionEvent,
 };
 use zksim_core::proto::ConnId;
-use zksim_core::request::Request;
+use zksim_core::request::{Reply, Request, Response};
 use zksim_core::zab::ServerId;
 use zksim_scenarios::{Scenario, Stream, stream};
 
@@ -337,6 +337,15 @@ fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mu
                         reason: "CLOSED".into(),
                     },
                 };
+                if let HOutcome::Reply(Reply {
+                    response: Response::Create { path, .. },
+                    ..
+                }) = &outcome
+                {
+                    if path.starts_with("/s") {
+                        c.requests.created(path);
+                    }
+                }
                 if matches!(outcome, HOutcome::Unknown { .. }) {
                     stats.ops_unknown += 1;
                 } else {

@@ -94,6 +94,13 @@ fn publish(world: &Shared, server: &Server) {
         return;
     }
     let tree = server.tree();
+    // Only a new zxid can change the content; pings and reads do not.
+    if w.published
+        .get(&server.id())
+        .is_some_and(|p| p.last_zxid == tree.last_processed_zxid())
+    {
+        return;
+    }
     let ephemerals = tree
         .nodes()
         .filter(|(_, n)| matches!(n.stat.kind(), NodeKind::Ephemeral(_)))

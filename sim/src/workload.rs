@@ -12,6 +12,9 @@ pub struct Generator {
     workload: Workload,
     client: u32,
     counter: u64,
+    /// Sequential nodes this client created, oldest first: it deletes them again so the
+    /// tree stays small.
+    sequential: std::collections::VecDeque<String>,
 }
 
 impl Generator {
@@ -21,6 +24,7 @@ impl Generator {
             workload,
             client,
             counter: 0,
+            sequential: std::collections::VecDeque::new(),
         }
     }
 
@@ -74,8 +78,17 @@ impl Generator {
         }
     }
 
+    /// A created sequential node's name, to delete later.
+    pub fn created(&mut self, path: &str) {
+        self.sequential.push_back(path.to_string());
+    }
+
     /// The next requests: usually one, two for a sync followed by a read.
     pub fn next(&mut self) -> Vec<Request> {
+        if self.sequential.len() > 4 {
+            let path = self.sequential.pop_front().expect("non-empty");
+            return vec![Request::Delete { path, version: -1 }];
+        }
         let m = self.workload.mix.clone();
         let total = m.total().max(1);
         let mut pick = self.rng.gen_range(0..total);
