@@ -595,3 +595,33 @@ fn a_follower_whose_snapshot_runs_past_the_leader_repairs_instead_of_truncating(
     assert_intact(&net, &acked, "after the repair");
     assert!(net.server(1).tree().get("/ghost").is_none());
 }
+
+#[test]
+fn a_repairing_server_does_not_hold_back_the_voters_election() {
+    // Servers 2 and 3 cannot hear each other for 30 s while server 1, repairing, keeps
+    // asking both for a leader. Its OBSERVING notifications must not count as election
+    // traffic that postpones their own resends (FastLeaderElection's back-off), or once the
+    // link returns they never speak again.
+    let mut net = three(1000);
+    assert_eq!(net.settle(5_000), 3);
+    let c = net.open_session(3);
+    let acked = paths("h", 2);
+    net.create_all(c, 1, &acked);
+    net.run_for(50);
+    net.crash(1);
+    corrupt(&mut net, 1, File::TxnLog);
+    net.drop_filter = Some(Box::new(|from, to, _| {
+        (from == 2 && to == 3) || (from == 3 && to == 2)
+    }));
+    net.run_for(3_000);
+    assert!(net.serving().is_empty());
+    net.restart(1);
+    net.run_for(30_000);
+    assert!(net.serving().is_empty());
+    net.drop_filter = None;
+    // Within one maximal back-off (maxNotificationInterval, 60 s) and an election.
+    net.settle(65_000);
+    assert!(!net.server(1).is_repairing());
+    net.run_for(50);
+    assert_intact(&net, &acked, "after the link returned");
+}

@@ -82,6 +82,8 @@ pub struct Election {
     proposal: Vote,
     recvset: BTreeMap<ServerId, Vote>,
     outofelection: BTreeMap<ServerId, (Vote, PeerState)>,
+    /// A non-voter's record of the last LOOKING vote each voter sent it.
+    looking_seen: BTreeMap<ServerId, Vote>,
     notification_timeout_ms: i64,
     resend_at_ms: i64,
     /// Set once a quorum agrees: decide at this time unless a better vote arrives.
@@ -122,6 +124,7 @@ impl Election {
             },
             recvset: BTreeMap::new(),
             outofelection: BTreeMap::new(),
+            looking_seen: BTreeMap::new(),
             notification_timeout_ms: timing.min_notification_interval_ms,
             resend_at_ms: now_ms + timing.min_notification_interval_ms,
             finalize_at_ms: None,
@@ -228,6 +231,12 @@ impl Election {
         if !self.quorum.is_voter(from) || !self.quorum.is_voter(n.leader) {
             return;
         }
+        if n.state == PeerState::Observing {
+            // A non-voter's notification neither counts nor holds back our next resend: a
+            // repairing server polling us would otherwise keep us from ever asking the
+            // other voters again.
+            return;
+        }
         // Something arrived: back-off restarts (FastLeaderElection resets notTimeout only on
         // a new round, but resending while messages flow is pointless either way).
         self.resend_at_ms = now_ms + self.notification_timeout_ms;
@@ -235,14 +244,24 @@ impl Election {
             PeerState::Looking if self.voting => self.on_looking(now_ms, from, n, out),
             PeerState::Looking => {
                 // A non-voter (a server repairing its files) learns the leader only from
-                // FOLLOWING/LEADING answers to its own notifications. Voters are electing
-                // now: ask again at the shortest interval, or a back-off grown while no
-                // quorum was up (up to maxNotificationInterval) would keep it out of the
-                // ensemble that long after they decide.
-                self.notification_timeout_ms = self.timing.min_notification_interval_ms;
-                self.resend_at_ms = now_ms + self.notification_timeout_ms;
+                // FOLLOWING/LEADING answers to its own notifications. When a voter's vote
+                // is new or changed, voters are electing: ask again at the shortest
+                // interval, or a back-off grown while no quorum was up (up to
+                // maxNotificationInterval) would keep it out of the ensemble that long after
+                // they decide. A repeated vote is only an answer to our own notification
+                // and leaves the back-off growing.
+                let vote = Vote {
+                    leader: n.leader,
+                    zxid: n.zxid,
+                    election_epoch: n.election_epoch,
+                    peer_epoch: n.peer_epoch,
+                };
+                if self.looking_seen.insert(from, vote) != Some(vote) {
+                    self.notification_timeout_ms = self.timing.min_notification_interval_ms;
+                    self.resend_at_ms = now_ms + self.notification_timeout_ms;
+                }
             }
-            PeerState::Observing => {}
+            PeerState::Observing => unreachable!("returned above"),
             PeerState::Following | PeerState::Leading => self.on_established(from, n, out),
         }
     }
