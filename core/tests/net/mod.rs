@@ -169,6 +169,12 @@ pub struct Net {
     /// Every persist a server asked for: (time, server, token, records, reset).
     pub persists: Vec<(i64, ServerId, u64, Vec<DurableRecord>, bool)>,
     pub clients: Vec<SimClient>,
+    /// The txn each zxid was applied as, by the first replica to apply it.
+    pub applied_txns: BTreeMap<Zxid, std::sync::Arc<zksim_core::zab::messages::Proposal>>,
+    /// Zab's agreement broken: a zxid applied as different txns by two replicas.
+    pub conflicts: Vec<String>,
+    /// Snapshots installed from a leader: (time, server, zxid, digest).
+    pub installs: Vec<(i64, ServerId, Zxid, u64)>,
 }
 
 impl Net {
@@ -195,6 +201,9 @@ impl Net {
             messages: Vec::new(),
             persists: Vec::new(),
             clients: Vec::new(),
+            applied_txns: BTreeMap::new(),
+            conflicts: Vec::new(),
+            installs: Vec::new(),
         };
         for id in voters.iter().chain(observers) {
             let mut config = ServerConfig::new(*id, voters.to_vec(), observers.to_vec());
@@ -460,13 +469,21 @@ impl Net {
                     .expect("known")
                     .roles
                     .push((state, epoch, leader)),
-                Effect::Applied(p) => self
-                    .nodes
-                    .get_mut(&id)
-                    .expect("known")
-                    .applied
-                    .push(p.hdr.zxid),
-                Effect::InstalledSnapshot { .. } => {
+                Effect::Applied(p) => {
+                    let zxid = p.hdr.zxid;
+                    match self.applied_txns.get(&zxid) {
+                        Some(first) if **first != *p => self.conflicts.push(format!(
+                            "server {id} applied zxid {zxid:#x} as {p:?}, another as {first:?}"
+                        )),
+                        Some(_) => {}
+                        None => {
+                            self.applied_txns.insert(zxid, p);
+                        }
+                    }
+                    self.nodes.get_mut(&id).expect("known").applied.push(zxid);
+                }
+                Effect::InstalledSnapshot { zxid, digest } => {
+                    self.installs.push((self.now_ms, id, zxid, digest));
                     self.nodes.get_mut(&id).expect("known").applied.clear()
                 }
             }
