@@ -135,6 +135,18 @@ fn a_crashed_server_costs_in_flight_requests_but_not_the_session_or_its_watches(
         net.clients[c].session.watches().is_empty(),
         "both one-shot watches fired"
     );
+    // The reconnect named the session, its password and the last zxid the client saw.
+    let (first_server, first) = net.clients[c].connects[0].clone();
+    let (server, again) = net.clients[c]
+        .connects
+        .last()
+        .cloned()
+        .expect("a reconnect");
+    assert_eq!((first_server, server), (1, 2));
+    assert_eq!(first.session_id, 0);
+    assert_eq!(again.session_id, session);
+    assert_ne!(again.password, 0);
+    assert_eq!(again.last_zxid_seen, seen);
     assert!(net.clients[c].session.last_zxid_seen() >= seen);
     // The session goes on: a request on the new connection succeeds.
     let x4 = net.client_submit(c, get_data("/w", false));

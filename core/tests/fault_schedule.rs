@@ -11,7 +11,7 @@ mod net;
 use std::collections::BTreeSet;
 
 use net::{Net, create, ephemeral, get_data, set_data, sync};
-use zksim_core::client::{ClientConfig, ClientState, Outcome};
+use zksim_core::client::{ClientConfig, Outcome};
 use zksim_core::error::ErrorCode;
 use zksim_core::log::File;
 use zksim_core::request::Request;
@@ -503,7 +503,6 @@ fn run_schedule(seed: u64, actions: usize) {
             sched.context()
         );
     }
-    let _ = ClientState::Closed;
 }
 
 #[test]

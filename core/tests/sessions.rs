@@ -7,12 +7,11 @@
 
 mod net;
 
-use net::{Net, create, data_of, ephemeral, get_data, paths, set_data, sync};
+use net::{Net, create, data_of, ephemeral, get_data, set_data, sync};
 use zksim_core::error::ErrorCode;
 use zksim_core::proto::{ClientMessage, ConnId, ServerMessage};
 use zksim_core::request::{Request, Response};
 use zksim_core::server::Bugs;
-use zksim_core::txn::Txn;
 use zksim_core::zab::ServerId;
 
 fn three() -> Net {
@@ -439,6 +438,4 @@ fn a_request_of_an_expired_session_through_a_follower_is_refused() {
     assert!(net.conns[&c].closed);
     let refused = net.nodes[&3].applied.len();
     assert!(refused > 0);
-    let _ = paths("x", 0);
-    let _: Option<Txn> = None;
 }

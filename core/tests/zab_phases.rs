@@ -8,7 +8,7 @@ mod net;
 
 use net::{Net, create, paths};
 use zksim_core::error::ErrorCode;
-use zksim_core::log::{self, DurableRecord, File};
+use zksim_core::log::{self, DurableRecord};
 use zksim_core::zab::election::{Election, ElectionEffect, ElectionTiming, is_better};
 use zksim_core::zab::messages::PeerMessage;
 use zksim_core::zab::quorum::QuorumVerifier;
@@ -246,7 +246,7 @@ fn discovery_the_new_epoch_is_one_past_the_highest_accepted_epoch_of_the_quorum(
     for id in [1, 2, 3] {
         net.restart(id);
     }
-    let leader = net.settle(10_000);
+    net.settle(10_000);
     for id in [1, 2, 3] {
         assert_eq!(net.server(id).accepted_epoch(), 8);
         assert_eq!(net.server(id).current_epoch(), 8);
@@ -272,7 +272,6 @@ fn discovery_the_new_epoch_is_one_past_the_highest_accepted_epoch_of_the_quorum(
     net.crash(leader9);
     net.settle(10_000);
     assert_eq!(net.server(3).current_epoch(), 21);
-    let _ = leader;
 }
 
 #[test]
@@ -739,5 +738,4 @@ fn broadcast_five_servers_work_with_two_down_and_stop_with_three_down() {
         assert!(net.server(4).tree().get(&p).is_some());
     }
     net.assert_converged();
-    let _ = File::TxnLog;
 }

@@ -118,6 +118,8 @@ pub struct SimClient {
     pub violations: Vec<String>,
     /// Every server the client opened a connection to, in order.
     pub connected_to: Vec<ServerId>,
+    /// Every ConnectRequest it sent, with the server it went to.
+    pub connects: Vec<(ServerId, ConnectRequest)>,
 }
 
 impl SimClient {
@@ -698,6 +700,7 @@ impl Net {
             events: Vec::new(),
             violations: Vec::new(),
             connected_to: Vec::new(),
+            connects: Vec::new(),
         });
         let mut out = Vec::new();
         let now = self.now_ms;
@@ -763,6 +766,10 @@ impl Net {
                 }
                 ClientEffect::Send(msg) => {
                     let conn = self.clients[c].conn.expect("a transport to send on");
+                    if let ClientMessage::Connect(req) = &msg {
+                        let server = self.conns[&conn].server;
+                        self.clients[c].connects.push((server, req.clone()));
+                    }
                     self.client_send(conn, msg);
                 }
                 ClientEffect::Close => {
