@@ -12,10 +12,12 @@
 pub mod external;
 pub mod generator;
 pub mod history;
+pub mod html;
 pub mod index;
 pub mod linearizability;
 pub mod props;
 pub mod reference;
+pub mod report;
 pub mod zkmodel;
 
 pub use index::History;

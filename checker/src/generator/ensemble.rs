@@ -96,6 +96,7 @@ struct Ensemble {
     next_session: SessionId,
     events: Vec<Event>,
     invoked: usize,
+    first_request: Option<Request>,
 }
 
 fn ids() -> Vec<Id> {
@@ -162,29 +163,23 @@ impl Ensemble {
             next_session: 0x1_0000,
             events: Vec::new(),
             invoked: 0,
+            first_request: None,
         }
     }
 
-    /// Roles, and the queue parent every sequential create uses.
+    /// Roles and sessions; the first request any client sends creates the queue parent.
     fn setup(&mut self) {
         self.announce_leader();
         for c in 0..self.clients.len() {
             self.connect(c);
         }
-        let session = self.clients[0].session;
-        let hdr = self.next_hdr(session, 0);
-        let create = Request::Create {
+        self.first_request = Some(Request::Create {
             path: QUEUE.to_string(),
             data: Some(Vec::new()),
             acl: zksim_core::acl::Acl::open_unsafe(),
             mode: zksim_core::request::CreateMode::Persistent,
             ttl: None,
-        };
-        let txn = self
-            .prep
-            .prep_write(&self.leader_tree, &hdr, &ids(), &create)
-            .txn;
-        self.commit(hdr, txn);
+        });
     }
 
     fn announce_leader(&mut self) {
@@ -291,7 +286,10 @@ impl Ensemble {
         {
             return;
         }
-        let request = self.workload.request(&mut self.rng);
+        let request = match self.first_request.take() {
+            Some(first) => first,
+            None => self.workload.request(&mut self.rng),
+        };
         let client = &mut self.clients[c];
         let xid = client.next_xid;
         client.next_xid += 1;

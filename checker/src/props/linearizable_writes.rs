@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 use zksim_core::txn::Txn;
 
-use super::describe::{op as describe_op, zxid as z};
+use super::describe::{difference, op as describe_op, zxid as z};
 use super::{Findings, Options, Outcome, Property, Verdict};
 use crate::index::{End, History, OpId, OpKind, TxnId};
 use crate::linearizability::{self, Budget, Operation};
@@ -75,13 +75,11 @@ fn reply_claims(h: &History, r: &Reference, claims: &mut Vec<Claim>) {
         let reply = h.op(m.op).reply().expect("mismatches have replies");
         claims.push(Claim {
             sentence: format!(
-                "{} was answered {} at zxid {}, but its txn at zxid {} gives {} {:?}",
+                "{} was answered at zxid {} with {}: not what its txn at zxid {} gives",
                 describe_op(h, m.op),
-                reply.err,
                 z(reply.zxid),
-                z(t.zxid),
-                m.expected_err,
-                m.expected
+                difference((reply.err, &reply.response), (m.expected_err, &m.expected)),
+                z(t.zxid)
             ),
             ops: vec![m.op],
             txns: vec![m.txn],
@@ -165,8 +163,7 @@ fn missing_claims(h: &History, claims: &mut Vec<Claim>) {
 /// Set the zxid claim aside and search for any linearization of the writes involved.
 fn confirm(h: &History, claims: Vec<Claim>, options: Options, writes: usize) -> Outcome {
     let suspects: Vec<OpId> = claims.iter().flat_map(|c| c.ops.iter().copied()).collect();
-    let (ops, ids) = search_history(h, &suspects);
-    let result = linearizability::check(&ZkModel, &ops, Budget::steps(options.max_steps));
+    let (result, ids) = search(h, Some(&suspects), options.max_steps);
     let mut findings = Findings::new(Property::LinearizableWrites);
     match result.verdict {
         linearizability::Verdict::Unknown(reason) => {
@@ -193,7 +190,11 @@ fn confirm(h: &History, claims: Vec<Claim>, options: Options, writes: usize) -> 
                      The zxid order fails first here: {}",
                     describe_op(h, stuck),
                     result.stats.steps,
-                    v.keys.join(", "),
+                    v.keys
+                        .iter()
+                        .map(|k| k.trim_matches('"'))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     claims[0].sentence
                 ),
                 involved,
@@ -219,6 +220,22 @@ fn confirm(h: &History, claims: Vec<Claim>, options: Options, writes: usize) -> 
     findings.outcome(writes)
 }
 
+/// Search for a linearization of the writes alone (requests, replies and real times; no
+/// zxid, no ground truth): all of them, or those sharing znodes with `focus` up to the last
+/// return among `focus`. Returns the verdict and, for each searched operation, its op
+/// (`OpId::MAX` for a session close or a container reap the search may place).
+pub fn search(
+    h: &History,
+    focus: Option<&[OpId]>,
+    max_steps: u64,
+) -> (linearizability::CheckResult, Vec<OpId>) {
+    let (ops, ids) = search_history(h, focus);
+    (
+        linearizability::check(&ZkModel, &ops, Budget::steps(max_steps)),
+        ids,
+    )
+}
+
 /// Marks a search operation that is not a client op (a session close, a container reap).
 const NO_OP: OpId = OpId::MAX;
 
@@ -236,13 +253,14 @@ struct Candidate {
 /// return later stay open. Returns the search history and each entry's op.
 fn search_history(
     h: &History,
-    suspects: &[OpId],
+    focus: Option<&[OpId]>,
 ) -> (Vec<Operation<ZkInput, ZkOutput>>, Vec<OpId>) {
-    let cut = suspects
-        .iter()
-        .filter_map(|&s| h.op(s).end_at())
-        .max()
-        .unwrap_or(usize::MAX);
+    let cut = focus.map_or(usize::MAX, |f| {
+        f.iter()
+            .filter_map(|&s| h.op(s).end_at())
+            .max()
+            .unwrap_or(usize::MAX)
+    });
     let mut candidates = Vec::new();
     for (i, op) in h.ops.iter().enumerate() {
         if op.kind != OpKind::Write || op.invoke_at > cut {
@@ -285,7 +303,10 @@ fn search_history(
     for (c, input) in candidates.iter_mut().zip(inputs) {
         c.input = input;
     }
-    let keep = component_of(&candidates, suspects);
+    let keep = match focus {
+        Some(suspects) => component_of(&candidates, suspects),
+        None => vec![true; candidates.len()],
+    };
     let mut ops = Vec::new();
     let mut ids = Vec::new();
     for (c, keep) in candidates.into_iter().zip(keep) {
@@ -350,7 +371,14 @@ fn component_of(candidates: &[Candidate], suspects: &[OpId]) -> Vec<bool> {
 /// A txn in a few words.
 fn txn_words(txn: &Txn) -> String {
     match txn {
-        Txn::Create { path, .. } => format!("create {path}"),
+        Txn::Create {
+            path,
+            parent_cversion,
+            ephemeral_owner,
+            ..
+        } => {
+            format!("create {path} (parent cversion {parent_cversion}, owner {ephemeral_owner:#x})")
+        }
         Txn::Delete { path } | Txn::DeleteContainer { path } => format!("delete {path}"),
         Txn::SetData { path, version, .. } => format!("setData {path} (version {version})"),
         Txn::SetAcl { path, version, .. } => format!("setACL {path} (aversion {version})"),

@@ -285,8 +285,9 @@ pub fn check(p: Property, h: &History, r: &Reference, options: Options) -> Outco
 
 /// Text helpers for sentences.
 pub(crate) mod describe {
-    use zksim_core::request::Request;
-    use zksim_core::stat::Zxid;
+    use zksim_core::error::ErrorCode;
+    use zksim_core::request::{OpResult, Request, Response};
+    use zksim_core::stat::{Stat, Zxid};
 
     use crate::index::{History, OpId};
 
@@ -340,6 +341,138 @@ pub(crate) mod describe {
         match r.path() {
             Some(path) => format!("{name} {path}"),
             None => name.to_string(),
+        }
+    }
+
+    /// Bytes as a quoted string when they are text, else as a list.
+    pub fn data(d: &Option<Vec<u8>>) -> String {
+        match d {
+            None => "null".to_string(),
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => format!("{text:?}"),
+                Err(_) => format!("{bytes:?}"),
+            },
+        }
+    }
+
+    fn stat_difference(told: &Stat, state: &Stat, out: &mut Vec<String>) {
+        let fields: [(&str, i64, i64, bool); 11] = [
+            ("czxid", told.czxid, state.czxid, true),
+            ("mzxid", told.mzxid, state.mzxid, true),
+            ("pzxid", told.pzxid, state.pzxid, true),
+            ("ctime", told.ctime, state.ctime, false),
+            ("mtime", told.mtime, state.mtime, false),
+            ("version", told.version.into(), state.version.into(), false),
+            (
+                "cversion",
+                told.cversion.into(),
+                state.cversion.into(),
+                false,
+            ),
+            (
+                "aversion",
+                told.aversion.into(),
+                state.aversion.into(),
+                false,
+            ),
+            (
+                "ephemeralOwner",
+                told.ephemeral_owner,
+                state.ephemeral_owner,
+                false,
+            ),
+            (
+                "dataLength",
+                told.data_length.into(),
+                state.data_length.into(),
+                false,
+            ),
+            (
+                "numChildren",
+                told.num_children.into(),
+                state.num_children.into(),
+                false,
+            ),
+        ];
+        for (name, a, b, is_zxid) in fields {
+            if a != b {
+                let show = |v: i64| if is_zxid { zxid(v) } else { v.to_string() };
+                out.push(format!("{name} {} (expected {})", show(a), show(b)));
+            }
+        }
+    }
+
+    /// What differs between an answer and the expected one, in a few words:
+    /// `data "x" (expected "y"), version 3 (expected 2)`.
+    pub fn difference(told: (ErrorCode, &Response), expected: (ErrorCode, &Response)) -> String {
+        if told.0 != expected.0 {
+            return format!("{} (expected {})", told.0, expected.0);
+        }
+        let mut out = Vec::new();
+        match (told.1, expected.1) {
+            (Response::GetData { data: a, stat: s }, Response::GetData { data: b, stat: t }) => {
+                if a != b {
+                    out.push(format!("data {} (expected {})", data(a), data(b)));
+                }
+                stat_difference(s, t, &mut out);
+            }
+            (Response::Stat(s), Response::Stat(t)) => stat_difference(s, t, &mut out),
+            (Response::Create { path: a, stat: s }, Response::Create { path: b, stat: t }) => {
+                if a != b {
+                    out.push(format!("name {a} (expected {b})"));
+                }
+                stat_difference(s, t, &mut out);
+            }
+            (
+                Response::GetChildren {
+                    children: a,
+                    stat: s,
+                },
+                Response::GetChildren {
+                    children: b,
+                    stat: t,
+                },
+            ) => {
+                if a != b {
+                    out.push(format!(
+                        "children [{}] (expected [{}])",
+                        a.join(", "),
+                        b.join(", ")
+                    ));
+                }
+                if let (Some(s), Some(t)) = (s, t) {
+                    stat_difference(s, t, &mut out);
+                }
+            }
+            (Response::Multi(a), Response::Multi(b)) if a.len() == b.len() => {
+                for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                    if x != y {
+                        out.push(format!(
+                            "result {} {} (expected {})",
+                            k + 1,
+                            op_result(x),
+                            op_result(y)
+                        ));
+                        break;
+                    }
+                }
+            }
+            (a, b) => out.push(format!("{a:?} (expected {b:?})")),
+        }
+        if out.is_empty() {
+            "the same answer".to_string()
+        } else {
+            out.join(", ")
+        }
+    }
+
+    fn op_result(r: &OpResult) -> String {
+        match r {
+            OpResult::Error(e) => e.to_string(),
+            OpResult::Create { path, .. } => format!("created {path}"),
+            OpResult::GetData { data: d, .. } => format!("data {}", data(d)),
+            OpResult::GetChildren { children } => format!("children [{}]", children.join(", ")),
+            other => format!("{other:?}"),
         }
     }
 }

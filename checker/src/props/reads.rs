@@ -14,7 +14,7 @@
 //! committed txn (state that was never committed; an epoch's first zxid, `e << 32`, which
 //! no txn has, is allowed). The answer to removeWatches is not judged.
 
-use super::describe::{op as describe_op, zxid as z};
+use super::describe::{difference, op as describe_op, zxid as z};
 use super::{Findings, Outcome, Property};
 use crate::index::History;
 use crate::reference::Reference;
@@ -23,23 +23,17 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
     let mut findings = Findings::new(Property::ReadsEqualState);
     for m in &r.read_mismatches {
         let reply = h.op(m.op).reply().expect("mismatches have replies");
+        let empty = zksim_core::request::Response::Empty;
         let expected = match &m.expected {
-            Ok(response) => format!("{response:?}"),
-            Err(err) => err.to_string(),
-        };
-        let told = if reply.err.is_ok() {
-            format!("{:?}", reply.response)
-        } else {
-            reply.err.to_string()
+            Ok(response) => (zksim_core::error::ErrorCode::Ok, response),
+            Err(err) => (*err, &empty),
         };
         findings.add(
             format!(
-                "{} was answered {} at zxid {}, but the state at zxid {} gives {}",
+                "{} was answered at zxid {} with {}: not the state at that zxid",
                 describe_op(h, m.op),
-                told,
                 z(reply.zxid),
-                z(reply.zxid),
-                expected
+                difference((reply.err, &reply.response), expected)
             ),
             vec![m.op],
             Vec::new(),
