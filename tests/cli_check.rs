@@ -84,16 +84,90 @@ fn violation_exits_1_with_a_report() {
     );
 }
 
-// Without --format the file would be a zksim history, which is not supported yet: exit 2.
+// Without --format the file is a zksim history: an external file there is bad input,
+// exit 2, with the line named.
 #[test]
-fn zksim_format_is_not_yet_supported() {
+fn external_file_without_format_is_bad_input() {
     let file = HistoryFile::new("plain.edn", KNOSSOS_OK);
     let output = zksim_check(&[file.path()]);
     assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("line 1:"), "{}", stderr(&output));
+}
+
+fn generated(seed: u64, ops: usize) -> Vec<zksim_checker::history::Event> {
+    zksim_checker::generator::generate(seed, &zksim_checker::generator::GenConfig::new(ops))
+}
+
+// A valid zksim history: every property holds, exit 0.
+#[test]
+fn zksim_history_that_holds_exits_0() {
+    let text = zksim_checker::history::to_jsonl(&generated(5, 600));
+    let file = HistoryFile::new("good.jsonl", &text);
+    let output = zksim_check(&[file.path()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let out = stdout(&output);
+    assert!(out.starts_with("all properties hold: "), "{out}");
+    assert!(out.contains("linearizable-writes ("), "{out}");
+    assert!(out.contains("seed: 5"), "{out}");
+}
+
+// A violation: exit 1, the first line names the property, the report the operations.
+#[test]
+fn zksim_history_with_a_violation_exits_1() {
+    use zksim_checker::Property;
+    let mut events = generated(5, 600);
+    zksim_checker::generator::mutate::inject(&mut events, Property::NoTimeTravel, 0)
+        .expect("a place for a stale read");
+    let file = HistoryFile::new("stale.jsonl", &zksim_checker::history::to_jsonl(&events));
+    let html = HistoryFile::new("stale.html", "");
+    let output = zksim_check(&[file.path(), "--html", html.path()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let out = stdout(&output);
     assert!(
-        stderr(&output).contains("zksim history format not yet supported"),
+        out.starts_with("no-time-travel: VIOLATED: session "),
+        "{out}"
+    );
+    assert!(out.contains("invoked at"), "{out}");
+    let page = std::fs::read_to_string(&html.0).expect("the page is written");
+    assert!(
+        page.contains("no-time-travel"),
+        "the page names the property"
+    );
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "nothing from the network"
+    );
+}
+
+// A history that contradicts itself: exit 2, naming the event.
+#[test]
+fn zksim_history_that_contradicts_itself_exits_2() {
+    let mut text = zksim_checker::history::to_jsonl(&generated(5, 50));
+    text.push_str("{\"type\":\"complete\",\"t\":99999999,\"client\":0,\"xid\":12345,\"outcome\":{\"unknown\":{\"reason\":\"x\"}}}\n");
+    let file = HistoryFile::new("contradiction.jsonl", &text);
+    let output = zksim_check(&[file.path()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("never invoked"),
         "{}",
         stderr(&output)
+    );
+}
+
+// A zksim history whose zxid claim fails, with no budget to search: unknown, exit 2.
+#[test]
+fn zksim_history_beyond_the_budget_exits_2() {
+    use zksim_checker::Property;
+    let mut events = generated(5, 600);
+    zksim_checker::generator::mutate::inject(&mut events, Property::LinearizableWrites, 0)
+        .expect("a place for a wrong reply");
+    let file = HistoryFile::new("budget.jsonl", &zksim_checker::history::to_jsonl(&events));
+    let output = zksim_check(&[file.path(), "--max-steps", "0"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("linearizable-writes: UNKNOWN: "),
+        "{}",
+        stdout(&output)
     );
 }
 
