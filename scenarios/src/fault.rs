@@ -101,6 +101,27 @@ impl Fault {
     }
 }
 
+/// The generator's name for the kind of a starting fault.
+fn fault_kind(f: &Fault) -> &'static str {
+    match f {
+        Fault::Partition { .. } => "partition",
+        Fault::IsolateLeader => "isolate_leader",
+        Fault::Bridge { .. } => "bridge",
+        Fault::OneWay { .. } => "one_way",
+        Fault::Loss { .. } => "loss",
+        Fault::Latency { .. } => "latency",
+        Fault::Kill { .. } => "kill",
+        Fault::KillLeader => "kill_leader",
+        Fault::KillMany { .. } => "kill_many",
+        Fault::Pause { .. } => "pause",
+        Fault::ClockSkew { .. } | Fault::ClockJump { .. } => "clock",
+        Fault::DiskSlow { .. } => "disk_slow",
+        Fault::DiskCorrupt { .. } => "disk_corrupt",
+        Fault::TornWrite { .. } => "torn_write",
+        _ => "heal",
+    }
+}
+
 /// A fault at a time of the safety phase.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedFault {
@@ -189,6 +210,7 @@ impl FaultPlan {
         let mut events: Vec<PlannedFault> = Vec::new();
         // (until_ms, server) for servers that are down.
         let mut down: Vec<(u64, u64)> = Vec::new();
+        let mut corrupted = false;
         let mut uncovered: Vec<(&str, u32)> = rates
             .weights()
             .into_iter()
@@ -210,8 +232,8 @@ impl FaultPlan {
                 }
             });
             if rates.cover_all_kinds {
+                // The first kind not yet drawn; it stays on the list until it can happen.
                 if let Some(k) = uncovered.first().copied() {
-                    uncovered.remove(0);
                     kind = Some(k);
                 }
             }
@@ -235,15 +257,15 @@ impl FaultPlan {
                 Some("isolate_leader") => (Fault::IsolateLeader, Some(Fault::HealNetwork)),
                 Some("bridge") if servers.len() >= 3 => {
                     let bridge = any(&mut rng, &servers);
-                    let rest: Vec<u64> = all.iter().copied().filter(|s| *s != bridge).collect();
-                    let (left, right): (Vec<u64>, Vec<u64>) =
-                        rest.iter().partition(|_| rng.gen_bool(0.5));
-                    if left.is_empty() || right.is_empty() {
-                        (
-                            Fault::Partition { side: vec![bridge] },
-                            Some(Fault::HealNetwork),
-                        )
-                    } else {
+                    let mut rest: Vec<u64> = all.iter().copied().filter(|s| *s != bridge).collect();
+                    // Two non-empty sides, both talking to the bridge.
+                    let cut = rng.gen_range(1..rest.len());
+                    for i in (1..rest.len()).rev() {
+                        rest.swap(i, rng.gen_range(0..=i));
+                    }
+                    let right = rest.split_off(cut);
+                    let left = rest;
+                    {
                         (
                             Fault::Bridge {
                                 left,
@@ -337,7 +359,10 @@ impl FaultPlan {
                         Some(Fault::DiskNormal { server }),
                     )
                 }
-                Some("disk_corrupt") if room > 0 && !up.is_empty() => {
+                // At most one corruption per run: a second server repairing at the same time
+                // could leave no quorum of intact voters, and nothing could make progress.
+                Some("disk_corrupt") if room > 0 && !up.is_empty() && !corrupted => {
+                    corrupted = true;
                     let server = any(&mut rng, &up);
                     (Fault::DiskCorrupt { server }, None)
                 }
@@ -353,6 +378,8 @@ impl FaultPlan {
                     Some(Fault::HealNetwork),
                 ),
             };
+            let used = fault_kind(&start);
+            uncovered.retain(|(k, _)| *k != used);
             if matches!(start, Fault::KillLeader) {
                 // The leader is known only at run time; count one server down.
                 down.push((end, 0));

@@ -150,6 +150,9 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
     };
     let sim_ms = start.elapsed().as_millis() as u64;
     let mut w = world.lock();
+    if liveness.is_err() && !w.debug_trees.is_empty() {
+        print_tree_differences(&w.debug_trees);
+    }
     let bugs: Vec<String> = options.bugs.names().iter().map(|s| s.to_string()).collect();
     let mut history = vec![Event::header(
         Some(seed),
@@ -192,6 +195,40 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         converged_after_ms: liveness.as_ref().ok().copied(),
         liveness: liveness.map(|_| ()),
         scenario,
+    }
+}
+
+/// For debugging a divergence: print the nodes on which the servers' trees differ.
+fn print_tree_differences(trees: &BTreeMap<ServerId, zksim_core::tree::Snapshot>) {
+    let mut all: BTreeMap<String, Vec<(ServerId, String)>> = BTreeMap::new();
+    for (id, t) in trees {
+        for n in &t.nodes {
+            all.entry(n.path.clone()).or_default().push((
+                *id,
+                format!(
+                    "{:?} {:?}",
+                    n.stat,
+                    n.data
+                        .as_ref()
+                        .map(|d| String::from_utf8_lossy(d).to_string())
+                ),
+            ));
+        }
+        eprintln!(
+            "S{id}: zxid {:#x}, {} nodes, sessions {:?}",
+            t.zxid,
+            t.nodes.len(),
+            t.sessions
+        );
+    }
+    for (path, versions) in all {
+        let first = &versions[0].1;
+        if versions.len() != trees.len() || versions.iter().any(|(_, v)| v != first) {
+            eprintln!("{path}:");
+            for (id, v) in versions {
+                eprintln!("  S{id}: {v}");
+            }
+        }
     }
 }
 

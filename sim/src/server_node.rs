@@ -112,6 +112,9 @@ fn publish(world: &Shared, server: &Server) {
         ephemerals,
     };
     w.published.insert(server.id(), p);
+    if std::env::var_os("ZKSIM_DEBUG_DIVERGENCE").is_some() {
+        w.debug_trees.insert(server.id(), tree.snapshot());
+    }
 }
 
 struct NodeState {

@@ -169,6 +169,8 @@ pub struct World {
     /// Whether the safety phase is over (clients stop starting work).
     pub winding_down: bool,
     pub published: BTreeMap<ServerId, Published>,
+    /// Each server's last published tree, kept only when `ZKSIM_DEBUG_DIVERGENCE` is set.
+    pub debug_trees: BTreeMap<ServerId, zksim_core::tree::Snapshot>,
 }
 
 /// The world, shared by every node task of the run.
@@ -213,6 +215,7 @@ impl Shared {
             history: Vec::new(),
             winding_down: false,
             published: BTreeMap::new(),
+            debug_trees: BTreeMap::new(),
         })))
     }
 
@@ -396,7 +399,9 @@ impl World {
             l.epoch += 1;
             l.broken = true;
         }
-        let at = self.now_ns() + 1_000_000;
+        // Both ends hear of the break now, before anything a new connection could carry
+        // (every message takes some latency), so no end ever sees a gap in one stream.
+        let at = self.now_ns();
         for (me, peer) in [(a, b), (b, a)] {
             if self.servers.get(&me).is_some_and(|s| s.alive) {
                 self.deliver(Addr::Server(me), at, Item::PeerDown { peer });

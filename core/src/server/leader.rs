@@ -154,7 +154,8 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
         next_counter: 1,
         outstanding: BTreeMap::new(),
         pending_syncs: Vec::new(),
-        ping_round: 0,
+        // Rounds never repeat across terms: a stale reply from an earlier term is lower.
+        ping_round: (u64::from(s.durable.accepted_epoch()) + 1) << 32,
         sessions: SessionTracker::new(tick),
         next_ping_ms: now_ms + tick / 2,
         next_reap_ms: now_ms + s.config.container_check_ms,
@@ -341,6 +342,16 @@ fn on_learner_info(
         acked_round: 0,
     };
     l.learners.insert(from, handle);
+    // A voter that already accepted a later epoch than the one this leader chose (from a
+    // leader whose discovery never finished) would refuse LEADERINFO forever
+    // (Learner.registerWithLeader). Step down so that the next election chooses an epoch
+    // above every accepted one; leaving leadership is always safe.
+    if let Some(epoch) = l.new_epoch {
+        if is_voter && !observer && !repairing && accepted_epoch > epoch {
+            s.go_looking(now_ms, out);
+            return;
+        }
+    }
     // Only voters with intact state take part in choosing the epoch.
     if !observer && is_voter && !repairing && l.phase == Phase::Discovery {
         l.infos.insert(from, (accepted_epoch, last_zxid));

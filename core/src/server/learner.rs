@@ -13,7 +13,7 @@ use crate::log::DurableRecord;
 use crate::stat::{SessionId, Zxid};
 use crate::tree::{DataTree, Snapshot};
 use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
-use crate::zab::{PeerState, ServerId, epoch_of};
+use crate::zab::{PeerState, ServerId, counter_of, epoch_of};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -200,9 +200,9 @@ pub(super) fn on_message(
             PeerMessage::Snap { snapshot } if l.phase == Phase::Syncing => {
                 l.mode = Some(SyncMode::Snap(snapshot))
             }
-            PeerMessage::Propose(p) => on_propose(s, l, p, out),
+            PeerMessage::Propose(p) => on_propose(s, l, now_ms, p, out),
             PeerMessage::Commit { zxid } => on_commit(s, l, now_ms, zxid, out),
-            PeerMessage::Inform(p) => on_inform(s, l, p, out),
+            PeerMessage::Inform(p) => on_inform(s, l, now_ms, p, out),
             PeerMessage::NewLeader { zxid } if l.phase == Phase::Syncing => {
                 on_new_leader(s, l, now_ms, zxid, out)
             }
@@ -269,18 +269,31 @@ fn on_leader_info(s: &mut Server, l: &mut Learner, now_ms: i64, new_epoch: u32, 
     l.phase = Phase::Syncing;
 }
 
-fn on_propose(s: &mut Server, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
+fn on_propose(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out: &mut Effects) {
     match l.phase {
         Phase::Syncing => l.sync_proposals.push(p),
-        Phase::Synced | Phase::Broadcast => log_and_ack(s, l, p, out),
+        Phase::Synced | Phase::Broadcast => log_and_ack(s, l, now_ms, p, out),
         Phase::Discovery => {}
     }
 }
 
 /// Zab phase 3: log the proposal and acknowledge it only once it is durable.
-fn log_and_ack(s: &mut Server, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
+fn log_and_ack(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out: &mut Effects) {
     let zxid = p.hdr.zxid;
-    if zxid <= s.last_logged_zxid() {
+    let last = s.last_logged_zxid();
+    if zxid <= last {
+        return;
+    }
+    // A leader proposes every counter of its epoch in order, over a FIFO link: a gap means
+    // the stream lost messages (a link that broke unnoticed). Logging past it would ACK a
+    // txn without its predecessors, so start over instead.
+    let contiguous = if epoch_of(zxid) == epoch_of(last) {
+        zxid == last + 1
+    } else {
+        counter_of(zxid) == 1
+    };
+    if !contiguous {
+        s.go_looking(now_ms, out);
         return;
     }
     let token = s.log_proposal(Arc::clone(&p), out);
@@ -322,7 +335,7 @@ fn commit_pending(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out:
     }
 }
 
-fn on_inform(s: &mut Server, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
+fn on_inform(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out: &mut Effects) {
     let zxid = p.hdr.zxid;
     match l.phase {
         Phase::Syncing => {
@@ -330,7 +343,7 @@ fn on_inform(s: &mut Server, l: &mut Learner, p: Arc<Proposal>, out: &mut Effect
             l.committed_upto = l.committed_upto.max(zxid);
         }
         Phase::Synced => {
-            log_and_ack(s, l, p, out);
+            log_and_ack(s, l, now_ms, p, out);
             l.committed_upto = l.committed_upto.max(zxid);
         }
         Phase::Broadcast => {
