@@ -7,7 +7,8 @@
 //! is on line `at + 1`. The file order of client-side events is the order they happened,
 //! so "A completed before B was invoked" is `A.end.at < B.invoke_at`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 
 use zksim_core::acl::Id;
 use zksim_core::error::ErrorCode;
@@ -18,6 +19,11 @@ use zksim_core::watch::EventType;
 use zksim_core::zab::PeerState;
 
 use crate::history::{ClientId, Event, Micros, Segment, SessionEvent};
+
+/// Hash maps and sets keyed by small integers and short strings: hashed the fast way
+/// (the checker's inputs are not adversarial to its hash tables).
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<crate::linearizability::FastHasher>>;
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<crate::linearizability::FastHasher>>;
 
 /// An operation's number in `History::ops` (invocation order).
 pub type OpId = u32;
@@ -238,11 +244,11 @@ pub struct History<'h> {
     /// Identity sets; entry 0 is "unknown".
     pub auths: Vec<Option<Vec<Id>>>,
     /// Each session's ops in invocation order.
-    pub session_ops: HashMap<SessionId, Vec<OpId>>,
+    pub session_ops: FastMap<SessionId, Vec<OpId>>,
     /// The client each session belongs to.
-    pub client_of_session: HashMap<SessionId, ClientId>,
+    pub client_of_session: FastMap<SessionId, ClientId>,
     /// Each session's reconnects: the positions of its `connected` events but the first.
-    pub reconnects: HashMap<SessionId, Vec<usize>>,
+    pub reconnects: FastMap<SessionId, Vec<usize>>,
     /// Simulated time of the last client-side event.
     pub end_t: Micros,
     pub events: usize,
@@ -513,7 +519,7 @@ impl<'h> History<'h> {
 
     /// Pair each write with the txn that carries its session and xid.
     fn link_writes(&mut self) {
-        let mut by_request: HashMap<(SessionId, i32), TxnId> = HashMap::new();
+        let mut by_request: FastMap<(SessionId, i32), TxnId> = FastMap::default();
         for (i, t) in self.txns.iter().enumerate() {
             if is_client_write_txn(t.txn) {
                 let id = TxnId::try_from(i).expect("txn count fits in u32");
@@ -574,7 +580,7 @@ impl<'h> History<'h> {
 
 #[derive(Default)]
 struct Builder {
-    by_xid: HashMap<(ClientId, i32), OpId>,
-    auth_of_client: HashMap<ClientId, AuthId>,
-    connected: std::collections::HashSet<SessionId>,
+    by_xid: FastMap<(ClientId, i32), OpId>,
+    auth_of_client: FastMap<ClientId, AuthId>,
+    connected: FastSet<SessionId>,
 }

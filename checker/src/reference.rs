@@ -18,9 +18,9 @@
 //! client that never stated them, an answer is accepted when it holds either with no
 //! identity or with a `super` one, so it is taken on trust.
 
-use std::collections::HashMap;
+use crate::index::FastMap;
 
-use zksim_core::acl::Id;
+use zksim_core::acl::{self, Id};
 use zksim_core::error::ErrorCode;
 use zksim_core::prep::{Prep, PrepConfig};
 use zksim_core::read;
@@ -107,16 +107,54 @@ fn keep<T>(list: &mut Vec<T>, item: T) {
 }
 
 /// The identities to try for an ACL decision: the known ones, or none and then `super`.
-fn auth_tries(h: &History, auth: AuthId) -> Vec<Vec<Id>> {
+fn auth_tries<'a>(h: &'a History, auth: AuthId, superuser: &'a [Id]) -> [Option<&'a [Id]>; 2] {
     match h.auth(auth) {
-        Some(ids) => vec![ids.to_vec()],
-        None => vec![Vec::new(), vec![Id::new("super", "checker")]],
+        Some(ids) => [Some(ids), None],
+        None => [Some(&[]), Some(superuser)],
     }
 }
 
+/// Which half of the replay a sweep does. Both apply every txn; they are independent, so
+/// `Reference::run` does them on two threads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Half {
+    /// Re-prep each write, compare its reply, check each closeSession: the fields
+    /// `prep_mismatches`, `reply_mismatches`, `close_mismatches`, `writes_checked`.
+    Writes,
+    /// Answer each read, fire the watches reads set: `read_mismatches`, `fired`,
+    /// `reads_beyond`, `reads_checked`.
+    Reads,
+}
+
 impl Reference {
+    /// The whole replay, its two halves in parallel.
     pub fn run(h: &History) -> Reference {
-        let mut sweep = Sweep::new(h);
+        let (writes, reads) = std::thread::scope(|scope| {
+            let writes = scope.spawn(|| Reference::half(h, Half::Writes));
+            let reads = Reference::half(h, Half::Reads);
+            (
+                writes.join().expect("the write sweep does not panic"),
+                reads,
+            )
+        });
+        Reference {
+            prep_mismatches: writes.prep_mismatches,
+            reply_mismatches: writes.reply_mismatches,
+            close_mismatches: writes.close_mismatches,
+            writes_checked: writes.writes_checked,
+            ..reads
+        }
+    }
+
+    /// One half of the replay; the other half's fields stay empty.
+    pub fn half(h: &History, half: Half) -> Reference {
+        let mut sweep = Sweep::new(h, half);
+        if half == Half::Writes {
+            for t in 0..h.txns.len() {
+                sweep.txn(TxnId::try_from(t).expect("fits"));
+            }
+            return sweep.out;
+        }
         let reads = read_queries(h);
         let mut next_read = 0;
         for t in 0..h.txns.len() {
@@ -154,19 +192,24 @@ fn read_queries(h: &History) -> Vec<(Zxid, OpId)> {
 
 struct Sweep<'a, 'h> {
     h: &'a History<'h>,
+    half: Half,
     tree: DataTree,
     prep: Prep,
-    session_auth: HashMap<SessionId, AuthId>,
-    /// (session, path) -> position of the reply that last set a watch there.
-    registered: HashMap<(SessionId, String), usize>,
+    session_auth: FastMap<SessionId, AuthId>,
+    /// (session, path hash) -> position of the reply that last set a watch there.
+    registered: FastMap<(SessionId, u64), usize>,
+    /// Each session's persistent watches (path, recursive), as its addWatch requests set
+    /// them and its removeWatches requests take them away.
+    persistent: FastMap<SessionId, Vec<(String, bool)>>,
+    superuser: Vec<Id>,
     events: Vec<WatchEvent>,
     out: Reference,
 }
 
 impl<'a, 'h> Sweep<'a, 'h> {
-    fn new(h: &'a History<'h>) -> Self {
+    fn new(h: &'a History<'h>, half: Half) -> Self {
         // A session's identities for notifications: those of its ops, if they all agree.
-        let mut session_auth = HashMap::new();
+        let mut session_auth = FastMap::default();
         for (&session, ops) in &h.session_ops {
             let first = ops.first().map_or(UNKNOWN_AUTH, |&o| h.op(o).auth);
             let same = ops.iter().all(|&o| same_ids(h, h.op(o).auth, first));
@@ -174,10 +217,13 @@ impl<'a, 'h> Sweep<'a, 'h> {
         }
         Sweep {
             h,
+            half,
             tree: DataTree::new(),
             prep: Prep::new(PrepConfig::default()),
             session_auth,
-            registered: HashMap::new(),
+            registered: FastMap::default(),
+            persistent: FastMap::default(),
+            superuser: vec![Id::new("super", "checker")],
             events: Vec::new(),
             out: Reference::default(),
         }
@@ -191,17 +237,24 @@ impl<'a, 'h> Sweep<'a, 'h> {
             zxid: rec.zxid,
             time: rec.time,
         };
-        let op = self.h.op_of_txn[t as usize];
+        let writes = self.half == Half::Writes;
+        let op = self.h.op_of_txn[t as usize].filter(|_| writes);
         if let Some(op) = op {
             self.check_prep(t, op, &hdr);
         }
         if let Txn::CloseSession { paths } = rec.txn {
-            self.check_close(t, &hdr, paths);
+            if writes {
+                self.check_close(t, &hdr, paths);
+            }
+            self.persistent.remove(&rec.session);
         }
         self.events.clear();
         let result = self.tree.apply(&hdr, rec.txn, &mut self.events);
-        self.prep.applied(rec.zxid);
-        self.record_fired(rec.zxid);
+        if writes {
+            self.prep.applied(rec.zxid);
+        } else {
+            self.record_fired(rec.zxid);
+        }
         if let Some(op) = op {
             self.check_reply(t, op, &result);
         }
@@ -215,8 +268,11 @@ impl<'a, 'h> Sweep<'a, 'h> {
         self.out.writes_checked += 1;
         let request = self.h.op(op).request;
         let mut expected = None;
-        for ids in auth_tries(self.h, self.h.op(op).auth) {
-            let prepped = self.prep.prep_write(&self.tree, hdr, &ids, request);
+        for ids in auth_tries(self.h, self.h.op(op).auth, &self.superuser)
+            .into_iter()
+            .flatten()
+        {
+            let prepped = self.prep.prep_write(&self.tree, hdr, ids, request);
             // Nothing outstanding: the next apply is this txn's (or a replacement's).
             self.prep.clear();
             if prepped.txn == *logged {
@@ -287,7 +343,10 @@ impl<'a, 'h> Sweep<'a, 'h> {
                 self.h.auth(auth).map(|ids| e.readable_by(ids))
             };
             let persistent = self.has_persistent_watch(e.watcher, &e.path);
-            let registered_at = self.registered.get(&(e.watcher, e.path.clone())).copied();
+            let registered_at = self
+                .registered
+                .get(&(e.watcher, path_hash(&e.path)))
+                .copied();
             self.out.fired.push(Fired {
                 zxid,
                 session: e.watcher,
@@ -329,15 +388,53 @@ impl<'a, 'h> Sweep<'a, 'h> {
         }
         if let Some(path) = watched_path(op.request) {
             let at = op.end_at().expect("replied");
-            self.registered.insert((session, path.to_string()), at);
+            self.registered.insert((session, path_hash(path)), at);
+        }
+        match op.request {
+            Request::AddWatch { path, mode } if mode.is_persistent() => {
+                let list = self.persistent.entry(session).or_default();
+                list.retain(|(p, _)| p != path);
+                list.push((path.clone(), mode.is_recursive()));
+            }
+            Request::RemoveWatches { path, .. } => {
+                if let Some(list) = self.persistent.get_mut(&session) {
+                    list.retain(|(p, _)| p != path);
+                }
+            }
+            _ => {}
+        }
+        if let Some(ids) = self.h.auth(op.auth) {
+            if let Some(same) = quick_read(&self.tree, ids, op.request, reply) {
+                debug_assert_eq!(
+                    same,
+                    same_answer(
+                        reply,
+                        &read::serve_read(
+                            &mut self.tree.clone(),
+                            session,
+                            ids,
+                            op.request,
+                            &mut Vec::new()
+                        )
+                    ),
+                    "quick_read agrees with serve_read on {:?}",
+                    op.request
+                );
+                if same {
+                    return;
+                }
+            }
         }
         // The server's answer to removeWatches depends on watches the reference cannot
         // follow across reconnects: apply it, but do not judge it.
         let judged = !matches!(op.request, Request::RemoveWatches { .. });
         let mut expected = None;
-        for ids in auth_tries(self.h, op.auth) {
+        for ids in auth_tries(self.h, op.auth, &self.superuser)
+            .into_iter()
+            .flatten()
+        {
             let mut unused = Vec::new();
-            let answer = read::serve_read(&mut self.tree, session, &ids, op.request, &mut unused);
+            let answer = read::serve_read(&mut self.tree, session, ids, op.request, &mut unused);
             if !judged || same_answer(reply, &answer) {
                 return;
             }
@@ -351,6 +448,11 @@ impl<'a, 'h> Sweep<'a, 'h> {
     }
 }
 
+fn path_hash(path: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<crate::linearizability::FastHasher>::default().hash_one(path)
+}
+
 /// The path a request sets a watch on.
 fn watched_path(r: &Request) -> Option<&str> {
     match r {
@@ -360,6 +462,48 @@ fn watched_path(r: &Request) -> Option<&str> {
         | Request::AddWatch { path, .. } => Some(path),
         _ => None,
     }
+}
+
+/// Whether a plain read's reply equals what `read::serve_read` answers on `tree`, decided
+/// without building the answer (most reads are these three, without a watch); `None` for
+/// any other request. It follows `serve_read` exactly: exists needs no permission,
+/// getData and getChildren need READ (`readable`).
+fn quick_read(tree: &DataTree, ids: &[Id], request: &Request, reply: &Reply) -> Option<bool> {
+    let (path, needs_read) = match request {
+        Request::Exists { path, watch: false } if !path.contains('\0') => (path, false),
+        Request::GetData { path, watch: false } | Request::GetChildren { path, watch: false } => {
+            (path, true)
+        }
+        _ => return None,
+    };
+    let Some(node) = tree.get(path) else {
+        return Some(reply.err == ErrorCode::NoNode);
+    };
+    if needs_read && acl::check_acl(&node.acl, acl::PERM_READ, ids).is_err() {
+        return Some(reply.err == ErrorCode::NoAuth);
+    }
+    if reply.err != ErrorCode::Ok {
+        return Some(false);
+    }
+    let same = match (request, &reply.response) {
+        (Request::Exists { .. }, Response::Stat(stat)) => *stat == node.client_stat(),
+        (Request::GetData { .. }, Response::GetData { data, stat }) => {
+            *data == node.data && *stat == node.client_stat()
+        }
+        (
+            Request::GetChildren { .. },
+            Response::GetChildren {
+                children,
+                stat: Some(stat),
+            },
+        ) => {
+            *stat == node.client_stat()
+                && children.len() == node.children.len()
+                && children.iter().eq(node.children.iter())
+        }
+        _ => false,
+    };
+    Some(same)
 }
 
 fn same_answer(reply: &Reply, answer: &Result<Response, ErrorCode>) -> bool {

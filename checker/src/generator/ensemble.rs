@@ -288,7 +288,16 @@ impl Ensemble {
         }
         let request = match self.first_request.take() {
             Some(first) => first,
-            None => self.workload.request(&mut self.rng),
+            None => {
+                let oldest = self.leader_tree.get(QUEUE).and_then(|q| {
+                    // The oldest by sequence number, whatever its prefix.
+                    q.children
+                        .iter()
+                        .min_by_key(|c| c[c.len().saturating_sub(10)..].to_string())
+                        .cloned()
+                });
+                self.workload.request(&mut self.rng, oldest.as_deref())
+            }
         };
         let client = &mut self.clients[c];
         let xid = client.next_xid;

@@ -154,9 +154,14 @@ impl Workload {
         }
     }
 
-    /// One request: about half writes, a few syncs.
-    pub fn request(&self, rng: &mut ChaCha8Rng) -> Request {
+    /// One request: about half writes, a few syncs. `oldest` is the queue's oldest child,
+    /// which a consumer deletes now and then (so the queue stays short).
+    pub fn request(&self, rng: &mut ChaCha8Rng, oldest: Option<&str>) -> Request {
         match rng.gen_range(0..100) {
+            0..=5 if oldest.is_some() => Request::Delete {
+                path: format!("{QUEUE}/{}", oldest.unwrap_or_default()),
+                version: -1,
+            },
             0..=44 => self.write(rng),
             45..=49 => Request::Sync {
                 path: "/".to_string(),

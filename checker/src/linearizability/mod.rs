@@ -18,6 +18,7 @@ mod verdict;
 
 pub use history::Operation;
 pub use model::Model;
+pub use table::FastHasher;
 pub use verdict::{Budget, CheckResult, Stats, UnknownReason, Verdict, Violation};
 
 use search::{Outcome, Search};

@@ -124,7 +124,7 @@ pub(crate) fn zobrist_key(i: usize) -> u64 {
 /// A fast, non-cryptographic hasher in the style of rustc's FxHasher, finished with
 /// `mix64`. Model states are hashed with it once, when they are first interned.
 #[derive(Default)]
-pub(crate) struct FastHasher(u64);
+pub struct FastHasher(u64);
 
 impl FastHasher {
     #[inline]

@@ -13,7 +13,7 @@
 //! That no later state shows an ephemeral of a closed session follows from the replay
 //! (the reference tree deletes them) and reads-equal-state (every read is held to it).
 
-use std::collections::{HashMap, HashSet};
+use crate::index::{FastMap, FastSet};
 
 use zksim_core::stat::{NodeKind, SessionId, Zxid};
 use zksim_core::txn::Txn;
@@ -72,8 +72,8 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
 }
 
 /// Ephemeral creates by sessions that are not live; returns the sessions that closed.
-fn check_creates(h: &History, findings: &mut Findings) -> HashSet<SessionId> {
-    let mut life: HashMap<SessionId, Life> = HashMap::new();
+fn check_creates(h: &History, findings: &mut Findings) -> FastSet<SessionId> {
+    let mut life: FastMap<SessionId, Life> = FastMap::default();
     for (i, t) in h.txns.iter().enumerate() {
         let id = TxnId::try_from(i).expect("fits");
         match t.txn {

@@ -10,7 +10,7 @@
 //! and per client, replies arrive in the order the requests were sent (ZooKeeper's client
 //! matches each reply to the oldest outstanding request, `ClientCnxn.readResponse`).
 
-use std::collections::HashMap;
+use crate::index::FastMap;
 
 use super::describe::{op as describe_op, zxid as z};
 use super::{Findings, Outcome, Property};
@@ -85,7 +85,7 @@ fn check_session(h: &History, ops: &[OpId], findings: &mut Findings) {
 /// Each client's completions follow the order of its invocations (op ids are in
 /// invocation order).
 fn check_reply_order(h: &History, findings: &mut Findings) {
-    let mut last: HashMap<ClientId, OpId> = HashMap::new();
+    let mut last: FastMap<ClientId, OpId> = FastMap::default();
     for &id in &h.completions {
         let client = h.op(id).client;
         if let Some(&prev) = last.get(&client) {

@@ -21,7 +21,7 @@
 //! but not in zxid order, which ZooKeeper promises too; the report says which it is. A
 //! search that runs out of budget gives Unknown, never Holds.
 
-use std::collections::{HashMap, HashSet};
+use crate::index::{FastMap, FastSet};
 
 use zksim_core::txn::Txn;
 
@@ -333,9 +333,9 @@ fn component_of(candidates: &[Candidate], suspects: &[OpId]) -> Vec<bool> {
         }
         x
     }
-    let suspects: HashSet<OpId> = suspects.iter().copied().collect();
+    let suspects: FastSet<OpId> = suspects.iter().copied().collect();
     let mut parent: Vec<usize> = Vec::new();
-    let mut key_id: HashMap<&str, usize> = HashMap::new();
+    let mut key_id: FastMap<&str, usize> = FastMap::default();
     let mut first_key: Vec<Option<usize>> = Vec::with_capacity(candidates.len());
     for c in candidates {
         let mut first = None;

@@ -14,7 +14,7 @@
 //! unknown outcome (or which it re-registered itself) are not judged, nor a path with a
 //! persistent watch after the session reconnected (see `restored`).
 
-use std::collections::{HashMap, HashSet};
+use crate::index::{FastMap, FastSet};
 
 use zksim_core::request::Request;
 use zksim_core::stat::{SessionId, Zxid};
@@ -29,12 +29,14 @@ struct Expected {
     zxid: Zxid,
     event_type: EventType,
     used: bool,
+    /// Where the notification it explained arrived.
+    used_at: usize,
     /// A persistent watch's notification may come again after a reconnect.
     persistent: bool,
 }
 
 pub fn check(h: &History, r: &Reference) -> Outcome {
-    let mut expected: HashMap<(SessionId, &str), Vec<Expected>> = HashMap::new();
+    let mut expected: FastMap<(SessionId, &str), Vec<Expected>> = FastMap::default();
     for f in &r.fired {
         expected
             .entry((f.session, f.path.as_str()))
@@ -43,18 +45,31 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
                 zxid: f.zxid,
                 event_type: f.event_type,
                 used: false,
+                used_at: 0,
                 persistent: f.persistent,
             });
     }
-    let unsure = unsure_paths(h);
-    let persistent = persistent_watches(h);
+    // Built only when a notification needs them: most histories never do.
+    let unsure = std::cell::OnceCell::new();
+    let again = std::cell::OnceCell::new();
+    let persistent = std::cell::OnceCell::new();
     let mut findings = Findings::new(Property::OneShotWatches);
     for n in &h.notices {
         let list = expected.get_mut(&(n.session, n.path));
-        if list.is_some_and(|l| explain(l, n.zxid, n.event_type)) {
+        let set_again = || {
+            again
+                .get_or_init(|| registrations(h))
+                .get(&(n.session, n.path))
+                .map_or(&[][..], Vec::as_slice)
+        };
+        if list.is_some_and(|l| explain(l, n, set_again)) {
             continue;
         }
-        if unsure.contains(&(n.session, n.path)) || restored(h, &persistent, n) {
+        if unsure
+            .get_or_init(|| unsure_paths(h))
+            .contains(&(n.session, n.path))
+            || restored(h, persistent.get_or_init(|| persistent_watches(h)), n)
+        {
             continue;
         }
         let twice = expected.get(&(n.session, n.path)).is_some_and(|l| {
@@ -84,31 +99,70 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
 }
 
 /// Mark the expected notification this one stands for; false if none is left.
-fn explain(list: &mut [Expected], zxid: Zxid, event_type: EventType) -> bool {
-    let start = list.partition_point(|e| e.zxid < zxid);
+/// `set_again` lists the session's watch requests on the path: (reply position, zxid).
+fn explain<'x>(
+    list: &mut [Expected],
+    n: &Notice,
+    set_again: impl Fn() -> &'x [(usize, Zxid)],
+) -> bool {
+    let start = list.partition_point(|e| e.zxid < n.zxid);
+    // A used one explains this too if its watch is persistent, or if the session set the
+    // watch again after hearing of the change, on a server that had not applied it yet
+    // (one registration per server, each firing once).
     let exact = list[start..]
         .iter_mut()
-        .take_while(|e| e.zxid == zxid)
-        .find(|e| (!e.used || e.persistent) && e.event_type == event_type);
+        .take_while(|e| e.zxid == n.zxid)
+        .find(|e| {
+            let again = || {
+                set_again()
+                    .iter()
+                    .any(|&(at, z)| at > e.used_at && at < n.at && z < e.zxid)
+            };
+            e.event_type == n.event_type && (!e.used || e.persistent || again())
+        });
     if let Some(e) = exact {
         e.used = true;
+        e.used_at = n.at;
         return true;
     }
     // Re-registration after a reconnect: a change the session has not heard of yet.
     if let Some(e) = list
         .iter_mut()
-        .take_while(|e| e.zxid <= zxid)
+        .take_while(|e| e.zxid <= n.zxid)
         .find(|e| !e.used)
     {
         e.used = true;
+        e.used_at = n.at;
         return true;
     }
     false
 }
 
+/// Each session's watch requests per path, with the position and zxid of their replies.
+fn registrations<'h>(h: &History<'h>) -> FastMap<(SessionId, &'h str), Vec<(usize, Zxid)>> {
+    let mut out: FastMap<(SessionId, &str), Vec<(usize, Zxid)>> = FastMap::default();
+    for op in &h.ops {
+        let (Some(session), Some(reply), Some(at)) = (op.session, op.definite_reply(), op.end_at())
+        else {
+            continue;
+        };
+        let path = match op.request {
+            Request::Exists { path, watch: true }
+            | Request::GetData { path, watch: true }
+            | Request::GetChildren { path, watch: true }
+            | Request::AddWatch { path, .. } => path.as_str(),
+            _ => continue,
+        };
+        out.entry((session, path))
+            .or_default()
+            .push((at, reply.zxid));
+    }
+    out
+}
+
 /// Each session's persistent watch requests: (path, recursive, invocation position).
-fn persistent_watches<'h>(h: &History<'h>) -> HashMap<SessionId, Vec<(&'h str, bool, usize)>> {
-    let mut out: HashMap<SessionId, Vec<(&str, bool, usize)>> = HashMap::new();
+fn persistent_watches<'h>(h: &History<'h>) -> FastMap<SessionId, Vec<(&'h str, bool, usize)>> {
+    let mut out: FastMap<SessionId, Vec<(&str, bool, usize)>> = FastMap::default();
     for op in &h.ops {
         if let (Some(session), Request::AddWatch { path, mode }) = (op.session, op.request) {
             out.entry(session)
@@ -124,7 +178,7 @@ fn persistent_watches<'h>(h: &History<'h>) -> HashMap<SessionId, Vec<(&'h str, b
 /// server's tables, even where a one-shot watch had replaced one of them.
 fn restored(
     h: &History,
-    persistent: &HashMap<SessionId, Vec<(&str, bool, usize)>>,
+    persistent: &FastMap<SessionId, Vec<(&str, bool, usize)>>,
     n: &Notice,
 ) -> bool {
     persistent.get(&n.session).is_some_and(|list| {
@@ -142,8 +196,8 @@ fn restored(
 
 /// (session, path) pairs whose watches the reference cannot follow: a watch request with
 /// an unknown outcome, or one the client re-registered itself.
-fn unsure_paths<'h>(h: &History<'h>) -> HashSet<(SessionId, &'h str)> {
-    let mut out = HashSet::new();
+fn unsure_paths<'h>(h: &History<'h>) -> FastSet<(SessionId, &'h str)> {
+    let mut out = FastSet::default();
     for op in &h.ops {
         let Some(session) = op.session else { continue };
         if op.definite_reply().is_some() && !matches!(op.request, Request::SetWatches { .. }) {

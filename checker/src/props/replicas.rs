@@ -17,7 +17,7 @@
 //! Segments name zxids only, so agreement on a txn's content rests on the ground truth
 //! holding one txn per zxid; two `txn` lines for one zxid that differ are a violation.
 
-use std::collections::HashMap;
+use crate::index::FastMap;
 
 use zksim_core::stat::Zxid;
 use zksim_core::zab::PeerState;
@@ -137,7 +137,7 @@ fn check_replica(h: &History, r: &ReplicaRec, findings: &mut Findings) -> usize 
 
 /// At most one leader per epoch.
 fn check_leaders(h: &History, findings: &mut Findings) {
-    let mut leader: HashMap<u32, (u64, usize)> = HashMap::new();
+    let mut leader: FastMap<u32, (u64, usize)> = FastMap::default();
     for role in &h.roles {
         if role.state != PeerState::Leading {
             continue;

@@ -9,7 +9,7 @@
 //! (replies), taken together in zxid order, have names that extend the requested path by
 //! ten digits, strictly increasing; so no name is given twice, and one create has one name.
 
-use std::collections::HashMap;
+use crate::index::FastMap;
 
 use zksim_core::request::{OpResult, Request, Response};
 use zksim_core::stat::Zxid;
@@ -30,7 +30,7 @@ struct Named<'h> {
 }
 
 pub fn check(h: &History) -> Outcome {
-    let mut by_parent: HashMap<&str, Vec<Named>> = HashMap::new();
+    let mut by_parent: FastMap<&str, Vec<Named>> = FastMap::default();
     collect(h, &mut by_parent);
     let mut findings = Findings::new(Property::SequentialNames);
     let mut checked = 0;
@@ -44,7 +44,7 @@ pub fn check(h: &History) -> Outcome {
     findings.outcome(checked)
 }
 
-fn collect<'h>(h: &History<'h>, by_parent: &mut HashMap<&'h str, Vec<Named<'h>>>) {
+fn collect<'h>(h: &History<'h>, by_parent: &mut FastMap<&'h str, Vec<Named<'h>>>) {
     for (i, op) in h.ops.iter().enumerate() {
         let id = OpId::try_from(i).expect("fits");
         let requests: Vec<&Request> = match op.request {

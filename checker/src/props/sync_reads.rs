@@ -8,7 +8,7 @@
 //! receives reflect every write (of any session) whose acknowledgement arrived before the
 //! sync was invoked: their zxids are at least the largest such write's.
 
-use std::collections::HashMap;
+use crate::index::FastMap;
 
 use zksim_core::stat::{SessionId, Zxid};
 
@@ -20,7 +20,7 @@ pub fn check(h: &History) -> Outcome {
     let acked = acknowledged_writes(h);
     let mut findings = Findings::new(Property::ReadAfterSync);
     // Per session: the floor its syncs set, the write that set it, and the sync.
-    let mut floors: HashMap<SessionId, (Zxid, OpId, OpId)> = HashMap::new();
+    let mut floors: FastMap<SessionId, (Zxid, OpId, OpId)> = FastMap::default();
     let mut syncs = 0;
     for &id in &h.completions {
         let op = h.op(id);

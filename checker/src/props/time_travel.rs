@@ -10,7 +10,7 @@
 //! zxids never decrease. Refusals (connection loss, session moved, ...) are left out: they
 //! report no state.
 
-use std::collections::HashMap;
+use crate::index::FastMap;
 
 use zksim_core::stat::{SessionId, Zxid};
 
@@ -20,7 +20,7 @@ use crate::index::{History, OpId};
 
 pub fn check(h: &History) -> Outcome {
     let mut findings = Findings::new(Property::NoTimeTravel);
-    let mut seen: HashMap<SessionId, (Zxid, OpId)> = HashMap::new();
+    let mut seen: FastMap<SessionId, (Zxid, OpId)> = FastMap::default();
     let mut checked = 0;
     for &id in &h.completions {
         let op = h.op(id);

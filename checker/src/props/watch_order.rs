@@ -17,7 +17,7 @@
 //! from its own state (`DataTree.setWatches`), so a node created and deleted meanwhile
 //! goes unheard, as in ZooKeeper.
 
-use std::collections::HashMap;
+use crate::index::FastMap;
 
 use zksim_core::stat::{SessionId, Zxid};
 
@@ -92,8 +92,8 @@ fn sentence(h: &History, f: &Fired, op: OpId, heard: Option<usize>) -> String {
     )
 }
 
-fn replies_by_session(h: &History) -> HashMap<SessionId, Replies> {
-    let mut out: HashMap<SessionId, Replies> = HashMap::new();
+fn replies_by_session(h: &History) -> FastMap<SessionId, Replies> {
+    let mut out: FastMap<SessionId, Replies> = FastMap::default();
     for &id in &h.completions {
         let op = h.op(id);
         let (Some(session), Some(reply), Some(at)) = (op.session, op.definite_reply(), op.end_at())
@@ -109,8 +109,8 @@ fn replies_by_session(h: &History) -> HashMap<SessionId, Replies> {
     out
 }
 
-fn notes_by_path<'h>(h: &History<'h>) -> HashMap<(SessionId, &'h str), Notes> {
-    let mut out: HashMap<(SessionId, &str), Notes> = HashMap::new();
+fn notes_by_path<'h>(h: &History<'h>) -> FastMap<(SessionId, &'h str), Notes> {
+    let mut out: FastMap<(SessionId, &str), Notes> = FastMap::default();
     for n in &h.notices {
         let list = out.entry((n.session, n.path)).or_default();
         let max = list.last().map_or(n.zxid, |(m, _)| (*m).max(n.zxid));
