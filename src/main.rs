@@ -2,7 +2,9 @@
 
 mod bench_cmd;
 mod check_cmd;
+mod judge;
 mod run_cmd;
+mod sweep_cmd;
 mod tree_cmd;
 
 use std::process::ExitCode;
@@ -26,6 +28,8 @@ enum Command {
     Check(check_cmd::CheckArgs),
     /// Simulate one run of a scenario with a seed and summarize it.
     Run(run_cmd::RunArgs),
+    /// Run many seeds in parallel and summarize what failed.
+    Sweep(sweep_cmd::SweepArgs),
     /// Measure the simulator's speed (client operations and messages per wall second).
     Bench(bench_cmd::BenchArgs),
 }
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Command::Tree(cmd) => tree_cmd::run(cmd),
         Command::Check(args) => check_cmd::run(args),
         Command::Run(args) => run_cmd::run_cmd(args),
+        Command::Sweep(args) => sweep_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
     }
 }

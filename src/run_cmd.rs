@@ -95,7 +95,8 @@ pub fn run_cmd(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let ok = print_summary(&report, &replay);
+    let mut ok = print_summary(&report, &replay);
+    ok &= print_verdict(&report);
     if args.hash {
         println!("{:016x}", report.trace_hash.expect("hashing was on"));
     }
@@ -162,6 +163,32 @@ fn print_options(s: &Scenario, seed: u64, bugs: &Bugs, plan: &FaultPlan) {
             serde_json::to_string(&f.fault).expect("faults serialize")
         );
     }
+}
+
+/// Check the history against every property and print the verdict; true when all hold.
+fn print_verdict(r: &RunReport) -> bool {
+    let history = match zksim_checker::History::new(&r.history) {
+        Ok(h) => h,
+        Err(e) => {
+            println!("  FAILED: the run's history is malformed: {e}");
+            return false;
+        }
+    };
+    let verdict = zksim_checker::check_all(&history, zksim_checker::Options::default());
+    if verdict.holds() {
+        let checked: usize = verdict.outcomes.iter().map(|o| o.checked).sum();
+        println!(
+            "  properties: all {} hold ({checked} checks)",
+            verdict.outcomes.len()
+        );
+        return true;
+    }
+    println!();
+    print!(
+        "{}",
+        zksim_checker::report::render(&history, &verdict, "the run's history")
+    );
+    false
 }
 
 /// The outcome and figures; true when the run passed.

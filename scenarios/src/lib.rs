@@ -9,7 +9,9 @@
 mod fault;
 mod rng;
 mod scenario;
+mod swarm;
 
 pub use fault::{Fault, FaultPlan, PlannedFault};
 pub use rng::{Stream, stream};
 pub use scenario::{FaultRates, OpMix, Scenario, ScenarioError, Workload, builtin, builtin_names};
+pub use swarm::swarm;

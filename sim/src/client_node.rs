@@ -36,11 +36,19 @@ struct Client {
     closing: bool,
     done: bool,
     sessions_opened: u32,
+    /// How many clients the run has.
+    clients: u32,
     /// The xid of this session's closeSession, whose reply is not a workload operation.
     close_xid: Option<i32>,
 }
 
 impl Client {
+    /// The client's name in the history: one per session it opened, so that xids (which
+    /// restart with every session) stay unique per history client.
+    fn history_id(&self) -> u32 {
+        self.idx + (self.sessions_opened - 1) * self.clients
+    }
+
     /// Whether the current session is being closed (no more work for it).
     fn session_closing(&self) -> bool {
         self.close_xid.is_some()
@@ -87,6 +95,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 closing: false,
                 done: false,
                 sessions_opened: 1,
+                clients: scenario.clients,
                 close_xid: None,
             }
         })
@@ -272,7 +281,7 @@ fn step(
             }
             w.history.push(Event::Invoke {
                 t,
-                client: c.idx,
+                client: c.history_id(),
                 session: (session != 0).then_some(session),
                 xid,
                 op: request,
@@ -368,7 +377,7 @@ fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mu
                 }
                 w.history.push(Event::Complete {
                     t,
-                    client: c.idx,
+                    client: c.history_id(),
                     xid,
                     outcome,
                 });
@@ -387,7 +396,7 @@ fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mu
                 }
                 w.history.push(Event::Watch {
                     t,
-                    client: c.idx,
+                    client: c.history_id(),
                     session,
                     event_type,
                     path,
@@ -418,7 +427,7 @@ fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mu
                 }
                 w.history.push(Event::Session {
                     t,
-                    client: c.idx,
+                    client: c.history_id(),
                     session,
                     event,
                 });

@@ -578,13 +578,23 @@ impl World {
                 leader.map_or("-".to_string(), |l| format!("S{l}"))
             ),
         );
-        self.history.push(Event::Role {
-            t,
-            server: id,
-            state,
-            epoch,
-            leader,
-        });
+        // The history records roles as others see them: a server leads epoch `e` once it is
+        // established in it (a quorum acknowledged NEWLEADER) and follows once synced; a
+        // candidate still in discovery or synchronization is recorded as looking.
+        let settled = serving
+            || !matches!(
+                state,
+                PeerState::Leading | PeerState::Following | PeerState::Observing
+            );
+        if settled {
+            self.history.push(Event::Role {
+                t,
+                server: id,
+                state,
+                epoch,
+                leader,
+            });
+        }
     }
 
     /// The established leader, if exactly one live server is.

@@ -52,16 +52,20 @@ enum Entry {
         xid: i32,
         request: Request,
     },
-    /// A write or sync forwarded to the leader; `reply` is set when it commits.
+    /// A write or sync forwarded to the leader; `reply` is set when it commits. `held` is
+    /// the forward still to send: a write waits while an earlier sync of the session is
+    /// unanswered (see `on_request`).
     Write {
         xid: i32,
         request: Option<Request>,
         reply: Option<Reply>,
+        held: Option<(LearnerRequest, Vec<Id>)>,
     },
     Ping,
     Close {
         xid: i32,
         reply: Option<Reply>,
+        held: bool,
     },
 }
 
@@ -164,7 +168,19 @@ pub(super) fn on_message(
             let Some((session, _)) = active_session(s, conn) else {
                 return close(s, conn, out);
             };
-            push(s, conn, Entry::Close { xid, reply: None });
+            let held = sync_pending(s, conn);
+            push(
+                s,
+                conn,
+                Entry::Close {
+                    xid,
+                    reply: None,
+                    held,
+                },
+            );
+            if held {
+                return;
+            }
             submit(
                 s,
                 now_ms,
@@ -339,24 +355,43 @@ fn on_request(
     touch(s, now_ms, conn);
     if request.is_write() || matches!(request, Request::Sync { .. }) {
         let auth = s.clients.conns[&conn].auth.ids().to_vec();
-        push(
-            s,
-            conn,
-            Entry::Write {
+        // The leader answers a sync only once a quorum confirms it still leads
+        // (ZOOKEEPER-1675), so the session's later writes could commit first and show in
+        // the reads queued behind the sync. They wait here until the sync is answered:
+        // a session's requests take effect in the order it sent them.
+        if sync_pending(s, conn) {
+            let held = Some((LearnerRequest::Client(request.clone()), auth));
+            push(
+                s,
+                conn,
+                Entry::Write {
+                    xid,
+                    request: Some(request),
+                    reply: None,
+                    held,
+                },
+            );
+        } else {
+            push(
+                s,
+                conn,
+                Entry::Write {
+                    xid,
+                    request: Some(request.clone()),
+                    reply: None,
+                    held: None,
+                },
+            );
+            submit(
+                s,
+                now_ms,
+                session,
                 xid,
-                request: Some(request.clone()),
-                reply: None,
-            },
-        );
-        submit(
-            s,
-            now_ms,
-            session,
-            xid,
-            LearnerRequest::Client(request),
-            auth,
-            out,
-        );
+                LearnerRequest::Client(request),
+                auth,
+                out,
+            );
+        }
     } else {
         push(s, conn, Entry::Read { xid, request });
     }
@@ -503,7 +538,7 @@ fn drain(s: &mut Server, conn: ConnId, out: &mut Effects) {
                     return close(s, conn, out);
                 }
             }
-            Entry::Close { xid, reply } => {
+            Entry::Close { xid, reply, .. } => {
                 reply_to(
                     s,
                     conn,
@@ -640,29 +675,78 @@ pub(super) fn on_applied(
 }
 
 /// The leader says a sync is done: every write committed before it has been applied here.
-pub(super) fn on_sync_done(s: &mut Server, session: SessionId, cxid: i32, out: &mut Effects) {
-    let Some(conn) = s.clients.conn_of(session) else {
-        return;
-    };
-    let zxid = s.tree.last_processed_zxid();
-    let c = s
-        .clients
-        .conns
-        .get_mut(&conn)
-        .expect("indexed connection exists");
-    let found = c.queue.iter_mut().find(|e| matches!(e, Entry::Write { xid, reply: None, request: Some(Request::Sync { .. }) } if *xid == cxid));
-    if let Some(Entry::Write {
-        request: Some(Request::Sync { path }),
-        reply,
-        ..
-    }) = found
-    {
-        *reply = Some(Reply {
-            err: ErrorCode::Ok,
-            zxid,
-            response: Response::Sync { path: path.clone() },
-            message: None,
-        });
+pub(super) fn on_sync_done(s: &mut Server, session: SessionId, cxid: i32, _out: &mut Effects) {
+    // Role handlers call this with their state taken out; the answer (and the writes it
+    // releases) is handled once the input is done, by `release_syncs`.
+    s.syncs_done.push((session, cxid));
+}
+
+/// Answer the syncs the leader confirmed, and forward each session's writes that waited
+/// behind them, up to its next sync.
+pub(super) fn release_syncs(s: &mut Server, now_ms: i64, out: &mut Effects) {
+    for (session, cxid) in std::mem::take(&mut s.syncs_done) {
+        let Some(conn) = s.clients.conn_of(session) else {
+            continue;
+        };
+        let zxid = s.tree.last_processed_zxid();
+        let c = s
+            .clients
+            .conns
+            .get_mut(&conn)
+            .expect("indexed connection exists");
+        let found = c.queue.iter_mut().find(|e| matches!(e, Entry::Write { xid, reply: None, request: Some(Request::Sync { .. }), held: None } if *xid == cxid));
+        if let Some(Entry::Write {
+            request: Some(Request::Sync { path }),
+            reply,
+            ..
+        }) = found
+        {
+            *reply = Some(Reply {
+                err: ErrorCode::Ok,
+                zxid,
+                response: Response::Sync { path: path.clone() },
+                message: None,
+            });
+        }
+        let mut release = Vec::new();
+        for e in c.queue.iter_mut() {
+            match e {
+                Entry::Write {
+                    xid, request, held, ..
+                } if held.is_some() => {
+                    let (req, auth) = held.take().expect("checked");
+                    release.push((*xid, req, auth));
+                    if matches!(request, Some(Request::Sync { .. })) {
+                        break;
+                    }
+                }
+                Entry::Close { xid, held, .. } if *held => {
+                    *held = false;
+                    release.push((*xid, LearnerRequest::CloseSession, Vec::new()));
+                }
+                _ => {}
+            }
+        }
+        for (xid, req, auth) in release {
+            submit(s, now_ms, session, xid, req, auth, out);
+        }
+        drain(s, conn, out);
     }
-    drain(s, conn, out);
+}
+
+/// Whether the connection has a sync that is sent and not yet answered, or any request
+/// still held behind one.
+fn sync_pending(s: &Server, conn: ConnId) -> bool {
+    s.clients.conns.get(&conn).is_some_and(|c| {
+        c.queue.iter().any(|e| match e {
+            Entry::Write {
+                request: Some(Request::Sync { .. }),
+                reply: None,
+                ..
+            } => true,
+            Entry::Write { held: Some(_), .. } => true,
+            Entry::Close { held: true, .. } => true,
+            _ => false,
+        })
+    })
 }

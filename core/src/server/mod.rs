@@ -254,6 +254,8 @@ pub struct Server {
     snapshot_label: Option<Zxid>,
     /// Whether the role being left is leadership.
     was_leading: bool,
+    /// Syncs confirmed during the current input, answered when it is done.
+    syncs_done: Vec<(crate::stat::SessionId, i32)>,
 }
 
 impl Server {
@@ -307,6 +309,7 @@ impl Server {
             repair_token: None,
             snapshot_label: None,
             was_leading: false,
+            syncs_done: Vec::new(),
             quorum,
             config,
         };
@@ -412,6 +415,11 @@ impl Server {
     // ----- inputs -----
 
     pub fn on_tick(&mut self, now_ms: i64, out: &mut Effects) {
+        self.input_tick(now_ms, out);
+        clients::release_syncs(self, now_ms, out);
+    }
+
+    fn input_tick(&mut self, now_ms: i64, out: &mut Effects) {
         clients::release_held(self, now_ms, out);
         match &mut self.role {
             Role::Looking(election) => {
@@ -432,6 +440,17 @@ impl Server {
         msg: PeerMessage,
         out: &mut Effects,
     ) {
+        self.input_peer_message(now_ms, from, msg, out);
+        clients::release_syncs(self, now_ms, out);
+    }
+
+    fn input_peer_message(
+        &mut self,
+        now_ms: i64,
+        from: ServerId,
+        msg: PeerMessage,
+        out: &mut Effects,
+    ) {
         if let PeerMessage::Notification(n) = msg {
             self.on_notification(now_ms, from, n, out);
             return;
@@ -446,6 +465,11 @@ impl Server {
     /// The FIFO link to `peer` broke: anything sent on it after the last delivered message
     /// is lost, so a learner must resynchronize.
     pub fn on_peer_disconnected(&mut self, now_ms: i64, peer: ServerId, out: &mut Effects) {
+        self.input_peer_disconnected(now_ms, peer, out);
+        clients::release_syncs(self, now_ms, out);
+    }
+
+    fn input_peer_disconnected(&mut self, now_ms: i64, peer: ServerId, out: &mut Effects) {
         match &self.role {
             Role::Looking(_) | Role::Transition => {}
             Role::Leading(_) => leader::on_learner_lost(self, now_ms, peer, out),
@@ -458,6 +482,11 @@ impl Server {
     }
 
     pub fn on_persisted(&mut self, now_ms: i64, token: u64, out: &mut Effects) {
+        self.input_persisted(now_ms, token, out);
+        clients::release_syncs(self, now_ms, out);
+    }
+
+    fn input_persisted(&mut self, now_ms: i64, token: u64, out: &mut Effects) {
         self.durable.on_persisted(token, out);
         if self.repair_token == Some(token) {
             self.repair_token = None;
@@ -470,6 +499,17 @@ impl Server {
     }
 
     pub fn on_client_message(
+        &mut self,
+        now_ms: i64,
+        conn: ConnId,
+        msg: ClientMessage,
+        out: &mut Effects,
+    ) {
+        self.input_client_message(now_ms, conn, msg, out);
+        clients::release_syncs(self, now_ms, out);
+    }
+
+    fn input_client_message(
         &mut self,
         now_ms: i64,
         conn: ConnId,

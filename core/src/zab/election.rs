@@ -108,7 +108,7 @@ impl Election {
         out: &mut Vec<ElectionEffect>,
     ) -> Election {
         let logical_clock = previous_clock + 1;
-        let e = Election {
+        let mut e = Election {
             id,
             quorum,
             timing,
@@ -131,6 +131,10 @@ impl Election {
             vote_order_bug: false,
         };
         e.send_notifications(out);
+        // An ensemble of one: our own vote is already a quorum.
+        if voting && e.quorum.contains_quorum(&[id]) {
+            e.finalize_at_ms = Some(now_ms + timing.finalize_wait_ms);
+        }
         e
     }
 

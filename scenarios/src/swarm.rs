@@ -1,0 +1,135 @@
+//! Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012; TigerBeetle's VOPR): each seed
+//! draws its own scenario, with some fault kinds and operations switched off and the rest
+//! at random rates, so that different seeds stress different corners.
+
+use rand::Rng;
+
+use crate::rng::stream;
+use crate::scenario::{FaultRates, OpMix, Scenario, Workload};
+
+/// The random scenario of `seed`.
+pub fn swarm(seed: u64) -> Scenario {
+    let mut rng = stream(seed, "swarm");
+    let servers = [1, 3, 3, 3, 5, 5, 7][rng.gen_range(0..7)];
+    let observers = if rng.gen_bool(0.25) {
+        rng.gen_range(1..=2)
+    } else {
+        0
+    };
+    let weight = |rng: &mut crate::rng::Stream, on: f64| {
+        if rng.gen_bool(on) {
+            rng.gen_range(1..=10)
+        } else {
+            0
+        }
+    };
+    let mut mix = OpMix {
+        create: weight(&mut rng, 0.9),
+        delete: weight(&mut rng, 0.8),
+        set_data: weight(&mut rng, 0.9),
+        get_data: weight(&mut rng, 0.8),
+        exists: weight(&mut rng, 0.6),
+        get_children: weight(&mut rng, 0.5),
+        multi: weight(&mut rng, 0.5),
+        sync_read: weight(&mut rng, 0.5),
+        check_set: weight(&mut rng, 0.4),
+    };
+    if mix.total() == 0 {
+        mix.set_data = 1;
+    }
+    let workload = Workload {
+        mix,
+        keys: rng.gen_range(1..=24),
+        value_bytes_max: [0, 8, 64, 512][rng.gen_range(0..4)],
+        pipeline: rng.gen_range(1..=8),
+        watch_percent: rng.gen_range(0..=60),
+        ephemeral_percent: rng.gen_range(0..=40),
+        sequential_percent: rng.gen_range(0..=30),
+        think_ms_max: [0, 0, 2, 20][rng.gen_range(0..4)],
+        session_churn_percent: rng.gen_range(0..=10),
+        session_timeout_ms: [4_000, 6_000, 10_000][rng.gen_range(0..3)],
+    };
+    let minority = (servers as u32 - 1) / 2;
+    let faults = if servers == 1 {
+        // A lone server: only what does not need a peer to recover from.
+        FaultRates {
+            mean_interval_ms: rng.gen_range(500..=4_000),
+            max_down: 0,
+            partition: 0,
+            isolate_leader: 0,
+            bridge: 0,
+            one_way: 0,
+            loss: 0,
+            latency: weight(&mut rng, 0.7),
+            kill: 0,
+            kill_leader: 0,
+            kill_many: 0,
+            pause: 0,
+            clock: weight(&mut rng, 0.7),
+            disk_slow: weight(&mut rng, 0.7),
+            disk_corrupt: 0,
+            torn_write: 0,
+            duration_ms: [100, 2_000],
+            cover_all_kinds: false,
+        }
+    } else {
+        FaultRates {
+            mean_interval_ms: rng.gen_range(300..=5_000),
+            duration_ms: [rng.gen_range(50..=500), rng.gen_range(500..=6_000)],
+            max_down: rng.gen_range(1..=minority.max(1)),
+            partition: weight(&mut rng, 0.7),
+            isolate_leader: weight(&mut rng, 0.7),
+            bridge: weight(&mut rng, 0.4),
+            one_way: weight(&mut rng, 0.4),
+            loss: weight(&mut rng, 0.5),
+            latency: weight(&mut rng, 0.5),
+            kill: weight(&mut rng, 0.7),
+            kill_leader: weight(&mut rng, 0.6),
+            kill_many: weight(&mut rng, 0.3),
+            pause: weight(&mut rng, 0.5),
+            clock: weight(&mut rng, 0.5),
+            disk_slow: weight(&mut rng, 0.5),
+            disk_corrupt: weight(&mut rng, 0.2),
+            torn_write: weight(&mut rng, 0.5),
+            cover_all_kinds: false,
+        }
+    };
+    let scenario = Scenario {
+        name: "swarm".to_string(),
+        description: format!("drawn from seed {seed}"),
+        servers: servers as u32,
+        observers,
+        clients: rng.gen_range(1..=16),
+        safety_ms: rng.gen_range(3_000..=20_000),
+        liveness_ms: 60_000,
+        tick_ms: [100, 200, 200, 500][rng.gen_range(0..4)],
+        snap_count: [20, 100, 200, 1000][rng.gen_range(0..4)],
+        workload,
+        faults,
+        plan: None,
+        recipe: None,
+    };
+    debug_assert!(
+        scenario.validate().is_ok(),
+        "swarm drew an invalid scenario: {:?}",
+        scenario.validate()
+    );
+    scenario
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swarm_scenarios_are_valid_reproducible_and_varied() {
+        let mut sizes = std::collections::BTreeSet::new();
+        for seed in 0..500 {
+            let s = swarm(seed);
+            s.validate().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            assert_eq!(s, swarm(seed));
+            sizes.insert(s.servers);
+        }
+        assert_eq!(sizes.into_iter().collect::<Vec<_>>(), vec![1, 3, 5, 7]);
+    }
+}
