@@ -264,7 +264,19 @@ impl<'h> History<'h> {
             ..History::default()
         };
         let mut b = Builder::default();
-        let mut txns = Vec::new();
+        // Size the big tables once: growing them copies everything each time.
+        let (mut invokes, mut txn_count) = (0, 0);
+        for e in events {
+            match e {
+                Event::Invoke { .. } => invokes += 1,
+                Event::Txn { .. } => txn_count += 1,
+                _ => {}
+            }
+        }
+        h.ops.reserve_exact(invokes);
+        h.completions.reserve_exact(invokes);
+        b.by_xid.reserve(invokes);
+        let mut txns = Vec::with_capacity(txn_count);
         for (at, event) in events.iter().enumerate() {
             if let Some(t) = event.time() {
                 if t < h.end_t {
@@ -432,7 +444,10 @@ impl<'h> History<'h> {
         };
         if let Some(s) = session {
             self.session_ops.entry(s).or_default().push(id);
-            self.client_of_session.insert(s, client);
+            if b.last_session.get(&client) != Some(&s) {
+                b.last_session.insert(client, s);
+                self.client_of_session.insert(s, client);
+            }
         }
         self.ops.push(Op {
             client,
@@ -520,6 +535,7 @@ impl<'h> History<'h> {
     /// Pair each write with the txn that carries its session and xid.
     fn link_writes(&mut self) {
         let mut by_request: FastMap<(SessionId, i32), TxnId> = FastMap::default();
+        by_request.reserve(self.txns.len());
         for (i, t) in self.txns.iter().enumerate() {
             if is_client_write_txn(t.txn) {
                 let id = TxnId::try_from(i).expect("txn count fits in u32");
@@ -582,5 +598,6 @@ impl<'h> History<'h> {
 struct Builder {
     by_xid: FastMap<(ClientId, i32), OpId>,
     auth_of_client: FastMap<ClientId, AuthId>,
+    last_session: FastMap<ClientId, SessionId>,
     connected: FastSet<SessionId>,
 }

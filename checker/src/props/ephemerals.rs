@@ -10,6 +10,7 @@
 //! - a closeSession txn deletes exactly the session's ephemerals at that point (the
 //!   reference replay's set, compared as sets: ZooKeeper lists them in hash-set order);
 //! - a session its client saw expire has a closeSession txn.
+//!
 //! That no later state shows an ephemeral of a closed session follows from the replay
 //! (the reference tree deletes them) and reads-equal-state (every read is held to it).
 

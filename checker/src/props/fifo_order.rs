@@ -7,6 +7,7 @@
 //! - the writes that took effect (settled by the ground truth) have increasing zxids;
 //! - a request sent after an acknowledged write is answered from a state that includes it
 //!   (its reply's zxid is at least the write's), since it executes after it;
+//!
 //! and per client, replies arrive in the order the requests were sent (ZooKeeper's client
 //! matches each reply to the oldest outstanding request, `ClientCnxn.readResponse`).
 

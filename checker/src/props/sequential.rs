@@ -47,9 +47,9 @@ pub fn check(h: &History) -> Outcome {
 fn collect<'h>(h: &History<'h>, by_parent: &mut FastMap<&'h str, Vec<Named<'h>>>) {
     for (i, op) in h.ops.iter().enumerate() {
         let id = OpId::try_from(i).expect("fits");
-        let requests: Vec<&Request> = match op.request {
-            Request::Multi(ops) => ops.iter().collect(),
-            r @ Request::Create { .. } => vec![r],
+        let requests: &[Request] = match op.request {
+            Request::Multi(ops) if ops.iter().any(is_sequential_create) => ops,
+            r @ Request::Create { .. } if is_sequential_create(r) => std::slice::from_ref(r),
             _ => continue,
         };
         let mut push = |k: usize, zxid: Zxid, name: &'h str, txn: Option<TxnId>| {
@@ -79,6 +79,10 @@ fn collect<'h>(h: &History<'h>, by_parent: &mut FastMap<&'h str, Vec<Named<'h>>>
             }
         }
     }
+}
+
+fn is_sequential_create(r: &Request) -> bool {
+    matches!(r, Request::Create { mode, .. } if mode.is_sequential())
 }
 
 /// (sub-request index, created path) of a txn.

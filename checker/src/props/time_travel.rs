@@ -69,11 +69,11 @@ fn server_change(
     h.sessions
         .iter()
         .filter(|s| s.session == session && s.at > from && s.at < to)
-        .filter_map(|s| match s.event {
+        .rev()
+        .find_map(|s| match s.event {
             crate::history::SessionEvent::Connected { server, .. } => Some(*server),
             _ => None,
         })
-        .last()
         .map_or(String::new(), |server| {
             format!(", after reconnecting to server {server}")
         })
