@@ -3,6 +3,7 @@
 mod bench_cmd;
 mod check_cmd;
 mod judge;
+mod replay_cmd;
 mod run_cmd;
 mod sweep_cmd;
 mod tree_cmd;
@@ -28,6 +29,8 @@ enum Command {
     Check(check_cmd::CheckArgs),
     /// Simulate one run of a scenario with a seed and summarize it.
     Run(run_cmd::RunArgs),
+    /// Rerun one seed with the full trace; write its history and HTML report.
+    Replay(replay_cmd::ReplayArgs),
     /// Run many seeds in parallel and summarize what failed.
     Sweep(sweep_cmd::SweepArgs),
     /// Measure the simulator's speed (client operations and messages per wall second).
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Tree(cmd) => tree_cmd::run(cmd),
         Command::Check(args) => check_cmd::run(args),
         Command::Run(args) => run_cmd::run_cmd(args),
+        Command::Replay(args) => replay_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
     }
