@@ -148,6 +148,8 @@ pub fn judge(
     j.wall_ms = report.wall.as_millis() as u64;
     j.liveness = report.liveness.clone().err();
     j.protocol = report.clients.protocol_violations.clone();
+    j.violations
+        .extend(report.clients.invariant_violations.iter().cloned());
     match History::new(&report.history) {
         Err(e) => j.violations.push((
             "history".into(),

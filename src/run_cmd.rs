@@ -232,6 +232,10 @@ fn print_summary(r: &RunReport, replay: &str) -> bool {
         ok = false;
         println!("  FAILED: client protocol violation: {v}");
     }
+    for (name, sentence) in &r.clients.invariant_violations {
+        ok = false;
+        println!("  FAILED: {name}: {sentence}");
+    }
     if !ok {
         println!("  replay: {replay}");
     }

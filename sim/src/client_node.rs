@@ -63,6 +63,9 @@ pub struct ClientStats {
     pub sessions: u64,
     pub expired: u64,
     pub protocol_violations: Vec<String>,
+    /// A recipe's own invariant broken, as (invariant name, one sentence saying what was
+    /// seen): at most one lock holder, the counter equals the acknowledged increments...
+    pub invariant_violations: Vec<(String, String)>,
 }
 
 pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> ClientStats {
