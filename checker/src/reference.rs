@@ -265,6 +265,16 @@ impl<'a, 'h> Sweep<'a, 'h> {
         if !is_client_write_txn(logged) {
             return;
         }
+        // A session-level refusal (SESSIONEXPIRED for a session the leader is expiring,
+        // SESSIONMOVED for a request from a server that no longer owns the session) is an
+        // error txn that depends on the leader's session tracker, not on the tree
+        // (ZooKeeper 3.8 PrepRequestProcessor: checkSession before pRequest2Txn): it
+        // changes nothing, so any state explains it.
+        if let Txn::Error { err } = logged {
+            if crate::index::is_refusal(*err) {
+                return;
+            }
+        }
         self.out.writes_checked += 1;
         let request = self.h.op(op).request;
         let mut expected = None;

@@ -725,3 +725,38 @@ fn malformed_histories_are_refused() {
     let err = History::new(&events).expect_err("a completion of nothing");
     assert!(err.to_string().contains("never invoked"), "{err}");
 }
+
+// ZooKeeper 3.8's PrepRequestProcessor refuses a request of a session it is expiring with
+// an error txn (SESSIONEXPIRED) before looking at the tree, so the refusal is right on any
+// state, while the same request with another error code must match the tree.
+#[test]
+fn a_session_refusal_txn_needs_no_matching_state() {
+    let build = |err: ErrorCode| {
+        let mut b = plain();
+        let call = b.invoke(
+            1,
+            Request::SetData {
+                path: "/a".into(),
+                data: Some(b"late".to_vec()),
+                version: 7,
+            },
+        );
+        let hdr = b.hdr(b.session(1), call.xid);
+        b.apply(hdr, Txn::Error { err });
+        b.complete(
+            &call,
+            Reply {
+                err,
+                zxid: hdr.zxid,
+                response: Response::Empty,
+                message: None,
+            },
+        );
+        b.read(0, get("/a", false));
+        b.finish()
+    };
+    assert_holds(&build(ErrorCode::SessionExpired));
+    assert_holds(&build(ErrorCode::SessionMoved));
+    // NONODE is an answer about the tree, and /a exists: no order gives it.
+    assert_violates(&build(ErrorCode::NoNode), Property::LinearizableWrites);
+}
