@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use zksim_checker::{History, Options, check_all};
+use zksim_checker::{History, check_all};
 use zksim_sim::TraceMode;
 
 use crate::judge::{ScenarioArg, judge, replay_command};
@@ -53,7 +53,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let history = History::new(&report.history).expect("a run's history is well formed");
-    let verdict = check_all(&history, Options::default());
+    let verdict = check_all(&history, crate::judge::run_check_options());
     let name = args.out.join("history.jsonl");
     let text = zksim_checker::report::render(&history, &verdict, &name.display().to_string());
     let files = [

@@ -174,7 +174,7 @@ fn print_verdict(r: &RunReport) -> bool {
             return false;
         }
     };
-    let verdict = zksim_checker::check_all(&history, zksim_checker::Options::default());
+    let verdict = zksim_checker::check_all(&history, crate::judge::run_check_options());
     if verdict.holds() {
         let checked: usize = verdict.outcomes.iter().map(|o| o.checked).sum();
         println!(

@@ -277,8 +277,16 @@ fn print_table(
 ) {
     println!();
     println!(
-        "{:<12} {:>6} {:>9} {:>11} {:>9} {:>7} {:>9} {:>9}",
-        "scenario", "seeds", "ops", "violations", "liveness", "panics", "failed", "sim/wall"
+        "{:<12} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9}",
+        "scenario",
+        "seeds",
+        "ops",
+        "violations",
+        "undecided",
+        "liveness",
+        "panics",
+        "failed",
+        "sim/wall"
     );
     let mut by_property: BTreeMap<String, usize> = BTreeMap::new();
     for (i, s) in scenarios.iter().enumerate() {
@@ -289,6 +297,7 @@ fn print_table(
             .collect();
         let ops: u64 = rows.iter().map(|j| j.ops).sum();
         let violations = rows.iter().filter(|j| !j.violations.is_empty()).count();
+        let undecided = rows.iter().filter(|j| !j.unknown.is_empty()).count();
         let liveness = rows.iter().filter(|j| j.liveness.is_some()).count();
         let panics = rows.iter().filter(|j| j.panic.is_some()).count();
         let failed = rows.iter().filter(|j| !j.ok()).count();
@@ -300,11 +309,12 @@ fn print_table(
             0.0
         };
         println!(
-            "{:<12} {:>6} {:>9} {:>11} {:>9} {:>7} {:>9} {:>9.1}",
+            "{:<12} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9.1}",
             s.arg(),
             rows.len(),
             human(ops),
             violations,
+            undecided,
             liveness,
             panics,
             failed,
