@@ -13,7 +13,7 @@ use zksim_sim::{RunOptions, RunReport, TraceMode, run};
 /// A scenario argument: a built-in name, a file, or `swarm` (drawn per seed).
 #[derive(Clone, Debug)]
 pub enum ScenarioArg {
-    Fixed(Scenario, String),
+    Fixed(Box<Scenario>, String),
     Swarm,
 }
 
@@ -22,13 +22,14 @@ impl ScenarioArg {
         if name == "swarm" {
             return Ok(ScenarioArg::Swarm);
         }
-        crate::run_cmd::load_scenario(name).map(|s| ScenarioArg::Fixed(s, name.to_string()))
+        crate::run_cmd::load_scenario(name)
+            .map(|s| ScenarioArg::Fixed(Box::new(s), name.to_string()))
     }
 
     /// The scenario of one seed.
     pub fn for_seed(&self, seed: u64) -> Scenario {
         match self {
-            ScenarioArg::Fixed(s, _) => s.clone(),
+            ScenarioArg::Fixed(s, _) => (**s).clone(),
             ScenarioArg::Swarm => swarm(seed),
         }
     }
@@ -46,7 +47,12 @@ impl ScenarioArg {
 pub fn all_builtins() -> Vec<ScenarioArg> {
     zksim_scenarios::builtin_names()
         .into_iter()
-        .map(|n| ScenarioArg::Fixed(builtin(n).expect("built-ins are valid"), n.to_string()))
+        .map(|n| {
+            ScenarioArg::Fixed(
+                Box::new(builtin(n).expect("built-ins are valid")),
+                n.to_string(),
+            )
+        })
         .collect()
 }
 

@@ -163,8 +163,8 @@ fn run_jobs(
     let total = jobs.len();
     let jobs = Arc::new(jobs);
     let next = Arc::new(AtomicUsize::new(0));
-    let results: Arc<Mutex<Vec<Option<(usize, Judgement)>>>> =
-        Arc::new(Mutex::new((0..total).map(|_| None).collect()));
+    type Slots = Vec<Option<(usize, Judgement)>>;
+    let results: Arc<Mutex<Slots>> = Arc::new(Mutex::new((0..total).map(|_| None).collect()));
     let done = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(AtomicUsize::new(0));
     let tty = progress && std::io::stderr().is_terminal();

@@ -16,13 +16,17 @@ use madsim::task::NodeId;
 use madsim::time::TimeHandle;
 use zksim_core::log::{self, DurableRecord, File};
 
+/// A write not yet synced: its persist token, the encoded records with their files, and
+/// whether it replaces the log (a reset).
+type Unsynced = (u64, Vec<(File, Vec<u8>)>, bool);
+
 /// One server's disk.
 #[derive(Clone, Debug, Default)]
 pub struct ServerDisk {
     /// What survives a crash.
     pub files: BTreeMap<File, Vec<u8>>,
-    /// Written, not yet synced: (token, encoded records with their files, reset).
-    cache: Vec<(u64, Vec<(File, Vec<u8>)>, bool)>,
+    /// Written, not yet synced, oldest first.
+    cache: Vec<Unsynced>,
     /// fsync latency override while a slow-disk fault lasts.
     pub slow_fsync_ms: Option<u64>,
     pub bytes_written: u64,

@@ -59,7 +59,7 @@ enum Entry {
         xid: i32,
         request: Option<Request>,
         reply: Option<Reply>,
-        held: Option<(LearnerRequest, Vec<Id>)>,
+        held: Option<Box<(LearnerRequest, Vec<Id>)>>,
     },
     Ping,
     Close {
@@ -360,7 +360,7 @@ fn on_request(
         // the reads queued behind the sync. They wait here until the sync is answered:
         // a session's requests take effect in the order it sent them.
         if sync_pending(s, conn) {
-            let held = Some((LearnerRequest::Client(request.clone()), auth));
+            let held = Some(Box::new((LearnerRequest::Client(request.clone()), auth)));
             push(
                 s,
                 conn,
@@ -714,7 +714,7 @@ pub(super) fn release_syncs(s: &mut Server, now_ms: i64, out: &mut Effects) {
                 Entry::Write {
                     xid, request, held, ..
                 } if held.is_some() => {
-                    let (req, auth) = held.take().expect("checked");
+                    let (req, auth) = *held.take().expect("checked");
                     release.push((*xid, req, auth));
                     if matches!(request, Some(Request::Sync { .. })) {
                         break;
@@ -738,15 +738,16 @@ pub(super) fn release_syncs(s: &mut Server, now_ms: i64, out: &mut Effects) {
 /// still held behind one.
 fn sync_pending(s: &Server, conn: ConnId) -> bool {
     s.clients.conns.get(&conn).is_some_and(|c| {
-        c.queue.iter().any(|e| match e {
-            Entry::Write {
-                request: Some(Request::Sync { .. }),
-                reply: None,
-                ..
-            } => true,
-            Entry::Write { held: Some(_), .. } => true,
-            Entry::Close { held: true, .. } => true,
-            _ => false,
+        c.queue.iter().any(|e| {
+            matches!(
+                e,
+                Entry::Write {
+                    request: Some(Request::Sync { .. }),
+                    reply: None,
+                    ..
+                } | Entry::Write { held: Some(_), .. }
+                    | Entry::Close { held: true, .. }
+            )
         })
     })
 }
