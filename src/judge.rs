@@ -96,6 +96,25 @@ impl Judgement {
             && self.unknown.is_empty()
     }
 
+    /// Every way the run failed, by name: the violated properties (and recipe invariants),
+    /// `undecided <property>`, `no liveness`, `panic`, `client protocol`. A shrunk run must
+    /// fail in the same way as the original: its list must contain the original's first.
+    pub fn failure_kinds(&self) -> Vec<String> {
+        let mut kinds = Vec::new();
+        if self.panic.is_some() {
+            kinds.push("panic".to_string());
+        }
+        kinds.extend(self.violations.iter().map(|(p, _)| p.clone()));
+        if self.liveness.is_some() {
+            kinds.push("no liveness".to_string());
+        }
+        kinds.extend(self.unknown.iter().map(|(p, _)| format!("undecided {p}")));
+        if !self.protocol.is_empty() {
+            kinds.push("client protocol".to_string());
+        }
+        kinds
+    }
+
     /// A one-line reason for a failed run.
     pub fn reason(&self) -> String {
         if let Some(p) = &self.panic {

@@ -2,9 +2,11 @@
 
 mod bench_cmd;
 mod check_cmd;
+mod fuzz_cmd;
 mod judge;
 mod replay_cmd;
 mod run_cmd;
+mod shrink_cmd;
 mod sweep_cmd;
 mod tree_cmd;
 
@@ -33,6 +35,12 @@ enum Command {
     Replay(replay_cmd::ReplayArgs),
     /// Run many seeds in parallel and summarize what failed.
     Sweep(sweep_cmd::SweepArgs),
+    /// Reduce a failing run to a small scenario file that fails the same way.
+    Shrink(shrink_cmd::ShrinkArgs),
+    /// Run swarm seeds for a time budget; keep each failing case (shrunk) in a corpus.
+    Fuzz(fuzz_cmd::FuzzArgs),
+    /// List the bug knobs that re-create known mistakes in the service.
+    Bugs,
     /// Measure the simulator's speed (client operations and messages per wall second).
     Bench(bench_cmd::BenchArgs),
 }
@@ -46,5 +54,11 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay_cmd::run(args),
         Command::Sweep(args) => sweep_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
+        Command::Shrink(args) => shrink_cmd::run(args),
+        Command::Fuzz(args) => fuzz_cmd::run(args),
+        Command::Bugs => {
+            run_cmd::print_bugs();
+            ExitCode::SUCCESS
+        }
     }
 }

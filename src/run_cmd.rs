@@ -40,6 +40,13 @@ pub fn load_scenario(name: &str) -> Result<Scenario, String> {
     builtin(name).map_err(|e| e.to_string())
 }
 
+/// `zksim bugs`: every knob with what it re-creates.
+pub fn print_bugs() {
+    for (name, what) in Bugs::NAMES.iter().zip(Bugs::DESCRIPTIONS) {
+        println!("{name:<24} {what}");
+    }
+}
+
 /// The bug knobs by name; the error names the unknown one and lists the known.
 pub fn parse_bugs(names: &[String]) -> Result<Bugs, String> {
     let mut bugs = Bugs::default();

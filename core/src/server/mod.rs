@@ -79,6 +79,22 @@ impl Bugs {
         "vote-order-not-total",
     ];
 
+    /// What each knob in `NAMES` re-creates, in the same order.
+    pub const DESCRIPTIONS: [&'static str; 12] = [
+        "a server answers a client that has seen a later zxid from its older state",
+        "a watch notification is sent after the read reply it should precede",
+        "a learner forwards a session's pipelined writes with pairs swapped",
+        "the leader commits a proposal on its own ACK",
+        "a follower ACKs a proposal before it is durable",
+        "ZOOKEEPER-3911/4646: NEWLEADER is ACKed before the synced txns are durable",
+        "ZOOKEEPER-4643: currentEpoch is persisted before the synced txns",
+        "ZOOKEEPER-1154: the leader sends DIFF where TRUNC is due",
+        "ZOOKEEPER-2845: a deposed leader keeps its uncommitted txns applied",
+        "ZOOKEEPER-2355: a session whose closeSession was lost keeps its ephemerals",
+        "ZOOKEEPER-1675: the leader answers sync without a quorum, so sync+read is stale",
+        "ZOOKEEPER-1419: leader election compares votes by an order that is not total",
+    ];
+
     /// The knobs with one of them switched on by name; `None` for an unknown name.
     pub fn with(mut self, name: &str) -> Option<Bugs> {
         let flag = match name {

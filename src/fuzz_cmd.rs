@@ -1,0 +1,207 @@
+//! `zksim fuzz`: swarm seeds until a time budget is spent, keeping every failing case (its
+//! scenario, the shrunk scenario, the report and the replay commands) in a corpus folder.
+//!
+//! Seeds are taken in order from `--start`, so a fuzz run is reproducible from its start
+//! seed and the number of seeds it reached; nightly shards use disjoint starts.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use zksim_checker::History;
+use zksim_core::server::Bugs;
+use zksim_sim::TraceMode;
+
+use crate::judge::{Judgement, ScenarioArg, judge, quiet_panics, replay_command};
+use crate::run_cmd::parse_bugs;
+
+#[derive(clap::Args)]
+pub struct FuzzArgs {
+    /// The time budget in minutes (fractions allowed).
+    #[arg(long)]
+    pub minutes: f64,
+    /// Where failing cases are kept, one folder per case.
+    #[arg(long, default_value = "zksim-corpus")]
+    pub corpus: PathBuf,
+    /// The first seed; seeds are taken in order from here.
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// A scenario instead of swarm (a built-in name or a file).
+    #[arg(long, default_value = "swarm")]
+    pub scenario: String,
+    /// Parallel runs (default: the number of CPUs).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Re-create a known mistake in the service (repeatable).
+    #[arg(long = "bug", value_name = "NAME")]
+    pub bugs: Vec<String>,
+    /// Do not shrink failing cases (shrinking takes up to a few minutes per case).
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Stop after this many failing cases.
+    #[arg(long, default_value_t = 5)]
+    pub max_failures: usize,
+}
+
+pub fn run(args: FuzzArgs) -> ExitCode {
+    let setup = (|| -> Result<_, String> {
+        if !(args.minutes > 0.0 && args.minutes.is_finite() && args.minutes <= 24.0 * 60.0) {
+            return Err(format!(
+                "--minutes {}: give a positive budget of at most a day",
+                args.minutes
+            ));
+        }
+        if args.jobs == Some(0) {
+            return Err("--jobs must be at least 1".into());
+        }
+        if args.max_failures == 0 {
+            return Err("--max-failures must be at least 1".into());
+        }
+        let scenario = ScenarioArg::parse(&args.scenario)?;
+        let bugs = parse_bugs(&args.bugs)?;
+        std::fs::create_dir_all(&args.corpus)
+            .map_err(|e| format!("cannot create corpus {}: {e}", args.corpus.display()))?;
+        Ok((scenario, bugs))
+    })();
+    let (scenario, bugs) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("zksim fuzz: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let budget = Duration::from_secs_f64(args.minutes * 60.0);
+    println!(
+        "zksim fuzz: scenario {}, seeds from {}, {:.1} minutes on {jobs} threads, corpus {}, bugs: {}",
+        scenario.arg(),
+        args.start,
+        args.minutes,
+        args.corpus.display(),
+        if bugs.names().is_empty() {
+            "none".to_string()
+        } else {
+            bugs.names().join(", ")
+        }
+    );
+    quiet_panics();
+    let start = Instant::now();
+    let next = AtomicU64::new(args.start);
+    let ran = AtomicUsize::new(0);
+    let ops = AtomicU64::new(0);
+    let failures: Arc<Mutex<Vec<Judgement>>> = Arc::new(Mutex::new(Vec::new()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while start.elapsed() < budget
+                    && failures.lock().expect("failures lock").len() < args.max_failures
+                {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    let s = scenario.for_seed(seed);
+                    let (j, _) = judge(&s, seed, bugs, TraceMode::Off, None);
+                    ran.fetch_add(1, Ordering::Relaxed);
+                    ops.fetch_add(j.ops, Ordering::Relaxed);
+                    if !j.ok() {
+                        println!("FAILED {} seed {seed}: {}", scenario.arg(), j.reason());
+                        failures.lock().expect("failures lock").push(j);
+                    }
+                }
+            });
+        }
+    });
+    let fuzz_s = start.elapsed().as_secs_f64();
+    let ran = ran.into_inner();
+    let mut failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
+    failures.sort_by_key(|j| j.seed);
+    println!(
+        "{ran} seeds ({}..{}), {} operations, {} failed, in {fuzz_s:.0} s ({:.2} seeds/s)",
+        args.start,
+        args.start + ran as u64,
+        ops.into_inner(),
+        failures.len(),
+        ran as f64 / fuzz_s.max(1e-9)
+    );
+    for j in &failures {
+        let case = args
+            .corpus
+            .join(format!("{}-seed-{}", file_stem(scenario.arg()), j.seed));
+        match keep_case(&case, &scenario, j, bugs, jobs, !args.no_shrink) {
+            Ok(()) => println!("  kept {}", case.display()),
+            Err(e) => {
+                eprintln!("zksim fuzz: cannot keep {}: {e}", case.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn file_stem(arg: &str) -> String {
+    Path::new(arg)
+        .file_stem()
+        .map_or_else(|| arg.to_string(), |s| s.to_string_lossy().to_string())
+}
+
+/// Write a failing case: scenario.json (the scenario of that seed), report.txt (what
+/// failed, the checker's report, the replay commands) and, when shrinking, shrunk.json.
+fn keep_case(
+    dir: &Path,
+    scenario: &ScenarioArg,
+    j: &Judgement,
+    bugs: Bugs,
+    jobs: usize,
+    shrink: bool,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let write = |name: &str, text: String| {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))
+    };
+    let s = scenario.for_seed(j.seed);
+    write("scenario.json", s.to_json() + "\n")?;
+    let scenario_file = dir.join("scenario.json").display().to_string();
+    let mut report = format!(
+        "scenario {} seed {}: {}\n\nreplay:        {}\nreplay (file): {}\n",
+        scenario.arg(),
+        j.seed,
+        j.reason(),
+        replay_command(scenario.arg(), j.seed, &bugs),
+        replay_command(&scenario_file, j.seed, &bugs)
+    );
+    // The checker's full report, from a rerun (the same seed gives the same run).
+    let (_, run) = judge(&s, j.seed, bugs, TraceMode::Off, None);
+    if let Some(run) = run {
+        if let Ok(h) = History::new(&run.history) {
+            let verdict = zksim_checker::check_all(&h, crate::judge::run_check_options());
+            report.push('\n');
+            report.push_str(&zksim_checker::report::render(
+                &h,
+                &verdict,
+                &format!("scenario {} seed {}", scenario.arg(), j.seed),
+            ));
+        }
+    }
+    if shrink {
+        match crate::shrink_cmd::shrink(s, j.seed, bugs, jobs, 400, false) {
+            Ok(shrunk) => {
+                write("shrunk.json", shrunk.scenario.to_json() + "\n")?;
+                let shrunk_file = dir.join("shrunk.json").display().to_string();
+                report.push_str(&format!(
+                    "\nshrunk ({} runs): {}\nreplay (shrunk): {}\n",
+                    shrunk.runs,
+                    shrunk.shrunk,
+                    replay_command(&shrunk_file, j.seed, &bugs)
+                ));
+            }
+            Err(e) => report.push_str(&format!("\nnot shrunk: {e}\n")),
+        }
+    }
+    write("report.txt", report)
+}
