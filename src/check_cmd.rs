@@ -22,9 +22,10 @@ pub struct CheckArgs {
     /// FILE is a zksim history.
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// Give up, with verdict unknown (exit 2), after this many search steps.
-    #[arg(long, default_value_t = Budget::DEFAULT_MAX_STEPS)]
-    pub max_steps: u64,
+    /// Give up, with verdict unknown (exit 2), after this many search steps [default:
+    /// 20000000 with --format; 100000 for a zksim history, whose model steps cost more]
+    #[arg(long)]
+    pub max_steps: Option<u64>,
     /// Also write a self-contained HTML page of the history with the violations marked
     /// (zksim histories only).
     #[arg(long, value_name = "FILE")]
@@ -71,7 +72,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
             return ExitCode::from(CANNOT_DECIDE);
         }
     };
-    let result = history.check(Budget::steps(args.max_steps));
+    let max_steps = args.max_steps.unwrap_or(Budget::DEFAULT_MAX_STEPS);
+    let result = history.check(Budget::steps(max_steps));
     let file = args.file.display();
     let stats = result.stats;
     match &result.verdict {
@@ -125,7 +127,7 @@ fn run_zksim(args: &CheckArgs) -> ExitCode {
     let report = check_all(
         &h,
         Options {
-            max_steps: args.max_steps,
+            max_steps: args.max_steps.unwrap_or(Options::DEFAULT_MAX_STEPS),
         },
     );
     print!("{}", report::render(&h, &report, &file));
