@@ -73,6 +73,9 @@ pub struct Workload {
     pub session_churn_percent: u32,
     /// The session timeout clients ask for.
     pub session_timeout_ms: i32,
+    /// Percent chance, per operation, that a client drops its connection and reconnects to
+    /// its next server, so that its session moves (and reads land on lagging followers).
+    pub switch_percent: u32,
 }
 
 impl Default for Workload {
@@ -88,6 +91,7 @@ impl Default for Workload {
             think_ms_max: 0,
             session_churn_percent: 2,
             session_timeout_ms: 4000,
+            switch_percent: 0,
         }
     }
 }
@@ -303,6 +307,7 @@ impl Scenario {
             ("workload.ephemeral_percent", w.ephemeral_percent),
             ("workload.sequential_percent", w.sequential_percent),
             ("workload.session_churn_percent", w.session_churn_percent),
+            ("workload.switch_percent", w.switch_percent),
         ] {
             if v > 100 {
                 return Err(field(name, format!("{v} is not a percentage")));

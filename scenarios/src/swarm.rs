@@ -48,6 +48,7 @@ pub fn swarm(seed: u64) -> Scenario {
         think_ms_max: [0, 0, 2, 20][rng.gen_range(0..4)],
         session_churn_percent: rng.gen_range(0..=10),
         session_timeout_ms: [4_000, 6_000, 10_000][rng.gen_range(0..3)],
+        switch_percent: 0,
     };
     let minority = (servers as u32 - 1) / 2;
     let faults = if servers == 1 {

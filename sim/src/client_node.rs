@@ -1,8 +1,9 @@
 //! The client node: every simulated client runs the real client session (core's
-//! `ClientSession`) against the servers it picks and switches between, drives the
-//! workload, and records what it invoked and saw into the history.
+//! `ClientSession`) against the servers it picks and switches between, asks its agent (the
+//! generic workload or a recipe, see `recipes`) what to do next, tells it what happened,
+//! and records what it invoked and saw into the history.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -11,11 +12,11 @@ use zksim_core::client::{
     ClientConfig, ClientEffect, ClientSession, ClientState, Outcome, SessionEvent,
 };
 use zksim_core::proto::ConnId;
-use zksim_core::request::{Reply, Request, Response};
+use zksim_core::request::Request;
 use zksim_core::zab::ServerId;
 use zksim_scenarios::{Scenario, Stream, stream};
 
-use crate::workload::Generator;
+use crate::recipes::{self, Clients, Cx, Proposal, SessionNews, Violation, WatchNews};
 use crate::world::{Addr, Item, Shared};
 
 struct Client {
@@ -24,12 +25,16 @@ struct Client {
     /// The servers in this client's order: the session's index `i` is `servers[i]`.
     servers: Vec<ServerId>,
     conn: Option<(ConnId, bool)>,
-    requests: Generator,
     rng: Stream,
-    /// Requests generated and not yet submitted (a sync and its read go together).
+    /// Draws whether to switch servers (a separate stream, so that scenarios without
+    /// switching draw exactly as before it existed).
+    switch_rng: Stream,
+    /// Requests proposed and not yet submitted (a sync and its read go together).
     queued: VecDeque<Request>,
     /// Submitted user requests not yet completed, by xid.
-    in_flight: std::collections::BTreeSet<i32>,
+    in_flight: BTreeMap<i32, Request>,
+    /// How many requests the client keeps in flight at most.
+    pipeline: usize,
     /// Start (or restart with a new session) at this time.
     start_at_ns: u64,
     started: bool,
@@ -40,6 +45,8 @@ struct Client {
     clients: u32,
     /// The xid of this session's closeSession, whose reply is not a workload operation.
     close_xid: Option<i32>,
+    /// The closeSession reply's zxid, once it came.
+    close_zxid: Option<i64>,
 }
 
 impl Client {
@@ -52,6 +59,18 @@ impl Client {
     /// Whether the current session is being closed (no more work for it).
     fn session_closing(&self) -> bool {
         self.close_xid.is_some()
+    }
+
+    /// What the agent is told of its client.
+    fn cx(&self, now_ms: i64, winding_down: bool) -> Cx {
+        Cx {
+            client: self.idx,
+            now_ms,
+            session: self.session.session_id(),
+            winding_down,
+            in_flight: self.in_flight.len(),
+            room: self.pipeline.saturating_sub(self.in_flight.len()),
+        }
     }
 }
 
@@ -74,6 +93,8 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
         .into_iter()
         .chain(scenario.observer_ids())
         .collect();
+    let mut team = recipes::build(&scenario, seed);
+    let team = team.as_mut();
     let mut clients: Vec<Client> = (0..scenario.clients)
         .map(|i| {
             let mut rng = stream(seed, &format!("client-{i}"));
@@ -85,14 +106,11 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 session: new_session(&scenario, order.len(), i),
                 servers: order,
                 conn: None,
-                requests: Generator::new(
-                    stream(seed, &format!("workload-{i}")),
-                    scenario.workload.clone(),
-                    i,
-                ),
                 rng,
+                switch_rng: stream(seed, &format!("switch-{i}")),
                 queued: VecDeque::new(),
-                in_flight: Default::default(),
+                in_flight: BTreeMap::new(),
+                pipeline: scenario.workload.pipeline as usize,
                 start_at_ns,
                 started: false,
                 closing: false,
@@ -100,6 +118,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 sessions_opened: 1,
                 clients: scenario.clients,
                 close_xid: None,
+                close_zxid: None,
             }
         })
         .collect();
@@ -142,8 +161,9 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 (_, Item::ToClient { msg, .. }) => c.session.on_message(now_ms, msg, &mut out),
                 _ => {}
             }
-            apply(&world, c, &mut out, &mut stats);
+            apply(&world, c, &mut out, &mut stats, team);
         }
+        report(&world, team.take_violations(), &mut stats);
         let winding_down = world.lock().winding_down;
         let mut next: Option<u64> = None;
         let mut all_done = true;
@@ -157,6 +177,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 winding_down,
                 &mut out,
                 &mut stats,
+                team,
             );
             all_done &= c.done;
             let d = if !c.started || (c.session.state().is_terminal() && !c.done) {
@@ -166,14 +187,25 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                     .next_deadline()
                     .map(|d| (d.max(0) as u64) * 1_000_000)
             };
+            // The agent's own wake-up (a think time, a poll), while it has a session.
+            // A wake-up in the past waits for the next event instead (the agent is asked
+            // again when its client connects or a request completes).
+            let wake = team
+                .wake_at_ms(c.idx)
+                .filter(|ms| *ms > now_ms && c.started && !c.session.state().is_terminal())
+                .map(|ms| (ms as u64) * 1_000_000);
             if !c.done {
-                next = match (next, d) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                for d in [d, wake] {
+                    next = match (next, d) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
             }
         }
+        report(&world, team.take_violations(), &mut stats);
         if all_done && winding_down {
+            report(&world, team.finish(), &mut stats);
             return stats;
         }
         let due = world.lock().next_due(Addr::Clients);
@@ -207,6 +239,7 @@ fn step(
     winding_down: bool,
     out: &mut Vec<ClientEffect>,
     stats: &mut ClientStats,
+    team: &mut dyn Clients,
 ) {
     if c.done {
         return;
@@ -221,8 +254,9 @@ fn step(
         }
         c.started = true;
         stats.sessions += 1;
+        team.on_session(&c.cx(now_ms, winding_down), &SessionNews::Started);
         c.session.start(now_ms, out);
-        apply(world, c, out, stats);
+        apply(world, c, out, stats, team);
     }
     if c.session.state().is_terminal() {
         if winding_down || c.closing {
@@ -237,6 +271,7 @@ fn step(
             c.queued.clear();
             c.conn = None;
             c.close_xid = None;
+            c.close_zxid = None;
             c.started = false;
             c.start_at_ns = now_ns;
         }
@@ -244,13 +279,15 @@ fn step(
     }
     if c.session.next_deadline().is_some_and(|d| d <= now_ms) {
         c.session.on_tick(now_ms, out);
-        apply(world, c, out, stats);
+        apply(world, c, out, stats, team);
     }
-    if winding_down {
+    // While the run winds down the agent may still have work (a release, a final read);
+    // once it has none, the client closes its session when its requests are answered.
+    if winding_down && team.done(&c.cx(now_ms, winding_down)) {
         if !c.closing && c.in_flight.is_empty() && !c.session_closing() {
             c.closing = true;
             c.close_xid = Some(c.session.close(now_ms, out));
-            apply(world, c, out, stats);
+            apply(world, c, out, stats, team);
         }
         return;
     }
@@ -258,21 +295,48 @@ fn step(
         return;
     }
     let churn = scenario.workload.session_churn_percent;
-    while c.in_flight.len() < scenario.workload.pipeline as usize {
+    let switch = scenario.workload.switch_percent;
+    while c.in_flight.len() < c.pipeline {
         if c.queued.is_empty() {
             // Session churn: sometimes an application ends its session and starts anew.
-            if churn > 0 && c.rng.gen_range(0..10_000) < churn * 10 && c.in_flight.is_empty() {
+            if !winding_down
+                && churn > 0
+                && c.rng.gen_range(0..10_000) < churn * 10
+                && c.in_flight.is_empty()
+            {
                 c.close_xid = Some(c.session.close(now_ms, out));
                 c.start_at_ns = now_ns + c.rng.gen_range(0..500_000_000);
-                apply(world, c, out, stats);
+                apply(world, c, out, stats, team);
                 return;
             }
-            c.queued.extend(c.requests.next());
+            // Switching: the client drops its connection and reconnects to its next
+            // server, so the session moves (and reads may land on a lagging follower).
+            if !winding_down
+                && switch > 0
+                && c.in_flight.is_empty()
+                && c.switch_rng.gen_range(0..100) < switch
+            {
+                switch_server(world, c, now_ms, out, stats, team);
+                return;
+            }
+            match team.propose(&c.cx(now_ms, winding_down)) {
+                Proposal::Requests(requests) if requests.is_empty() => return,
+                Proposal::Requests(requests) => c.queued.extend(requests),
+                Proposal::CloseSession { restart_after_ms } => {
+                    if winding_down {
+                        c.closing = true;
+                    }
+                    c.close_xid = Some(c.session.close(now_ms, out));
+                    c.start_at_ns = now_ns + restart_after_ms * 1_000_000;
+                    apply(world, c, out, stats, team);
+                    return;
+                }
+            }
         }
         let request = c.queued.pop_front().expect("queued");
         let session = c.session.session_id();
         let xid = c.session.submit(now_ms, request.clone(), out);
-        c.in_flight.insert(xid);
+        c.in_flight.insert(xid, request.clone());
         {
             let mut w = world.lock();
             let t = w.now_us();
@@ -290,7 +354,53 @@ fn step(
                 op: request,
             });
         }
-        apply(world, c, out, stats);
+        apply(world, c, out, stats, team);
+    }
+}
+
+/// Drop the connection on purpose and let the session reconnect to the next server.
+fn switch_server(
+    world: &Shared,
+    c: &mut Client,
+    now_ms: i64,
+    out: &mut Vec<ClientEffect>,
+    stats: &mut ClientStats,
+    team: &mut dyn Clients,
+) {
+    assert!(
+        c.in_flight.is_empty(),
+        "client {}: switching with requests in flight",
+        c.idx
+    );
+    {
+        let mut w = world.lock();
+        if let Some((conn, _)) = c.conn.take() {
+            w.close_by_client(conn);
+        }
+        let t = w.now_us();
+        if w.trace.on() {
+            w.trace.line(t, &format!("C{} switch", c.idx));
+        }
+    }
+    c.session.on_disconnected(now_ms, out);
+    apply(world, c, out, stats, team);
+}
+
+/// Record a recipe's violations: in the stats (the run fails) and in the trace.
+fn report(world: &Shared, violations: Vec<Violation>, stats: &mut ClientStats) {
+    if violations.is_empty() {
+        return;
+    }
+    let mut w = world.lock();
+    let t = w.now_us();
+    for v in violations {
+        if w.trace.on() {
+            w.trace
+                .line(t, &format!("INVARIANT {}: {}", v.invariant, v.sentence));
+        }
+        stats
+            .invariant_violations
+            .push((v.invariant.to_string(), v.sentence));
     }
 }
 
@@ -309,11 +419,19 @@ fn request_name(r: &Request) -> String {
     format!("{name} {}", r.path().unwrap_or(""))
 }
 
-/// Carry out a client's effects and record what it saw.
-fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mut ClientStats) {
+/// Carry out a client's effects, record what it saw, and tell its agent.
+fn apply(
+    world: &Shared,
+    c: &mut Client,
+    out: &mut Vec<ClientEffect>,
+    stats: &mut ClientStats,
+    team: &mut dyn Clients,
+) {
     for e in out.drain(..) {
         let mut w = world.lock();
         let t = w.now_us();
+        let now_ms = (w.now_ns() / 1_000_000) as i64;
+        let winding_down = w.winding_down;
         match e {
             ClientEffect::Connect { server } => {
                 let id = c.servers[server];
@@ -331,9 +449,24 @@ fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mu
                 }
             }
             ClientEffect::Completed { xid, outcome } => {
-                if xid < 0 || c.close_xid == Some(xid) {
+                if c.close_xid == Some(xid) {
+                    if let Outcome::Reply(r) = &outcome {
+                        c.close_zxid = Some(r.zxid);
+                    }
                     continue;
                 }
+                if xid < 0 {
+                    continue;
+                }
+                let request = c.in_flight.remove(&xid).unwrap_or_else(|| {
+                    panic!(
+                        "client {}: completion of xid {xid}, which is not in flight ({:?}, close {:?})",
+                        c.idx,
+                        c.in_flight.keys(),
+                        c.close_xid
+                    )
+                });
+                team.on_complete(&c.cx(now_ms, winding_down), &request, &outcome);
                 let outcome = match outcome {
                     Outcome::Reply(r) => HOutcome::Reply(r),
                     Outcome::ConnectionLoss => HOutcome::Unknown {
@@ -349,27 +482,11 @@ fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mu
                         reason: "CLOSED".into(),
                     },
                 };
-                if let HOutcome::Reply(Reply {
-                    response: Response::Create { path, .. },
-                    ..
-                }) = &outcome
-                {
-                    if path.starts_with("/s") {
-                        c.requests.created(path);
-                    }
-                }
                 if matches!(outcome, HOutcome::Unknown { .. }) {
                     stats.ops_unknown += 1;
                 } else {
                     stats.ops_completed += 1;
                 }
-                assert!(
-                    c.in_flight.remove(&xid),
-                    "client {}: completion of xid {xid}, which is not in flight ({:?}, close {:?})",
-                    c.idx,
-                    c.in_flight,
-                    c.close_xid
-                );
                 if w.trace.on() {
                     let summary = match &outcome {
                         HOutcome::Reply(r) => format!("{} zxid {:#x}", r.err.name(), r.zxid),
@@ -402,27 +519,47 @@ fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mu
                     client: c.history_id(),
                     session,
                     event_type,
-                    path,
+                    path: path.clone(),
                     zxid,
                 });
+                let news = WatchNews {
+                    event_type,
+                    path,
+                    zxid,
+                };
+                team.on_watch(&c.cx(now_ms, winding_down), &news);
             }
             ClientEffect::Session(ev) => {
                 let session = c.session.session_id();
-                let event = match ev {
+                let (event, news) = match ev {
                     SessionEvent::Connected {
-                        session_id: _,
+                        session_id,
                         timeout_ms,
-                    } => HSession::Connected {
-                        server: c.servers[c.session.server()],
-                        timeout_ms,
-                    },
-                    SessionEvent::Disconnected => HSession::Disconnected,
+                    } => (
+                        HSession::Connected {
+                            server: c.servers[c.session.server()],
+                            timeout_ms,
+                        },
+                        SessionNews::Connected {
+                            session: session_id,
+                            timeout_ms,
+                        },
+                    ),
+                    SessionEvent::Disconnected => {
+                        (HSession::Disconnected, SessionNews::Disconnected)
+                    }
                     SessionEvent::Expired => {
                         stats.expired += 1;
-                        HSession::Expired
+                        (HSession::Expired, SessionNews::Expired { session })
                     }
-                    SessionEvent::AuthFailed => HSession::AuthFailed,
-                    SessionEvent::Closed => HSession::Closed,
+                    SessionEvent::AuthFailed => (HSession::AuthFailed, SessionNews::AuthFailed),
+                    SessionEvent::Closed => (
+                        HSession::Closed,
+                        SessionNews::Closed {
+                            session,
+                            zxid: c.close_zxid,
+                        },
+                    ),
                 };
                 if w.trace.on() {
                     w.trace
@@ -434,6 +571,7 @@ fn apply(world: &Shared, c: &mut Client, out: &mut Vec<ClientEffect>, stats: &mu
                     session,
                     event,
                 });
+                team.on_session(&c.cx(now_ms, winding_down), &news);
             }
             ClientEffect::ProtocolViolation(msg) => {
                 let detail = format!("client {}: {msg}", c.idx);

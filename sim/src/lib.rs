@@ -12,6 +12,7 @@ pub mod bench;
 mod client_node;
 pub mod disk;
 mod faults;
+pub mod recipes;
 mod run;
 mod server_node;
 pub mod trace;

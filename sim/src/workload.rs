@@ -1,10 +1,15 @@
 //! The generic workload: each client draws its next request from the scenario's op mix over
-//! a small key space, so clients collide, versions race and watches fire.
+//! a small key space, so clients collide, versions race and watches fire. It is one
+//! [`Agent`]; it keeps no recipe-wide state and checks no invariant of its own (the
+//! checker judges its history).
 
 use rand::Rng;
 use zksim_core::acl::Acl;
-use zksim_core::request::{CreateMode, Request};
+use zksim_core::client::Outcome;
+use zksim_core::request::{CreateMode, Reply, Request, Response};
 use zksim_scenarios::{Stream, Workload};
+
+use crate::recipes::{Agent, Cx, Findings, Proposal};
 
 /// One client's request generator.
 pub struct Generator {
@@ -171,6 +176,32 @@ impl Generator {
                     version: self.version(),
                 },
             ]
+        }
+    }
+}
+
+impl Agent for Generator {
+    type Shared = Findings;
+
+    fn propose(&mut self, _shared: &mut Findings, _cx: &Cx) -> Proposal {
+        Proposal::Requests(self.next())
+    }
+
+    fn on_complete(
+        &mut self,
+        _shared: &mut Findings,
+        _cx: &Cx,
+        _request: &Request,
+        outcome: &Outcome,
+    ) {
+        if let Outcome::Reply(Reply {
+            response: Response::Create { path, .. },
+            ..
+        }) = outcome
+        {
+            if path.starts_with("/s") {
+                self.created(path);
+            }
         }
     }
 }

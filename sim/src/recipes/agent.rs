@@ -1,0 +1,271 @@
+//! The agent interface between the client node and a workload: each simulated client's
+//! behaviour is an [`Agent`], and the agents of one run share one recipe-wide state (an
+//! [`Observer`]) that holds what their invariant needs and the out-of-band knowledge a
+//! recipe may use ("client 2 was told that increment #7 was acknowledged at zxid z").
+//!
+//! All clients run in one task, so the client node calls the agents one at a time through
+//! a [`Team`], which pairs the shared state with the agents and hides their type behind
+//! [`Clients`].
+
+use zksim_core::client::Outcome;
+use zksim_core::request::{Reply, Request};
+use zksim_core::stat::{SessionId, Zxid};
+use zksim_core::watch::EventType;
+
+/// What an agent knows of its client when it is called.
+#[derive(Clone, Copy, Debug)]
+pub struct Cx {
+    /// The client's index, stable across its sessions.
+    pub client: u32,
+    /// Simulated time.
+    pub now_ms: i64,
+    /// The current session's id, 0 until one is established.
+    pub session: SessionId,
+    /// The run's liveness phase has begun: finish in-flight work and stop.
+    pub winding_down: bool,
+    /// The client's submitted requests not yet completed.
+    pub in_flight: usize,
+    /// How many more requests fit in the client's pipeline now.
+    pub room: usize,
+}
+
+/// A change in a client's session, as the agent is told of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionNews {
+    /// A new session object was started (after expiry, a close, or at the beginning); it
+    /// has no id until `Connected`.
+    Started,
+    /// A session is established (new or re-established) on a connection.
+    Connected { session: SessionId, timeout_ms: i32 },
+    /// The connection was lost; the session may still be alive.
+    Disconnected,
+    /// The server said the session expired. The session object is finished.
+    Expired { session: SessionId },
+    /// The session was closed by the client; `zxid` is the closeSession reply's zxid (the
+    /// txn that deleted the session's ephemerals) when the reply came.
+    Closed {
+        session: SessionId,
+        zxid: Option<Zxid>,
+    },
+    /// An auth was refused. The session object is finished.
+    AuthFailed,
+}
+
+/// A watch notification, as the agent is told of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchNews {
+    pub event_type: EventType,
+    pub path: String,
+    /// The zxid the server tagged the event with: the triggering txn, or for an event fired
+    /// by SetWatches after a reconnect the server's last applied zxid (an upper bound).
+    pub zxid: Zxid,
+}
+
+/// What an agent wants next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Proposal {
+    /// Submit these requests, in order (none: the agent waits for something).
+    Requests(Vec<Request>),
+    /// Close the session, and start a new one after the delay.
+    CloseSession { restart_after_ms: u64 },
+}
+
+impl Proposal {
+    pub fn wait() -> Proposal {
+        Proposal::Requests(Vec::new())
+    }
+
+    pub fn one(request: Request) -> Proposal {
+        Proposal::Requests(vec![request])
+    }
+}
+
+/// A recipe's invariant broken: the invariant's name and one plain sentence naming the
+/// clients, paths, values and zxids involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub sentence: String,
+}
+
+/// The violations a recipe found, at most a few per invariant (the first ones explain the
+/// failure; a flood of the same finding does not).
+#[derive(Clone, Debug, Default)]
+pub struct Findings {
+    list: Vec<Violation>,
+    reported: Vec<Violation>,
+}
+
+/// How many findings of one invariant are kept.
+const FINDINGS_PER_INVARIANT_MAX: usize = 5;
+
+impl Findings {
+    pub fn report(&mut self, invariant: &'static str, sentence: String) {
+        let same = self
+            .reported
+            .iter()
+            .chain(&self.list)
+            .filter(|v| v.invariant == invariant)
+            .count();
+        if same < FINDINGS_PER_INVARIANT_MAX {
+            self.list.push(Violation {
+                invariant,
+                sentence,
+            });
+        }
+    }
+
+    /// The findings not taken before.
+    pub fn take(&mut self) -> Vec<Violation> {
+        let new = std::mem::take(&mut self.list);
+        self.reported.extend(new.iter().cloned());
+        new
+    }
+
+    /// Every finding so far, taken or not.
+    pub fn all(&self) -> Vec<Violation> {
+        self.reported.iter().chain(&self.list).cloned().collect()
+    }
+}
+
+/// The recipe-wide state the agents of a run share.
+pub trait Observer {
+    fn findings(&mut self) -> &mut Findings;
+
+    /// The run is over: check what can only be judged at the end.
+    fn finish(&mut self) {}
+}
+
+/// The generic workload shares nothing and checks nothing of its own.
+impl Observer for Findings {
+    fn findings(&mut self) -> &mut Findings {
+        self
+    }
+}
+
+/// One client's behaviour (`Send`, as the client node's task is).
+pub trait Agent: Send {
+    type Shared: Observer + Send;
+
+    /// Called when the client is connected, its session is not closing and its pipeline
+    /// has room (`cx.room`): the next requests, or none while the agent waits.
+    fn propose(&mut self, shared: &mut Self::Shared, cx: &Cx) -> Proposal;
+
+    /// A request this agent proposed has ended: a reply (whose code may be an error), or
+    /// an unknown outcome (CONNECTIONLOSS, SESSIONEXPIRED: it may or may not have been
+    /// applied).
+    fn on_complete(
+        &mut self,
+        shared: &mut Self::Shared,
+        cx: &Cx,
+        request: &Request,
+        outcome: &Outcome,
+    );
+
+    fn on_watch(&mut self, _shared: &mut Self::Shared, _cx: &Cx, _event: &WatchNews) {}
+
+    fn on_session(&mut self, _shared: &mut Self::Shared, _cx: &Cx, _news: &SessionNews) {}
+
+    /// When the agent wants to be asked again even if nothing happens (a think time, a
+    /// retry, a poll while it waits on a watch), in simulated ms.
+    fn wake_at_ms(&self) -> Option<i64> {
+        None
+    }
+
+    /// While the run winds down: whether the agent has nothing left to do, so that the
+    /// client may close its session once its requests complete.
+    fn done(&self, _shared: &Self::Shared, _cx: &Cx) -> bool {
+        true
+    }
+}
+
+/// The agents of a run as the client node sees them: one object, addressed by client.
+pub trait Clients: Send {
+    fn propose(&mut self, cx: &Cx) -> Proposal;
+    fn on_complete(&mut self, cx: &Cx, request: &Request, outcome: &Outcome);
+    fn on_watch(&mut self, cx: &Cx, event: &WatchNews);
+    fn on_session(&mut self, cx: &Cx, news: &SessionNews);
+    fn wake_at_ms(&self, client: u32) -> Option<i64>;
+    fn done(&self, cx: &Cx) -> bool;
+    /// Violations found since the last call.
+    fn take_violations(&mut self) -> Vec<Violation>;
+    /// The end of the run: final checks, then the violations not taken yet.
+    fn finish(&mut self) -> Vec<Violation>;
+}
+
+/// The shared state and one agent per client.
+pub struct Team<A: Agent> {
+    pub shared: A::Shared,
+    pub agents: Vec<A>,
+}
+
+impl<A: Agent> Team<A> {
+    pub fn new(shared: A::Shared, agents: Vec<A>) -> Team<A> {
+        Team { shared, agents }
+    }
+}
+
+impl<A: Agent> Clients for Team<A> {
+    fn propose(&mut self, cx: &Cx) -> Proposal {
+        assert!(cx.room > 0, "client {}: proposing without room", cx.client);
+        let agent = &mut self.agents[cx.client as usize];
+        agent.propose(&mut self.shared, cx)
+    }
+
+    fn on_complete(&mut self, cx: &Cx, request: &Request, outcome: &Outcome) {
+        let agent = &mut self.agents[cx.client as usize];
+        agent.on_complete(&mut self.shared, cx, request, outcome);
+    }
+
+    fn on_watch(&mut self, cx: &Cx, event: &WatchNews) {
+        let agent = &mut self.agents[cx.client as usize];
+        agent.on_watch(&mut self.shared, cx, event);
+    }
+
+    fn on_session(&mut self, cx: &Cx, news: &SessionNews) {
+        let agent = &mut self.agents[cx.client as usize];
+        agent.on_session(&mut self.shared, cx, news);
+    }
+
+    fn wake_at_ms(&self, client: u32) -> Option<i64> {
+        self.agents[client as usize].wake_at_ms()
+    }
+
+    fn done(&self, cx: &Cx) -> bool {
+        self.agents[cx.client as usize].done(&self.shared, cx)
+    }
+
+    fn take_violations(&mut self) -> Vec<Violation> {
+        self.shared.findings().take()
+    }
+
+    fn finish(&mut self) -> Vec<Violation> {
+        self.shared.finish();
+        self.shared.findings().take()
+    }
+}
+
+/// The reply of a completed request, if the server answered.
+pub fn reply(outcome: &Outcome) -> Option<&Reply> {
+    match outcome {
+        Outcome::Reply(r) => Some(r),
+        _ => None,
+    }
+}
+
+/// Whether the outcome leaves it open whether the request took effect.
+pub fn unknown(outcome: &Outcome) -> bool {
+    !matches!(outcome, Outcome::Reply(_))
+}
+
+/// A znode's data as text (recipes store small decimal or tagged values).
+pub fn text(data: &Option<Vec<u8>>) -> String {
+    data.as_deref()
+        .map(|d| String::from_utf8_lossy(d).into_owned())
+        .unwrap_or_default()
+}
+
+/// Data from text.
+pub fn data(text: &str) -> Option<Vec<u8>> {
+    Some(text.as_bytes().to_vec())
+}

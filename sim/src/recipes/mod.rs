@@ -1,0 +1,39 @@
+//! Recipe workloads: the coordination recipes of the ZooKeeper paper ("ZooKeeper: wait-free
+//! coordination for Internet-scale systems", Hunt et al., USENIX ATC 2010, §2.4) and of
+//! ZooKeeper's recipes page, each run by every client of a scenario that names it, each
+//! checking its own invariant from what its clients observe (docs/recipes.md).
+//!
+//! A scenario's `recipe` picks one; without one (or with `generic`) the clients run the
+//! generic workload of `crate::workload`.
+
+mod agent;
+
+pub use agent::{
+    Agent, Clients, Cx, Findings, Observer, Proposal, SessionNews, Team, Violation, WatchNews,
+    data, reply, text, unknown,
+};
+use zksim_scenarios::{Scenario, stream};
+
+use crate::workload::Generator;
+
+/// The agents of a run, for the scenario's recipe.
+pub fn build(scenario: &Scenario, seed: u64) -> Box<dyn Clients> {
+    match scenario.recipe.as_deref() {
+        None | Some("generic") => {
+            let agents = (0..scenario.clients)
+                .map(|i| {
+                    Generator::new(
+                        stream(seed, &format!("workload-{i}")),
+                        scenario.workload.clone(),
+                        i,
+                    )
+                })
+                .collect();
+            Box::new(Team::new(Findings::default(), agents))
+        }
+        Some(other) => panic!(
+            "scenario {}: recipe {other:?} is not implemented",
+            scenario.name
+        ),
+    }
+}
