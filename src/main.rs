@@ -3,6 +3,7 @@
 mod bench_cmd;
 mod check_cmd;
 mod fuzz_cmd;
+mod hunt_cmd;
 mod judge;
 mod replay_cmd;
 mod run_cmd;
@@ -39,6 +40,8 @@ enum Command {
     Shrink(shrink_cmd::ShrinkArgs),
     /// Run swarm seeds for a time budget; keep each failing case (shrunk) in a corpus.
     Fuzz(fuzz_cmd::FuzzArgs),
+    /// Count the seeds it takes to find a bug, over several seed ranges.
+    Hunt(hunt_cmd::HuntArgs),
     /// List the bug knobs that re-create known mistakes in the service.
     Bugs,
     /// Measure the simulator's speed (client operations and messages per wall second).
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench_cmd::run(args),
         Command::Shrink(args) => shrink_cmd::run(args),
         Command::Fuzz(args) => fuzz_cmd::run(args),
+        Command::Hunt(args) => hunt_cmd::run(args),
         Command::Bugs => {
             run_cmd::print_bugs();
             ExitCode::SUCCESS
