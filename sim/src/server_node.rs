@@ -142,7 +142,10 @@ impl NodeState {
                 }
                 server.on_peer_message(now, from, msg, out);
             }
-            Item::PeerDown { peer } => server.on_peer_disconnected(now, peer, out),
+            Item::PeerDown { peer } => {
+                world.lock().close_heard(self.id, peer);
+                server.on_peer_disconnected(now, peer, out)
+            }
             Item::FromClient { conn, msg } => {
                 if world.lock().conn_open(conn) {
                     server.on_client_message(now, conn, msg, out);
@@ -217,6 +220,7 @@ impl NodeState {
                 Effect::SendAfterPersist { token, to, msg } => self.held.push((token, to, msg)),
                 Effect::ToClient { conn, msg } => w.server_to_client(conn, msg),
                 Effect::CloseConn { conn } => w.close_by_server(conn),
+                Effect::Disconnect { peer } => w.disconnect(self.id, peer),
                 Effect::Role {
                     state,
                     epoch,

@@ -3,8 +3,9 @@
 //! statistics and the ground truth of what every replica applied.
 //!
 //! madsim provides time, task scheduling, node kill/restart/pause and the random source;
-//! zksim routes its own messages so that links behave like TCP connections: ordered, and
-//! broken (both ends told) rather than silently lossy.
+//! zksim routes its own messages so that links behave like TCP connections: ordered; broken
+//! with both ends told when a message is lost or a peer dies; silent while a partition cuts
+//! them (what is sent waits, as TCP retransmits, until the cut heals or an end gives up).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -73,11 +74,18 @@ struct Inbox {
     target: Option<u64>,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Link {
     epoch: u64,
+    /// The connection is gone; the next send opens a new one.
     broken: bool,
     last_at: u64,
+    /// The far end closed the connection and this end has not heard yet (the close is held
+    /// up by a cut): what this end sends is lost.
+    dead: bool,
+    /// Messages sent, or in flight, while the link is cut: TCP retransmits them once the
+    /// cut heals, in order, unless the connection is closed first.
+    held: Vec<(u64, PeerMessage)>,
 }
 
 #[derive(Clone, Debug)]
@@ -156,7 +164,11 @@ pub struct World {
     seq: u64,
     inboxes: BTreeMap<Addr, Inbox>,
     links: BTreeMap<(ServerId, ServerId), Link>,
+    /// Directed pairs a partition cuts: nothing gets through, and nobody is told (as a
+    /// firewall that drops packets); the ends find out by their own timeouts.
     cut: BTreeSet<(ServerId, ServerId)>,
+    /// Connection closes held up by a cut: (who is to hear, the peer that closed).
+    held_closes: Vec<(ServerId, ServerId)>,
     loss_per_mille: u32,
     extra_latency_ns: u64,
     conns: BTreeMap<ConnId, Conn>,
@@ -204,6 +216,7 @@ impl Shared {
             inboxes,
             links: BTreeMap::new(),
             cut: BTreeSet::new(),
+            held_closes: Vec::new(),
             loss_per_mille: 0,
             extra_latency_ns: 0,
             conns: BTreeMap::new(),
@@ -339,19 +352,35 @@ impl World {
         self.links.entry((from, to)).or_default()
     }
 
-    fn reachable(&self, from: ServerId, to: ServerId) -> bool {
-        !self.cut.contains(&(from, to)) && self.servers.get(&to).is_some_and(|s| s.alive)
+    fn alive(&self, id: ServerId) -> bool {
+        self.servers.get(&id).is_some_and(|s| s.alive)
     }
 
-    /// Send over the FIFO link `from -> to`. A cut link, a dead peer or a lost message
-    /// breaks the link instead of delivering.
+    /// Send over the FIFO link `from -> to`. On a cut link the message waits for the cut
+    /// to heal; a dead peer or a lost message breaks the link instead of delivering; a
+    /// connection the far end closed (this end not told yet) loses it.
     pub fn peer_send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
         self.stats.peer_messages += 1;
+        if self.link(from, to).dead {
+            return;
+        }
+        if self.cut.contains(&(from, to)) {
+            let link = self.link(from, to);
+            link.broken = false;
+            let epoch = link.epoch;
+            link.held.push((epoch, msg));
+            return;
+        }
         let lost = self.loss_per_mille > 0 && thread_rng().gen_range(0..1000) < self.loss_per_mille;
-        if !self.reachable(from, to) || lost {
+        if !self.alive(to) || lost {
             self.break_link(from, to);
             return;
         }
+        self.transmit(from, to, msg);
+    }
+
+    /// Put a message on the wire of the link `from -> to`, after whatever it carries.
+    fn transmit(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
         let now = self.now_ns();
         let at = now + self.latency_ns();
         let link = self.link(from, to);
@@ -383,7 +412,52 @@ impl World {
         self.links
             .get(&(from, to))
             .is_some_and(|l| l.epoch == epoch && !l.broken)
-            && !self.cut.contains(&(from, to))
+    }
+
+    /// Tell `me` that `peer`'s connection is gone, now, or when the cut from `peer` to
+    /// `me` heals (the close cannot cross it either). Until then `me`'s sends are lost.
+    fn tell_closed(&mut self, me: ServerId, peer: ServerId) {
+        if !self.alive(me) {
+            return;
+        }
+        if self.cut.contains(&(peer, me)) {
+            self.link(me, peer).dead = true;
+            if !self.held_closes.contains(&(me, peer)) {
+                self.held_closes.push((me, peer));
+            }
+        } else {
+            let at = self.now_ns();
+            self.deliver(Addr::Server(me), at, Item::PeerDown { peer });
+        }
+    }
+
+    /// `me` has heard that its connection to `peer` is gone: its next send opens a new one.
+    pub fn close_heard(&mut self, me: ServerId, peer: ServerId) {
+        let link = self.link(me, peer);
+        link.dead = false;
+        link.broken = true;
+    }
+
+    /// End the connection between two servers: what is in flight or held either way is
+    /// dropped, and the next send opens a new connection.
+    fn end_connection(&mut self, a: ServerId, b: ServerId) {
+        for key in [(a, b), (b, a)] {
+            let l = self.link(key.0, key.1);
+            l.epoch += 1;
+            l.broken = true;
+            l.held.clear();
+        }
+    }
+
+    /// `me` closes its connection to `peer` (it left the role that used it); `peer` hears
+    /// of it when the network lets the close through.
+    pub fn disconnect(&mut self, me: ServerId, peer: ServerId) {
+        if self.trace.on() {
+            let t = self.now_us();
+            self.trace.line(t, &format!("S{me} closes S{peer}"));
+        }
+        self.end_connection(me, peer);
+        self.tell_closed(peer, me);
     }
 
     /// Break the connection between two servers: both directions, both ends told.
@@ -394,34 +468,71 @@ impl World {
             return;
         }
         self.stats.link_breaks += 1;
-        for key in [(a, b), (b, a)] {
-            let l = self.link(key.0, key.1);
-            l.epoch += 1;
-            l.broken = true;
-        }
-        // Both ends hear of the break now, before anything a new connection could carry
-        // (every message takes some latency), so no end ever sees a gap in one stream.
-        let at = self.now_ns();
-        for (me, peer) in [(a, b), (b, a)] {
-            if self.servers.get(&me).is_some_and(|s| s.alive) {
-                self.deliver(Addr::Server(me), at, Item::PeerDown { peer });
-            }
-        }
+        self.end_connection(a, b);
+        // Both ends hear of the break now (or once a cut lets it through), before anything
+        // a new connection could carry (every message takes some latency), so no end ever
+        // sees a gap in one stream.
+        self.tell_closed(a, b);
+        self.tell_closed(b, a);
     }
 
-    /// Apply a partition: cut every listed directed pair (breaking their links).
+    /// Apply a partition: cut every listed directed pair. Nobody is told; what is in
+    /// flight on a cut link is held with what is sent later, until the cut heals.
     pub fn cut_links(&mut self, pairs: &[(ServerId, ServerId)]) {
         for (a, b) in pairs {
-            if a != b && self.cut.insert((*a, *b)) {
-                self.break_link(*a, *b);
+            if a == b || !self.cut.insert((*a, *b)) {
+                continue;
             }
+            let Some(inbox) = self.inboxes.get_mut(&Addr::Server(*b)) else {
+                continue;
+            };
+            let in_flight: Vec<(u64, u64)> = inbox
+                .queue
+                .iter()
+                .filter(|(_, item)| matches!(item, Item::Peer { from, .. } if from == a))
+                .map(|(k, _)| *k)
+                .collect();
+            let mut moved = Vec::new();
+            for k in in_flight {
+                if let Some(Item::Peer { link, msg, .. }) = inbox.queue.remove(&k) {
+                    moved.push((link, msg));
+                }
+            }
+            let link = self.link(*a, *b);
+            moved.append(&mut link.held);
+            link.held = moved;
         }
     }
 
+    /// Every cut heals: held messages go out in order, held closes are heard.
     pub fn heal_network(&mut self) {
         self.cut.clear();
         self.loss_per_mille = 0;
         self.extra_latency_ns = 0;
+        let keys: Vec<(ServerId, ServerId)> = self
+            .links
+            .iter()
+            .filter(|(_, l)| !l.held.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        for (from, to) in keys {
+            let held = std::mem::take(&mut self.link(from, to).held);
+            if !self.alive(to) {
+                self.break_link(from, to);
+                continue;
+            }
+            for (epoch, msg) in held {
+                if self.link(from, to).epoch == epoch {
+                    self.transmit(from, to, msg);
+                }
+            }
+        }
+        for (me, peer) in std::mem::take(&mut self.held_closes) {
+            if self.alive(me) {
+                let at = self.now_ns();
+                self.deliver(Addr::Server(me), at, Item::PeerDown { peer });
+            }
+        }
     }
 
     pub fn set_loss(&mut self, per_mille: u32) {
@@ -539,7 +650,10 @@ impl World {
         let peers: Vec<ServerId> = self.servers.keys().copied().filter(|p| *p != id).collect();
         for p in peers {
             self.break_link(id, p);
+            // The process is gone, and with it whatever it had not heard yet.
+            self.link(id, p).dead = false;
         }
+        self.held_closes.retain(|(me, _)| *me != id);
         let conns: Vec<ConnId> = self
             .conns
             .iter()

@@ -237,8 +237,14 @@ pub(super) fn on_message(
     out: &mut Effects,
 ) {
     with_leader(s, |s, l| {
-        if let Some(h) = l.learners.get_mut(&from) {
-            h.last_heard_ms = now_ms;
+        match l.learners.get_mut(&from) {
+            Some(h) => h.last_heard_ms = now_ms,
+            // Everything but FOLLOWERINFO comes over a LearnerHandler's connection, which
+            // exists only once the learner registered with this leadership: a learner of an
+            // earlier term (or of another leader) must not have its requests, syncs, pings
+            // or acks counted here.
+            None if !matches!(msg, PeerMessage::LearnerInfo { .. }) => return,
+            None => {}
         }
         match msg {
             PeerMessage::LearnerInfo {
@@ -342,6 +348,7 @@ fn on_learner_info(
         acked_round: 0,
     };
     l.learners.insert(from, handle);
+    s.role_peers.insert(from);
     // A voter that already accepted a later epoch than the one this leader chose (from a
     // leader whose discovery never finished) would refuse LEADERINFO forever
     // (Learner.registerWithLeader). Step down so that the next election chooses an epoch
@@ -523,22 +530,17 @@ fn sync_packets(
             }
         }
     }
-    // SNAP: the leader's committed history as a snapshot.
-    let snapshot = if max_committed == s.tree.last_processed_zxid() {
-        s.tree.snapshot()
-    } else {
-        let mut tree = s.history_base();
-        for p in s
-            .log_after(tree.last_processed_zxid())
-            .filter(|p| p.hdr.zxid <= max_committed)
-        {
-            tree.apply(&p.hdr, &p.txn, &mut Vec::new());
-        }
-        tree.snapshot()
-    };
-    vec![PeerMessage::Snap {
-        snapshot: Arc::new(snapshot),
-    }]
+    // SNAP: the tree the leader's log continues, then the rest of its history as
+    // proposals. ZooKeeper's leader serializes a tree into which it loaded its whole log;
+    // shipping the log's tail as txns instead carries the same history, and keeps every
+    // txn a learner gets visible as a txn (a snapshot's content cannot be told apart).
+    let base = s.history_base();
+    let base_zxid = base.last_processed_zxid();
+    let mut packets = vec![PeerMessage::Snap {
+        snapshot: Arc::new(base.snapshot()),
+    }];
+    packets.extend(commit_pairs(base_zxid));
+    packets
 }
 
 fn on_ack(
@@ -878,8 +880,9 @@ fn complete_syncs(s: &mut Server, l: &mut Leader, out: &mut Effects) {
 }
 
 pub(super) fn on_learner_lost(s: &mut Server, _now_ms: i64, peer: ServerId, _out: &mut Effects) {
-    with_leader(s, |_, l| {
+    with_leader(s, |s, l| {
         l.learners.remove(&peer);
+        s.role_peers.remove(&peer);
     });
 }
 

@@ -121,6 +121,7 @@ fn with_learner<R>(s: &mut Server, f: impl FnOnce(&mut Server, &mut Learner) -> 
 pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out: &mut Effects) {
     let observer = s.config.is_observer();
     let info_zxid = s.last_logged_zxid();
+    s.role_peers.insert(leader);
     s.role = Role::Learning(Learner {
         leader,
         observer,

@@ -214,6 +214,11 @@ pub enum Effect {
         to: ServerId,
         msg: PeerMessage,
     },
+    /// Close the connection to a peer: whatever is in flight on it either way is dropped,
+    /// and the peer hears of the close (`on_peer_disconnected`) once the network lets it
+    /// through. A learner closes its leader's connection when it stops following
+    /// (Learner.shutdown), a leader its learners' when it stops leading (Leader.shutdown).
+    Disconnect { peer: ServerId },
     /// Send to a client connection.
     ToClient { conn: ConnId, msg: ServerMessage },
     /// Close a client connection.
@@ -254,6 +259,9 @@ pub struct Server {
     tree: DataTree,
     prep: Prep,
     role: Role,
+    /// The peers the current role holds a connection to (a learner: its leader; a leader:
+    /// its learners), closed when the role ends.
+    role_peers: std::collections::BTreeSet<ServerId>,
     logical_clock: u64,
     /// The vote this server answers LOOKING peers with while not looking.
     current_vote: Vote,
@@ -325,6 +333,7 @@ impl Server {
             repair_token: None,
             snapshot_label: None,
             was_leading: false,
+            role_peers: Default::default(),
             syncs_done: Vec::new(),
             quorum,
             config,
@@ -617,6 +626,9 @@ impl Server {
     /// Leave any role and start an election. Client connections close: a server that is not
     /// synced with a leader serves nobody.
     fn go_looking(&mut self, now_ms: i64, out: &mut Effects) {
+        for peer in std::mem::take(&mut self.role_peers) {
+            out.push(Effect::Disconnect { peer });
+        }
         self.clients.close_all(&mut self.tree, out);
         self.prep.clear();
         if self.config.bugs.old_leader_keeps_state && self.was_leading {

@@ -349,6 +349,29 @@ impl Net {
         self.handle(b, out_b);
     }
 
+    /// `a` closes its connection to `b`: what is in flight either way is dropped and `b`
+    /// hears of it at once, unless the link from `a` to `b` is cut or drops messages (the
+    /// close travels like a message; this network breaks a partition's links at once).
+    fn close_peer(&mut self, a: ServerId, b: ServerId) {
+        for key in [(a, b), (b, a)] {
+            *self.links.entry(key).or_default() += 1;
+        }
+        let dropped = self.cut.contains(&(a, b))
+            || self
+                .drop_filter
+                .as_mut()
+                .is_some_and(|drop| drop(a, b, &PeerMessage::UpToDate));
+        if dropped {
+            return;
+        }
+        let mut out = Vec::new();
+        let now = self.now_ms;
+        if let Some(s) = self.nodes.get_mut(&b).and_then(|n| n.server.as_mut()) {
+            s.on_peer_disconnected(now, a, &mut out);
+        }
+        self.handle(b, out);
+    }
+
     /// Cut every link between the two groups.
     pub fn partition(&mut self, side: &[ServerId]) {
         let ids: Vec<ServerId> = self.nodes.keys().copied().collect();
@@ -461,6 +484,7 @@ impl Net {
                     }
                 }
                 Effect::CloseConn { conn } => self.close_conn(conn),
+                Effect::Disconnect { peer } => self.close_peer(id, peer),
                 Effect::Role {
                     state,
                     epoch,
