@@ -577,8 +577,16 @@ impl<'h> History<'h> {
     }
 
     /// The zxid at which a write took effect: its txn's, settled by the ground truth.
+    /// The zxid at which the operation took effect, settled by the ground truth. A
+    /// session-level refusal logged as an error txn (SESSIONMOVED for a request that reached
+    /// the leader from a server the session had left, SESSIONEXPIRED) is not an effect: the
+    /// request did not run, and its client never hears of that txn.
     pub fn effect_zxid(&self, id: OpId) -> Option<Zxid> {
-        self.txn_of_op[id as usize].map(|t| self.txn(t).zxid)
+        let txn = self.txn(self.txn_of_op[id as usize]?);
+        match txn.txn {
+            Txn::Error { err } if is_refusal(*err) => None,
+            _ => Some(txn.zxid),
+        }
     }
 
     /// Whether the session reconnected at a position strictly between `from` and `to`.

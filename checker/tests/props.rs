@@ -426,6 +426,41 @@ fn fifo_rejects_writes_applied_out_of_order() {
     assert!(sentence.contains("took effect after it"), "{sentence}");
 }
 
+// A write lost with its connection that reaches the leader late, after the session moved
+// and sent more, is refused with a SESSIONMOVED error txn (PrepRequestProcessor's
+// checkSession): that txn is no effect, so the later write's smaller zxid breaks no order.
+// A real effect in the same place does.
+#[test]
+fn fifo_ignores_a_late_session_refusal_txn() {
+    let build = |late: Option<ErrorCode>| {
+        let mut b = Builder::new(1);
+        let lost = b.invoke(0, create("/a", CreateMode::Persistent));
+        let t = b.tick();
+        b.push(Event::Complete {
+            t,
+            client: 0,
+            xid: lost.xid,
+            outcome: Outcome::Unknown {
+                reason: "connection loss".into(),
+            },
+        });
+        b.write(0, create("/b", CreateMode::Persistent));
+        let hdr = b.hdr(b.session(0), lost.xid);
+        match late {
+            Some(err) => {
+                b.apply(hdr, Txn::Error { err });
+            }
+            None => {
+                b.commit(&lost);
+            }
+        }
+        b.finish()
+    };
+    assert_holds(&build(Some(ErrorCode::SessionMoved)));
+    assert_holds(&build(Some(ErrorCode::SessionExpired)));
+    assert_violates(&build(None), Property::FifoClientOrder);
+}
+
 // FIFO client order holds for pipelined writes committed in order, replies in order.
 #[test]
 fn fifo_accepts_pipelined_writes() {

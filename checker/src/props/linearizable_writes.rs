@@ -95,7 +95,9 @@ fn precedence_claims(h: &History, claims: &mut Vec<Claim>) {
         .ops
         .iter()
         .enumerate()
-        .filter(|(i, o)| o.kind == OpKind::Write && h.txn_of_op[*i].is_some())
+        .filter(|(i, o)| {
+            o.kind == OpKind::Write && h.effect_zxid(OpId::try_from(*i).expect("fits")).is_some()
+        })
         .filter_map(|(i, o)| match o.end {
             End::Reply { at, .. } => Some((at, OpId::try_from(i).expect("fits"))),
             _ => None,
