@@ -52,6 +52,9 @@ pub enum Fault {
     },
     /// Restart every server that is down.
     RestartAll,
+    /// Every server crashes at once, as in a power failure: each loses what it had not
+    /// synced. The plan restarts them one by one.
+    PowerLoss,
     /// Stop-the-world pause (a long GC): the server's tasks stop, its clock keeps going.
     Pause {
         server: u64,
@@ -59,6 +62,10 @@ pub enum Fault {
     Resume {
         server: u64,
     },
+    /// Pause whichever server leads at the time.
+    PauseLeader,
+    /// Resume every paused server.
+    ResumeAll,
     /// The server's clock runs `offset_ms` ahead (negative: behind) of true time.
     ClockSkew {
         server: u64,
@@ -114,6 +121,8 @@ fn fault_kind(f: &Fault) -> &'static str {
         Fault::KillLeader => "kill_leader",
         Fault::KillMany { .. } => "kill_many",
         Fault::Pause { .. } => "pause",
+        Fault::PauseLeader => "pause_leader",
+        Fault::PowerLoss => "power_loss",
         Fault::ClockSkew { .. } | Fault::ClockJump { .. } => "clock",
         Fault::DiskSlow { .. } => "disk_slow",
         Fault::DiskCorrupt { .. } => "disk_corrupt",
@@ -181,6 +190,8 @@ impl FaultPlan {
                     down.remove(server);
                 }
                 Fault::RestartAll => down.clear(),
+                Fault::ResumeAll => {}
+                Fault::PowerLoss => down.extend(1..=u64::from(servers)),
                 f => down.extend(f.takes_down()),
             }
             if down.len() as u32 > servers {
@@ -366,6 +377,25 @@ impl FaultPlan {
                     let server = any(&mut rng, &up);
                     (Fault::DiskCorrupt { server }, None)
                 }
+                Some("pause_leader") if room > 0 => (Fault::PauseLeader, Some(Fault::ResumeAll)),
+                // A correlated crash of everything: allowed only when nothing else is down,
+                // and it stands for every server down until the last is back.
+                Some("power_loss") if down.is_empty() => {
+                    let mut order = all.clone();
+                    for i in (1..order.len()).rev() {
+                        order.swap(i, rng.gen_range(0..=i));
+                    }
+                    let mut at = t;
+                    for server in order {
+                        at = (at + rng.gen_range(0..=duration)).min(scenario.safety_ms);
+                        down.push((at, server));
+                        events.push(PlannedFault {
+                            at_ms: at,
+                            fault: Fault::Restart { server },
+                        });
+                    }
+                    (Fault::PowerLoss, None)
+                }
                 Some("torn_write") if room > 0 && !up.is_empty() => {
                     let server = any(&mut rng, &up);
                     down.push((end, server));
@@ -380,7 +410,7 @@ impl FaultPlan {
             };
             let used = fault_kind(&start);
             uncovered.retain(|(k, _)| *k != used);
-            if matches!(start, Fault::KillLeader) {
+            if matches!(start, Fault::KillLeader | Fault::PauseLeader) {
                 // The leader is known only at run time; count one server down.
                 down.push((end, 0));
             }

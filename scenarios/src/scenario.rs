@@ -120,6 +120,11 @@ pub struct FaultRates {
     pub disk_slow: u32,
     pub disk_corrupt: u32,
     pub torn_write: u32,
+    /// Stop-the-world pause of whichever server leads at the time.
+    pub pause_leader: u32,
+    /// Every server crashes at once (a power failure: unsynced writes are lost everywhere)
+    /// and they come back one by one in a random order.
+    pub power_loss: u32,
     /// Draw every kind with a non-zero weight once before drawing by weight.
     pub cover_all_kinds: bool,
 }
@@ -144,6 +149,8 @@ impl Default for FaultRates {
             disk_slow: 2,
             disk_corrupt: 1,
             torn_write: 2,
+            pause_leader: 1,
+            power_loss: 1,
             cover_all_kinds: false,
         }
     }
@@ -151,7 +158,7 @@ impl Default for FaultRates {
 
 impl FaultRates {
     /// (name, weight) of every fault kind.
-    pub fn weights(&self) -> [(&'static str, u32); 14] {
+    pub fn weights(&self) -> [(&'static str, u32); 16] {
         [
             ("partition", self.partition),
             ("isolate_leader", self.isolate_leader),
@@ -167,6 +174,8 @@ impl FaultRates {
             ("disk_slow", self.disk_slow),
             ("disk_corrupt", self.disk_corrupt),
             ("torn_write", self.torn_write),
+            ("pause_leader", self.pause_leader),
+            ("power_loss", self.power_loss),
         ]
     }
 }
@@ -372,10 +381,25 @@ pub const RECIPES: [&str; 9] = [
 ];
 
 /// The built-in scenarios, each a JSON file in scenarios/builtin/.
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 12] = [
     ("default", include_str!("../builtin/default.json")),
     ("three", include_str!("../builtin/three.json")),
     ("five", include_str!("../builtin/five.json")),
+    ("crash", include_str!("../builtin/crash.json")),
+    ("config", include_str!("../builtin/config.json")),
+    ("counter", include_str!("../builtin/counter.json")),
+    ("election", include_str!("../builtin/election.json")),
+    ("lock", include_str!("../builtin/lock.json")),
+    ("barrier", include_str!("../builtin/barrier.json")),
+    ("queue", include_str!("../builtin/queue.json")),
+    (
+        "stale_read_sync",
+        include_str!("../builtin/stale_read_sync.json"),
+    ),
+    (
+        "session_expiry",
+        include_str!("../builtin/session_expiry.json"),
+    ),
 ];
 
 pub fn builtin_names() -> Vec<&'static str> {

@@ -70,6 +70,8 @@ pub fn swarm(seed: u64) -> Scenario {
             disk_slow: weight(&mut rng, 0.7),
             disk_corrupt: 0,
             torn_write: 0,
+            pause_leader: 0,
+            power_loss: weight(&mut rng, 0.3),
             duration_ms: [100, 2_000],
             cover_all_kinds: false,
         }
@@ -92,6 +94,8 @@ pub fn swarm(seed: u64) -> Scenario {
             disk_slow: weight(&mut rng, 0.5),
             disk_corrupt: weight(&mut rng, 0.2),
             torn_write: weight(&mut rng, 0.5),
+            pause_leader: weight(&mut rng, 0.4),
+            power_loss: weight(&mut rng, 0.3),
             cover_all_kinds: false,
         }
     };

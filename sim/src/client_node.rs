@@ -47,6 +47,8 @@ struct Client {
     close_xid: Option<i32>,
     /// The closeSession reply's zxid, once it came.
     close_zxid: Option<i64>,
+    /// The client is paused (its agent asked for it) until this time.
+    away_until_ns: u64,
 }
 
 impl Client {
@@ -85,6 +87,8 @@ pub struct ClientStats {
     /// A recipe's own invariant broken, as (invariant name, one sentence saying what was
     /// seen): at most one lock holder, the counter equals the acknowledged increments...
     pub invariant_violations: Vec<(String, String)>,
+    /// How much the recipe did and checked, as (what, how many).
+    pub recipe_counts: Vec<(String, u64)>,
 }
 
 pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> ClientStats {
@@ -119,6 +123,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 clients: scenario.clients,
                 close_xid: None,
                 close_zxid: None,
+                away_until_ns: 0,
             }
         })
         .collect();
@@ -182,6 +187,8 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
             all_done &= c.done;
             let d = if !c.started || (c.session.state().is_terminal() && !c.done) {
                 Some(c.start_at_ns)
+            } else if c.away_until_ns > now_ns {
+                Some(c.away_until_ns)
             } else {
                 c.session
                     .next_deadline()
@@ -206,6 +213,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
         report(&world, team.take_violations(), &mut stats);
         if all_done && winding_down {
             report(&world, team.finish(), &mut stats);
+            stats.recipe_counts = team.counts();
             return stats;
         }
         let due = world.lock().next_due(Addr::Clients);
@@ -277,6 +285,13 @@ fn step(
         }
         return;
     }
+    if winding_down {
+        c.away_until_ns = 0;
+    }
+    if now_ns < c.away_until_ns {
+        // Paused: no timers, no work (the connection is gone, so nothing arrives).
+        return;
+    }
     if c.session.next_deadline().is_some_and(|d| d <= now_ms) {
         c.session.on_tick(now_ms, out);
         apply(world, c, out, stats, team);
@@ -316,12 +331,18 @@ fn step(
                 && c.in_flight.is_empty()
                 && c.switch_rng.gen_range(0..100) < switch
             {
-                switch_server(world, c, now_ms, out, stats, team);
+                drop_connection(world, c, now_ms, "switch", out, stats, team);
                 return;
             }
             match team.propose(&c.cx(now_ms, winding_down)) {
                 Proposal::Requests(requests) if requests.is_empty() => return,
                 Proposal::Requests(requests) => c.queued.extend(requests),
+                Proposal::Pause { for_ms } => {
+                    c.away_until_ns = now_ns + for_ms * 1_000_000;
+                    let why = format!("pause {for_ms} ms");
+                    drop_connection(world, c, now_ms, &why, out, stats, team);
+                    return;
+                }
                 Proposal::CloseSession { restart_after_ms } => {
                     if winding_down {
                         c.closing = true;
@@ -358,18 +379,21 @@ fn step(
     }
 }
 
-/// Drop the connection on purpose and let the session reconnect to the next server.
-fn switch_server(
+/// Drop the connection on purpose (to switch servers, or to pause); the session
+/// reconnects to its next server when its timers run.
+#[allow(clippy::too_many_arguments)]
+fn drop_connection(
     world: &Shared,
     c: &mut Client,
     now_ms: i64,
+    why: &str,
     out: &mut Vec<ClientEffect>,
     stats: &mut ClientStats,
     team: &mut dyn Clients,
 ) {
     assert!(
         c.in_flight.is_empty(),
-        "client {}: switching with requests in flight",
+        "client {}: dropping its connection with requests in flight",
         c.idx
     );
     {
@@ -379,7 +403,7 @@ fn switch_server(
         }
         let t = w.now_us();
         if w.trace.on() {
-            w.trace.line(t, &format!("C{} switch", c.idx));
+            w.trace.line(t, &format!("C{} {why}", c.idx));
         }
     }
     c.session.on_disconnected(now_ms, out);

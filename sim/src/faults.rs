@@ -114,20 +114,25 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
                 restart(world, nodes, &handle, *s);
             }
         }
-        Fault::Pause { server } => {
-            let mut w = world.lock();
-            if w.servers[server].alive && !w.servers[server].paused {
-                w.fault("pause", format!("S{server}"));
-                w.servers.get_mut(server).expect("known").paused = true;
-                handle.pause(nodes[server]);
+        Fault::PowerLoss => {
+            for s in &servers {
+                kill(world, disks, nodes, &handle, *s, None, "power_loss");
             }
         }
-        Fault::Resume { server } => {
-            let mut w = world.lock();
-            if w.servers[server].paused {
-                w.fault("resume", format!("S{server}"));
-                w.servers.get_mut(server).expect("known").paused = false;
-                handle.resume(nodes[server]);
+        Fault::Pause { server } => pause(world, nodes, &handle, *server, "pause"),
+        Fault::PauseLeader => {
+            let leader = world.lock().leader();
+            match leader {
+                Some(l) => pause(world, nodes, &handle, l, "pause_leader"),
+                None => world
+                    .lock()
+                    .fault("pause_leader", "no leader to pause".into()),
+            }
+        }
+        Fault::Resume { server } => resume(world, nodes, &handle, *server),
+        Fault::ResumeAll => {
+            for s in &servers {
+                resume(world, nodes, &handle, *s);
             }
         }
         Fault::ClockSkew { server, offset_ms } => {
@@ -193,6 +198,26 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
             );
             restart(world, nodes, &handle, *server);
         }
+    }
+}
+
+/// Stop a server's tasks (a long GC pause); its connections stay open and messages to it
+/// wait in its inbox.
+fn pause(world: &Shared, nodes: &Nodes, handle: &Handle, server: ServerId, kind: &str) {
+    let mut w = world.lock();
+    if w.servers[&server].alive && !w.servers[&server].paused {
+        w.fault(kind, format!("S{server}"));
+        w.servers.get_mut(&server).expect("known").paused = true;
+        handle.pause(nodes[&server]);
+    }
+}
+
+fn resume(world: &Shared, nodes: &Nodes, handle: &Handle, server: ServerId) {
+    let mut w = world.lock();
+    if w.servers[&server].paused {
+        w.fault("resume", format!("S{server}"));
+        w.servers.get_mut(&server).expect("known").paused = false;
+        handle.resume(nodes[&server]);
     }
 }
 

@@ -68,6 +68,11 @@ pub enum Proposal {
     Requests(Vec<Request>),
     /// Close the session, and start a new one after the delay.
     CloseSession { restart_after_ms: u64 },
+    /// Stop for a while, as a client in a long GC pause or cut off on its side: drop the
+    /// connection (the session stays open) and do nothing until the pause is over, then
+    /// reconnect. A pause longer than the session timeout lets the session expire, which
+    /// the client learns only when it reconnects.
+    Pause { for_ms: u64 },
 }
 
 impl Proposal {
@@ -134,6 +139,12 @@ pub trait Observer {
 
     /// The run is over: check what can only be judged at the end.
     fn finish(&mut self) {}
+
+    /// How much the recipe did, for the summary and the tests ("reads checked": 120):
+    /// an invariant that was never exercised proves nothing.
+    fn counts(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// The generic workload shares nothing and checks nothing of its own.
@@ -191,6 +202,7 @@ pub trait Clients: Send {
     fn take_violations(&mut self) -> Vec<Violation>;
     /// The end of the run: final checks, then the violations not taken yet.
     fn finish(&mut self) -> Vec<Violation>;
+    fn counts(&self) -> Vec<(String, u64)>;
 }
 
 /// The shared state and one agent per client.
@@ -242,6 +254,14 @@ impl<A: Agent> Clients for Team<A> {
     fn finish(&mut self) -> Vec<Violation> {
         self.shared.finish();
         self.shared.findings().take()
+    }
+
+    fn counts(&self) -> Vec<(String, u64)> {
+        self.shared
+            .counts()
+            .into_iter()
+            .map(|(name, n)| (name.to_string(), n))
+            .collect()
     }
 }
 

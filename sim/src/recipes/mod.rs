@@ -7,6 +7,15 @@
 //! generic workload of `crate::workload`.
 
 mod agent;
+pub mod barrier;
+pub mod config;
+pub mod counter;
+pub mod election;
+pub mod lock;
+mod ops;
+pub mod queue;
+pub mod session_expiry;
+pub mod stale_read_sync;
 
 pub use agent::{
     Agent, Clients, Cx, Findings, Observer, Proposal, SessionNews, Team, Violation, WatchNews,
@@ -31,6 +40,14 @@ pub fn build(scenario: &Scenario, seed: u64) -> Box<dyn Clients> {
                 .collect();
             Box::new(Team::new(Findings::default(), agents))
         }
+        Some("config") => Box::new(config::team(scenario, seed)),
+        Some("counter") => Box::new(counter::team(scenario, seed)),
+        Some("election") => Box::new(election::team(scenario, seed)),
+        Some("lock") => Box::new(lock::team(scenario, seed)),
+        Some("barrier") => Box::new(barrier::team(scenario, seed)),
+        Some("queue") => Box::new(queue::team(scenario, seed)),
+        Some("stale_read_sync") => Box::new(stale_read_sync::team(scenario, seed)),
+        Some("session_expiry") => Box::new(session_expiry::team(scenario, seed)),
         Some(other) => panic!(
             "scenario {}: recipe {other:?} is not implemented",
             scenario.name

@@ -1,0 +1,156 @@
+//! Small helpers the recipes share: request builders, reading replies, think times.
+
+use rand::Rng;
+use zksim_core::acl::Acl;
+use zksim_core::client::Outcome;
+use zksim_core::error::ErrorCode;
+use zksim_core::request::{CreateMode, OpResult, Reply, Request, Response};
+use zksim_core::stat::{Stat, Zxid};
+use zksim_scenarios::Stream;
+
+pub fn create(path: &str, data: &str, mode: CreateMode) -> Request {
+    Request::Create {
+        path: path.to_string(),
+        data: Some(data.as_bytes().to_vec()),
+        acl: Acl::open_unsafe(),
+        mode,
+        ttl: None,
+    }
+}
+
+pub fn delete(path: &str, version: i32) -> Request {
+    Request::Delete {
+        path: path.to_string(),
+        version,
+    }
+}
+
+pub fn get_data(path: &str, watch: bool) -> Request {
+    Request::GetData {
+        path: path.to_string(),
+        watch,
+    }
+}
+
+pub fn set_data(path: &str, data: &str, version: i32) -> Request {
+    Request::SetData {
+        path: path.to_string(),
+        data: Some(data.as_bytes().to_vec()),
+        version,
+    }
+}
+
+pub fn exists(path: &str, watch: bool) -> Request {
+    Request::Exists {
+        path: path.to_string(),
+        watch,
+    }
+}
+
+pub fn get_children(path: &str, watch: bool) -> Request {
+    Request::GetChildren {
+        path: path.to_string(),
+        watch,
+    }
+}
+
+pub fn sync(path: &str) -> Request {
+    Request::Sync {
+        path: path.to_string(),
+    }
+}
+
+/// How a request ended, as the recipes branch on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Got<'a> {
+    /// The server answered OK.
+    Ok(&'a Reply),
+    /// The server answered with an error code (the request had no effect, except that a
+    /// failed write still took a zxid).
+    Err(ErrorCode, Zxid),
+    /// No answer: the request may or may not have taken effect.
+    Unknown,
+}
+
+pub fn got(outcome: &Outcome) -> Got<'_> {
+    match outcome {
+        Outcome::Reply(r) if r.err == ErrorCode::Ok => match &r.response {
+            // A multi's header is OK even when an op failed; its first error decides.
+            Response::Multi(results) => match results.iter().find(|o| o.err() != ErrorCode::Ok) {
+                Some(failed) => Got::Err(failed.err(), r.zxid),
+                None => Got::Ok(r),
+            },
+            _ => Got::Ok(r),
+        },
+        Outcome::Reply(r) => Got::Err(r.err, r.zxid),
+        _ => Got::Unknown,
+    }
+}
+
+/// A getData reply's data (as text) and stat.
+pub fn data_of(reply: &Reply) -> Option<(String, Stat)> {
+    match &reply.response {
+        Response::GetData { data, stat } => Some((super::text(data), *stat)),
+        _ => None,
+    }
+}
+
+/// A getChildren reply's children.
+pub fn children_of(reply: &Reply) -> Option<&[String]> {
+    match &reply.response {
+        Response::GetChildren { children, .. } => Some(children),
+        _ => None,
+    }
+}
+
+/// A create reply's path.
+pub fn created_path(reply: &Reply) -> Option<&str> {
+    match &reply.response {
+        Response::Create { path, .. } => Some(path),
+        Response::Multi(results) => results.iter().find_map(|r| match r {
+            OpResult::Create { path, .. } => Some(path.as_str()),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// The sequence number ZooKeeper appended to a sequential node's name (its last ten
+/// digits), if the name has one.
+pub fn sequence(name: &str) -> Option<u64> {
+    let digits = name.get(name.len().checked_sub(10)?..)?;
+    if digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// A pause of 0..=`max_ms` (the scenario's think time), at least `min_ms`.
+pub fn think_ms(rng: &mut Stream, min_ms: u64, max_ms: u64) -> i64 {
+    let ms = if max_ms > min_ms {
+        rng.gen_range(min_ms..=max_ms)
+    } else {
+        min_ms
+    };
+    i64::try_from(ms).expect("think times are small")
+}
+
+/// A zxid as the trace and the history print it.
+pub fn z(zxid: Zxid) -> String {
+    format!("{zxid:#x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_are_the_last_ten_digits() {
+        // DataTree/PrepRequestProcessor: the name is the path plus "%010d" of cversion.
+        assert_eq!(sequence("c3-1a-0000000012"), Some(12));
+        assert_eq!(sequence("item-0000000000"), Some(0));
+        assert_eq!(sequence("ready"), None);
+        assert_eq!(sequence("x123456789"), None);
+    }
+}
