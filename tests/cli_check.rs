@@ -9,7 +9,9 @@ struct HistoryFile(PathBuf);
 
 impl HistoryFile {
     fn new(name: &str, text: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("zksim-cli-check-{}", std::process::id()));
+        // One directory per file: tests run in parallel, and each removes its own.
+        let dir =
+            std::env::temp_dir().join(format!("zksim-cli-check-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let path = dir.join(name);
         std::fs::write(&path, text).expect("the history is written");
@@ -24,7 +26,6 @@ impl HistoryFile {
 impl Drop for HistoryFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
-        // Succeeds only for the last file of the run.
         let _ = self.0.parent().map(std::fs::remove_dir);
     }
 }

@@ -75,8 +75,17 @@ fn every_builtin_scenario_passes_a_fast_sweep() {
         .iter()
         .map(|r| r["scenario"].as_str().expect("scenario"))
         .collect();
-    assert!(scenarios.contains("default") && scenarios.len() >= 3, "{scenarios:?}");
-    assert!(v["runs"].as_array().expect("runs").iter().all(|r| r["ops"].as_u64() > Some(0)));
+    assert!(
+        scenarios.contains("default") && scenarios.len() >= 3,
+        "{scenarios:?}"
+    );
+    assert!(
+        v["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["ops"].as_u64() > Some(0))
+    );
 }
 
 // A user's path through a failure: a sweep with a bug knob fails with exit 1, names the
@@ -136,11 +145,16 @@ fn a_failure_is_found_replayed_and_shrunk() {
     ]);
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
-    assert!(text.contains("failure kept: watch-before-later-read"), "{text}");
+    assert!(
+        text.contains("failure kept: watch-before-later-read"),
+        "{text}"
+    );
     let scenario: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&shrunk).expect("shrunk file"))
             .expect("a scenario");
-    let faults = scenario["plan"]["faults"].as_array().expect("an explicit plan");
+    let faults = scenario["plan"]["faults"]
+        .as_array()
+        .expect("an explicit plan");
     // The default scenario draws a fault every two seconds for twenty seconds.
     assert!(faults.len() < 5, "{faults:?}");
     assert!(scenario["clients"].as_u64() < Some(8));
@@ -235,28 +249,43 @@ fn bad_input_is_refused_with_exit_code_2() {
     )
     .expect("write");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["run", "--scenario", "nope"], "unknown scenario \"nope\""),
+        (
+            vec!["run", "--scenario", "nope"],
+            "unknown scenario \"nope\"",
+        ),
         (vec!["sweep", "--scenario", "nope"], "unknown scenario"),
         (vec!["run", "--scenario", &malformed], "not valid JSON"),
         (vec!["run", "--scenario", &too_many_down], "server 4"),
         (vec!["run", "--scenario", &unknown_field], "pipline"),
-        (vec!["run", "--scenario", "/no/such/file.json"], "cannot read"),
+        (
+            vec!["run", "--scenario", "/no/such/file.json"],
+            "cannot read",
+        ),
         (vec!["sweep", "--seeds", "5..2"], "is empty"),
         (vec!["sweep", "--seeds", "a..b"], "not a number"),
         (vec!["sweep", "--seeds", "10"], "expected A..B"),
         (vec!["sweep", "--shard", "3/2"], "1 <= K <= N"),
         (vec!["sweep", "--jobs", "0"], "at least 1"),
         (vec!["run", "--bug", "nope"], "unknown bug \"nope\""),
-        (vec!["shrink", "--seed", "1", "--bug", "nope"], "unknown bug"),
+        (
+            vec!["shrink", "--seed", "1", "--bug", "nope"],
+            "unknown bug",
+        ),
         (vec!["fuzz", "--minutes", "0"], "positive budget"),
-        (vec!["replay", "--scenario", "nope", "--seed", "1"], "unknown scenario"),
+        (
+            vec!["replay", "--scenario", "nope", "--seed", "1"],
+            "unknown scenario",
+        ),
         (vec!["sweep", "--no-such-option"], "--no-such-option"),
     ];
     for (args, expect) in cases {
         let o = zksim(&args);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}{}", stdout(&o));
-        assert!(err.contains(expect), "{args:?}: {err:?} should say {expect:?}");
+        assert!(
+            err.contains(expect),
+            "{args:?}: {err:?} should say {expect:?}"
+        );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
