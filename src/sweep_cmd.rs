@@ -275,9 +275,15 @@ fn print_table(
     threads: usize,
     bugs: &Bugs,
 ) {
+    let width = scenarios
+        .iter()
+        .map(|s| s.arg().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("scenario".len());
     println!();
     println!(
-        "{:<12} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9}",
+        "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9}",
         "scenario",
         "seeds",
         "ops",
@@ -309,7 +315,7 @@ fn print_table(
             0.0
         };
         println!(
-            "{:<12} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9.1}",
+            "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9.1}",
             s.arg(),
             rows.len(),
             human(ops),

@@ -36,6 +36,9 @@ impl Trace {
             self.hash = self.hash.wrapping_mul(0x0100_0000_01b3);
         }
         self.count += 1;
+        if std::env::var_os("ZKSIM_DEBUG_TRACE").is_some() {
+            eprintln!("{line}");
+        }
         if self.keep {
             self.lines.push(line);
         }

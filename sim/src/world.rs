@@ -86,6 +86,8 @@ struct Link {
     /// Messages sent, or in flight, while the link is cut: TCP retransmits them once the
     /// cut heals, in order, unless the connection is closed first.
     held: Vec<(u64, PeerMessage)>,
+    /// The inbox key of the last message put on this link.
+    last_key: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -388,14 +390,36 @@ impl World {
             // A new connection replaces the broken one.
             link.broken = false;
         }
-        let at = at.max(link.last_at + 1);
-        link.last_at = at;
         let epoch = link.epoch;
+        let last_key = link.last_key;
         if self.trace.on() {
             let t = self.now_us();
             self.trace
                 .line(t, &format!("S{from} -> S{to} {}", describe(&msg)));
         }
+        // QuorumCnxManager keeps one election message queued per peer (SEND_CAPACITY = 1):
+        // a newer vote replaces one the peer has not taken yet. Without this, an election
+        // whose votes never settle (ZOOKEEPER-1419) would multiply messages without bound.
+        if let (PeerMessage::Notification(_), Some(key)) = (&msg, last_key) {
+            let inbox = self
+                .inboxes
+                .get_mut(&Addr::Server(to))
+                .expect("known inbox");
+            if let Some(Item::Peer {
+                from: f,
+                link: e,
+                msg: queued @ PeerMessage::Notification(_),
+            }) = inbox.queue.get_mut(&key)
+            {
+                if *f == from && *e == epoch {
+                    *queued = msg;
+                    return;
+                }
+            }
+        }
+        let link = self.link(from, to);
+        let at = at.max(link.last_at + 1);
+        link.last_at = at;
         self.deliver(
             Addr::Server(to),
             at,
@@ -405,6 +429,8 @@ impl World {
                 msg,
             },
         );
+        let key = (at, self.seq);
+        self.link(from, to).last_key = Some(key);
     }
 
     /// Whether a delivery on link `from -> to` of `epoch` is still valid.
