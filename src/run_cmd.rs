@@ -9,7 +9,7 @@ use zksim_sim::{RunOptions, RunReport, TraceMode, run};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// A built-in scenario's name, or a scenario file (JSON).
+    /// A built-in scenario's name, a scenario file (JSON), or `swarm` (drawn from the seed).
     #[arg(long, default_value = "default")]
     pub scenario: String,
     /// The seed everything random derives from.
@@ -59,7 +59,8 @@ pub fn parse_bugs(names: &[String]) -> Result<Bugs, String> {
 }
 
 pub fn run_cmd(args: RunArgs) -> ExitCode {
-    let (scenario, bugs) = match (load_scenario(&args.scenario), parse_bugs(&args.bugs)) {
+    let scenario = crate::judge::ScenarioArg::parse(&args.scenario).map(|s| s.for_seed(args.seed));
+    let (scenario, bugs) = match (scenario, parse_bugs(&args.bugs)) {
         (Ok(s), Ok(b)) => (s, b),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("zksim run: {e}");

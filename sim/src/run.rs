@@ -149,6 +149,11 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         }
     };
     let sim_ms = start.elapsed().as_millis() as u64;
+    // Stop every server task, so that their state goes with this run (madsim keeps a
+    // runtime's pending tasks, and a sweep runs many runtimes in one process).
+    for node in nodes.values() {
+        handle.kill(*node);
+    }
     let mut w = world.lock();
     if liveness.is_err() && !w.debug_trees.is_empty() {
         print_tree_differences(&w.debug_trees);
@@ -181,14 +186,20 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         });
     }
     let trace_hash = w.trace.on().then(|| w.trace.hash());
+    let trace_count = w.trace.count();
+    let trace_lines = w.trace.take_lines();
+    let stats = w.stats.clone();
+    // The nodes' tasks and the world refer to each other (wakers, queued items): break the
+    // cycle so that a sweep of many runs in one process does not keep every run alive.
+    w.release();
     RunReport {
         seed,
         plan,
         history,
         trace_hash,
-        trace_count: w.trace.count(),
-        trace_lines: w.trace.take_lines(),
-        stats: w.stats.clone(),
+        trace_count,
+        trace_lines,
+        stats,
         clients: client_stats.unwrap_or_default(),
         sim_ms,
         wall: std::time::Duration::ZERO,

@@ -354,6 +354,18 @@ impl World {
         self.links.entry((from, to)).or_default()
     }
 
+    /// The run is over: drop what the nodes' tasks and the world hold of each other.
+    pub fn release(&mut self) {
+        self.inboxes.clear();
+        self.links.clear();
+        self.conns.clear();
+        self.servers.clear();
+        self.truth = GroundTruth::default();
+        self.history = Vec::new();
+        self.published.clear();
+        self.debug_trees.clear();
+    }
+
     fn alive(&self, id: ServerId) -> bool {
         self.servers.get(&id).is_some_and(|s| s.alive)
     }
