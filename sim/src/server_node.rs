@@ -17,13 +17,12 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
     let id = config.id;
     let node = madsim::plugin::node();
     let incarnation = world.lock().server_started(id);
-    let recovered = disks
-        .lock()
-        .expect("disks")
-        .by_node
-        .entry(node)
-        .or_default()
-        .recover();
+    let recovered = {
+        let mut d = disks.lock().expect("disks");
+        let disk = d.by_node.entry(node).or_default();
+        disk.open();
+        disk.recover()
+    };
     let mut server = match recovered {
         Ok(state) => Server::recover(config, state),
         Err(e) => {

@@ -66,6 +66,28 @@ pub fn decode_all(bytes: &[u8], allow_torn_tail: bool) -> Result<Vec<DurableReco
     Ok(records)
 }
 
+/// Where an incomplete last frame (a torn append) begins, if the bytes end with one and
+/// every frame before it is intact.
+pub fn torn_tail_at(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.len() < HEADER_BYTES {
+            return Some(at);
+        }
+        let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+        if rest.len() < HEADER_BYTES + len {
+            return Some(at);
+        }
+        if crc32fast::hash(&rest[HEADER_BYTES..HEADER_BYTES + len]) != crc {
+            return None;
+        }
+        at += HEADER_BYTES + len;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use codec::{DecodeError, decode_all, encode};
+pub use codec::{DecodeError, decode_all, encode, torn_tail_at};
 
 use crate::stat::Zxid;
 use crate::tree::Snapshot;
