@@ -24,6 +24,37 @@ pub fn encode(record: &DurableRecord) -> Vec<u8> {
     out
 }
 
+/// One frame at the start of `rest`.
+enum Frame<'a> {
+    /// The bytes end inside the frame's header or payload (a torn append).
+    Incomplete(&'static str),
+    /// A complete frame whose checksum fails.
+    Corrupt,
+    Intact {
+        payload: &'a [u8],
+        len: usize,
+    },
+}
+
+fn frame(rest: &[u8]) -> Frame<'_> {
+    if rest.len() < HEADER_BYTES {
+        return Frame::Incomplete("truncated record header");
+    }
+    let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+    if rest.len() < HEADER_BYTES + len {
+        return Frame::Incomplete("truncated record payload");
+    }
+    let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
+    if crc32fast::hash(payload) != crc {
+        return Frame::Corrupt;
+    }
+    Frame::Intact {
+        payload,
+        len: HEADER_BYTES + len,
+    }
+}
+
 /// Decode every record. With `allow_torn_tail`, an incomplete last frame (what a crash in
 /// the middle of an append leaves) ends the stream quietly; a complete frame whose checksum
 /// fails is always an error.
@@ -31,37 +62,21 @@ pub fn decode_all(bytes: &[u8], allow_torn_tail: bool) -> Result<Vec<DurableReco
     let mut records = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
-        let rest = &bytes[at..];
-        let torn = |reason: &str| -> Result<Vec<DurableRecord>, DecodeError> {
-            Err(DecodeError {
-                offset: at,
-                reason: reason.to_string(),
-            })
-        };
-        if rest.len() < HEADER_BYTES {
-            if allow_torn_tail {
-                break;
-            }
-            return torn("truncated record header");
-        }
-        let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-        if rest.len() < HEADER_BYTES + len {
-            if allow_torn_tail {
-                break;
-            }
-            return torn("truncated record payload");
-        }
-        let payload = &rest[HEADER_BYTES..HEADER_BYTES + len];
-        if crc32fast::hash(payload) != crc {
-            return torn("checksum mismatch");
-        }
-        let record: DurableRecord = bincode::deserialize(payload).map_err(|e| DecodeError {
+        let error = |reason: &str| DecodeError {
             offset: at,
-            reason: format!("undecodable record: {e}"),
-        })?;
-        records.push(record);
-        at += HEADER_BYTES + len;
+            reason: reason.to_string(),
+        };
+        match frame(&bytes[at..]) {
+            Frame::Incomplete(_) if allow_torn_tail => break,
+            Frame::Incomplete(reason) => return Err(error(reason)),
+            Frame::Corrupt => return Err(error("checksum mismatch")),
+            Frame::Intact { payload, len } => {
+                let record: DurableRecord = bincode::deserialize(payload)
+                    .map_err(|e| error(&format!("undecodable record: {e}")))?;
+                records.push(record);
+                at += len;
+            }
+        }
     }
     Ok(records)
 }
@@ -71,19 +86,11 @@ pub fn decode_all(bytes: &[u8], allow_torn_tail: bool) -> Result<Vec<DurableReco
 pub fn torn_tail_at(bytes: &[u8]) -> Option<usize> {
     let mut at = 0;
     while at < bytes.len() {
-        let rest = &bytes[at..];
-        if rest.len() < HEADER_BYTES {
-            return Some(at);
+        match frame(&bytes[at..]) {
+            Frame::Incomplete(_) => return Some(at),
+            Frame::Corrupt => return None,
+            Frame::Intact { len, .. } => at += len,
         }
-        let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-        if rest.len() < HEADER_BYTES + len {
-            return Some(at);
-        }
-        if crc32fast::hash(&rest[HEADER_BYTES..HEADER_BYTES + len]) != crc {
-            return None;
-        }
-        at += HEADER_BYTES + len;
     }
     None
 }
