@@ -326,8 +326,11 @@ fn print_table(
             failed,
             ratio
         );
+        // A run may break a property many times: count each property once per run.
         for j in rows {
-            for (p, _) in &j.violations {
+            let broken: std::collections::BTreeSet<&String> =
+                j.violations.iter().map(|(p, _)| p).collect();
+            for p in broken {
                 *by_property.entry(p.clone()).or_default() += 1;
             }
         }

@@ -381,7 +381,7 @@ pub const RECIPES: [&str; 9] = [
 ];
 
 /// The built-in scenarios, each a JSON file in scenarios/builtin/.
-const BUILTIN: [(&str, &str); 12] = [
+const BUILTIN: [(&str, &str); 13] = [
     ("default", include_str!("../builtin/default.json")),
     ("three", include_str!("../builtin/three.json")),
     ("five", include_str!("../builtin/five.json")),
@@ -399,6 +399,10 @@ const BUILTIN: [(&str, &str); 12] = [
     (
         "session_expiry",
         include_str!("../builtin/session_expiry.json"),
+    ),
+    (
+        "deposed_leader",
+        include_str!("../builtin/deposed_leader.json"),
     ),
 ];
 

@@ -729,7 +729,14 @@ fn process_request(
                 send_pings(l, out);
                 l.ping_round
             };
-            let wait_zxid = l.outstanding.keys().next_back().copied();
+            // With the knob, as in ZooKeeper 3.8: a local client's sync is not matched
+            // against proposals at all (LeaderZooKeeperServer builds its CommitProcessor
+            // with matchSyncs false), so it is answered from the leader's state at once.
+            let wait_zxid = if s.config.bugs.sync_no_quorum && origin == Origin::Local {
+                None
+            } else {
+                l.outstanding.keys().next_back().copied()
+            };
             l.pending_syncs.push(PendingSync {
                 wait_zxid,
                 round,

@@ -186,7 +186,7 @@ pub(super) fn on_message(
     out: &mut Effects,
 ) {
     with_learner(s, |s, l| {
-        if from != l.leader {
+        if from != l.leader || !sent_by_leaders(&msg) {
             return;
         }
         l.last_heard_ms = now_ms;
@@ -230,6 +230,34 @@ pub(super) fn on_message(
             _ => {}
         }
     });
+}
+
+/// Whether a leader sends this message. Only those prove that the server we follow leads:
+/// when an election's notifications cross, two servers can each decide to follow the
+/// other, and their FOLLOWERINFOs must not keep each other's initLimit timer alive, or
+/// neither ever goes back to LOOKING. ZooKeeper's learner gives up the same way when no
+/// leader answers (Learner.connectToLeader retries for initLimit ticks, then throws).
+fn sent_by_leaders(msg: &PeerMessage) -> bool {
+    match msg {
+        PeerMessage::LeaderInfo { .. }
+        | PeerMessage::Diff { .. }
+        | PeerMessage::Trunc { .. }
+        | PeerMessage::Snap { .. }
+        | PeerMessage::NewLeader { .. }
+        | PeerMessage::UpToDate
+        | PeerMessage::Propose(_)
+        | PeerMessage::Commit { .. }
+        | PeerMessage::Inform(_)
+        | PeerMessage::Ping { .. }
+        | PeerMessage::Sync { .. }
+        | PeerMessage::RevalidateReply { .. } => true,
+        PeerMessage::Notification(_)
+        | PeerMessage::LearnerInfo { .. }
+        | PeerMessage::AckEpoch { .. }
+        | PeerMessage::Ack { .. }
+        | PeerMessage::Request { .. }
+        | PeerMessage::Revalidate { .. } => false,
+    }
 }
 
 /// Zab phase 1: accept the new epoch (durably, before saying so) unless we already
