@@ -193,8 +193,12 @@ pub fn judge(
     j.wall_ms = report.wall.as_millis() as u64;
     j.liveness = report.liveness.clone().err();
     j.protocol = report.clients.protocol_violations.clone();
-    j.violations
-        .extend(report.clients.invariant_violations.iter().cloned());
+    // A recipe reports every breach; keep the first of each invariant, like the checker.
+    for (invariant, sentence) in &report.clients.invariant_violations {
+        if !j.violations.iter().any(|(p, _)| p == invariant) {
+            j.violations.push((invariant.clone(), sentence.clone()));
+        }
+    }
     match History::new(&report.history) {
         Err(e) => j.violations.push((
             "history".into(),

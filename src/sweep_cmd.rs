@@ -326,11 +326,8 @@ fn print_table(
             failed,
             ratio
         );
-        // A run may break a property many times: count each property once per run.
         for j in rows {
-            let broken: std::collections::BTreeSet<&String> =
-                j.violations.iter().map(|(p, _)| p).collect();
-            for p in broken {
+            for (p, _) in &j.violations {
                 *by_property.entry(p.clone()).or_default() += 1;
             }
         }

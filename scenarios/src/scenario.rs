@@ -381,7 +381,7 @@ pub const RECIPES: [&str; 9] = [
 ];
 
 /// The built-in scenarios, each a JSON file in scenarios/builtin/.
-const BUILTIN: [(&str, &str); 13] = [
+const BUILTIN: [(&str, &str); 15] = [
     ("default", include_str!("../builtin/default.json")),
     ("three", include_str!("../builtin/three.json")),
     ("five", include_str!("../builtin/five.json")),
@@ -403,6 +403,14 @@ const BUILTIN: [(&str, &str); 13] = [
     (
         "deposed_leader",
         include_str!("../builtin/deposed_leader.json"),
+    ),
+    (
+        "newleader_crash",
+        include_str!("../builtin/newleader_crash.json"),
+    ),
+    (
+        "newleader_crash_late",
+        include_str!("../builtin/newleader_crash_late.json"),
     ),
 ];
 
