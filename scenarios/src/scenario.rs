@@ -381,7 +381,7 @@ pub const RECIPES: [&str; 9] = [
 ];
 
 /// The built-in scenarios, each a JSON file in scenarios/builtin/.
-const BUILTIN: [(&str, &str); 15] = [
+const BUILTIN: [(&str, &str); 16] = [
     ("default", include_str!("../builtin/default.json")),
     ("three", include_str!("../builtin/three.json")),
     ("five", include_str!("../builtin/five.json")),
@@ -411,6 +411,10 @@ const BUILTIN: [(&str, &str); 15] = [
     (
         "newleader_crash_late",
         include_str!("../builtin/newleader_crash_late.json"),
+    ),
+    (
+        "idle_election",
+        include_str!("../builtin/idle_election.json"),
     ),
 ];
 

@@ -74,6 +74,10 @@ struct Inbox {
     target: Option<u64>,
 }
 
+/// Election notifications a link carries at once before its sender blocks (the socket's
+/// buffer); see `transmit`.
+const NOTIFICATION_WINDOW: usize = 8;
+
 #[derive(Clone, Debug, Default)]
 struct Link {
     epoch: u64,
@@ -86,8 +90,6 @@ struct Link {
     /// Messages sent, or in flight, while the link is cut: TCP retransmits them once the
     /// cut heals, in order, unless the connection is closed first.
     held: Vec<(u64, PeerMessage)>,
-    /// The inbox key of the last message put on this link.
-    last_key: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -403,27 +405,41 @@ impl World {
             link.broken = false;
         }
         let epoch = link.epoch;
-        let last_key = link.last_key;
         if self.trace.on() {
             let t = self.now_us();
             self.trace
                 .line(t, &format!("S{from} -> S{to} {}", describe(&msg)));
         }
-        // QuorumCnxManager keeps one election message queued per peer (SEND_CAPACITY = 1):
-        // a newer vote replaces one the peer has not taken yet. Without this, an election
-        // whose votes never settle (ZOOKEEPER-1419) would multiply messages without bound.
-        if let (PeerMessage::Notification(_), Some(key)) = (&msg, last_key) {
+        // QuorumCnxManager keeps one election message queued per peer (SEND_CAPACITY = 1),
+        // and a newer vote replaces the queued one. Its send worker takes each message off
+        // that queue and writes it to the socket at once, so on a working connection
+        // nothing is replaced: only once the socket's buffer is full (here, a window of
+        // NOTIFICATION_WINDOW notifications in flight) does the worker block, and the
+        // queue of one keeps just the newest vote. An election whose votes never settle
+        // (ZOOKEEPER-1419) then swaps votes forever without multiplying messages.
+        if let PeerMessage::Notification(_) = &msg {
             let inbox = self
                 .inboxes
                 .get_mut(&Addr::Server(to))
                 .expect("known inbox");
-            if let Some(Item::Peer {
-                from: f,
-                link: e,
-                msg: queued @ PeerMessage::Notification(_),
-            }) = inbox.queue.get_mut(&key)
-            {
-                if *f == from && *e == epoch {
+            let mut votes = 0;
+            let mut last = None;
+            for item in inbox.queue.values_mut() {
+                if let Item::Peer {
+                    from: f,
+                    link: e,
+                    msg: m,
+                } = item
+                {
+                    if *f == from && *e == epoch {
+                        votes += usize::from(matches!(m, PeerMessage::Notification(_)));
+                        last = Some(m);
+                    }
+                }
+            }
+            // Replace only the last message on the link, so the link stays FIFO.
+            if let Some(queued @ PeerMessage::Notification(_)) = last {
+                if votes >= NOTIFICATION_WINDOW {
                     *queued = msg;
                     return;
                 }
@@ -441,8 +457,6 @@ impl World {
                 msg,
             },
         );
-        let key = (at, self.seq);
-        self.link(from, to).last_key = Some(key);
     }
 
     /// Whether a delivery on link `from -> to` of `epoch` is still valid.
