@@ -117,20 +117,12 @@ fn every_pinned_case_replays_as_expected() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// Knobs that no scenario has caught yet within 200 seeds (docs/bugs.md says why). Every
-/// other knob must have a pinned failing case, so a new knob cannot land untested, and a
-/// knob listed here must not have one, so the list shrinks when a knob is caught.
-const NOT_YET_CAUGHT: [&str; 1] = ["vote-order-not-total"];
-
+/// Every knob must have a pinned failing case, so a new knob cannot land untested.
 #[test]
 fn every_bug_knob_has_a_pinned_failing_case() {
     let cases = cases();
     for knob in zksim_core::server::Bugs::NAMES {
         let pinned = cases.iter().any(|c| c.bugs == [knob] && c.expect != "pass");
-        if NOT_YET_CAUGHT.contains(&knob) {
-            assert!(!pinned, "{knob} is pinned: take it off NOT_YET_CAUGHT");
-        } else {
-            assert!(pinned, "no pinned failing case for the {knob} knob");
-        }
+        assert!(pinned, "no pinned failing case for the {knob} knob");
     }
 }
