@@ -536,6 +536,42 @@ fn sync_a_follower_that_left_on_its_own_is_synchronized_again() {
     }
 }
 
+#[test]
+fn learner_only_messages_a_leader_sends_keep_it_following() {
+    // Crossing notifications can leave two servers each following the other (swarm seed
+    // 6632). A FOLLOWERINFO from the server we follow proves it is not leading, so it must
+    // not reset the limit: the learner gives up as ZooKeeper's does when no leader answers
+    // (Learner.connectToLeader stops retrying after initLimit ticks).
+    let mut net = three();
+    assert_eq!(net.settle(5_000), 3);
+    let node = net.nodes.get_mut(&1).expect("known");
+    let limit_ms = node.config.sync_limit.max(node.config.init_limit) * node.config.tick_ms;
+    let tick_ms = node.config.tick_ms;
+    let mut follower = node.server.take().expect("server 1 is up");
+    assert_eq!(follower.leader(), Some(3));
+    let start = net.now_ms;
+    let mut now = start;
+    let mut out = Vec::new();
+    while now <= start + 2 * limit_ms && follower.state() == PeerState::Following {
+        now += tick_ms;
+        let info = PeerMessage::LearnerInfo {
+            accepted_epoch: 1,
+            last_zxid: 0,
+            observer: false,
+            repairing: false,
+        };
+        follower.on_peer_message(now, 3, info, &mut out);
+        follower.on_tick(now, &mut out);
+    }
+    assert_eq!(
+        follower.state(),
+        PeerState::Looking,
+        "a FOLLOWERINFO every tick kept server 1 following for {} ms",
+        now - start
+    );
+    assert!(now - start <= limit_ms + tick_ms, "gave up after the limit");
+}
+
 // ----- broadcast -----
 
 /// The zxids `from` acknowledged to `to` since `since_ms`, NEWLEADER ACKs left out.

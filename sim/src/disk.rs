@@ -94,7 +94,6 @@ impl ServerDisk {
         None
     }
 
-    /// Decode what survived.
     /// Open the files after a restart: a torn last record is cut off, so that what is
     /// appended next follows the last intact record (ZooKeeper starts a new log file after
     /// a restart, which has the same effect). Corruption is left for `recover` to refuse.
@@ -106,6 +105,7 @@ impl ServerDisk {
         }
     }
 
+    /// Decode what survived.
     pub fn recover(&self) -> Result<log::DurableState, log::RecoverError> {
         log::recover(|f| self.files.get(&f).cloned())
     }
