@@ -209,6 +209,11 @@ pub struct Header {
     pub replay: Option<String>,
     pub bugs: Vec<String>,
     pub servers: Vec<u64>,
+    pub observers: Vec<u64>,
+    /// The recipe the clients ran, if any (its invariants are judged too).
+    pub recipe: Option<String>,
+    /// How many clients the run had (history client `c` is run client `c % clients`).
+    pub clients: Option<u32>,
 }
 
 /// Why a history cannot be checked at all.
@@ -308,6 +313,9 @@ impl<'h> History<'h> {
                 replay,
                 bugs,
                 servers,
+                observers,
+                recipe,
+                clients,
                 ..
             } => {
                 self.header = Header {
@@ -316,6 +324,9 @@ impl<'h> History<'h> {
                     replay: replay.clone(),
                     bugs: bugs.clone(),
                     servers: servers.clone(),
+                    observers: observers.clone(),
+                    recipe: recipe.clone(),
+                    clients: *clients,
                 };
             }
             Event::Invoke {

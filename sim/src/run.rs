@@ -166,6 +166,10 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         scenario.observer_ids(),
         options.replay.clone(),
         bugs,
+    )
+    .with_recipe(
+        scenario.recipe.clone().filter(|r| r != "generic"),
+        scenario.clients,
     )];
     history.append(&mut w.history);
     for (zxid, proposals) in &w.truth.txns {

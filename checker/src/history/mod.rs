@@ -75,6 +75,14 @@ pub enum Event {
         replay: Option<String>,
         /// Bug knobs that were on.
         bugs: Vec<String>,
+        /// The recipe the clients ran (docs/recipes.md), whose invariants the checker
+        /// judges too; absent for the generic workload.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipe: Option<String>,
+        /// How many clients the run had: history client `c` is the run's client
+        /// `c % clients` (each new session of a client is a new history client).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clients: Option<u32>,
     },
     /// A client sent a request (`xid` is unique per client).
     Invoke {
@@ -173,6 +181,37 @@ impl Event {
             observers,
             replay,
             bugs,
+            recipe: None,
+            clients: None,
+        }
+    }
+
+    /// A header naming the recipe the run's clients ran, and how many clients it had.
+    pub fn with_recipe(self, recipe: Option<String>, client_count: u32) -> Event {
+        match self {
+            Event::Header {
+                format,
+                version,
+                seed,
+                scenario,
+                servers,
+                observers,
+                replay,
+                bugs,
+                ..
+            } => Event::Header {
+                format,
+                version,
+                seed,
+                scenario,
+                servers,
+                observers,
+                replay,
+                bugs,
+                recipe,
+                clients: Some(client_count),
+            },
+            other => other,
         }
     }
 }
