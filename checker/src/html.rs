@@ -142,7 +142,7 @@ fn op_value(h: &History, i: usize) -> Value {
     let op = &h.ops[i];
     let kind = match op.kind {
         OpKind::Write => 0,
-        OpKind::Read => 1,
+        OpKind::Read | OpKind::SetWatches => 1,
         OpKind::Sync => 2,
     };
     let (end, status, outcome) = match op.end {

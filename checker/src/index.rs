@@ -18,7 +18,7 @@ use zksim_core::txn::Txn;
 use zksim_core::watch::EventType;
 use zksim_core::zab::PeerState;
 
-use crate::history::{ClientId, Event, Micros, Segment, SessionEvent};
+use crate::history::{ClientId, Event, Micros, Phase, SET_WATCHES_XID, Segment, SessionEvent};
 
 /// Hash maps and sets keyed by small integers and short strings: hashed the fast way
 /// (the checker's inputs are not adversarial to its hash tables).
@@ -57,6 +57,10 @@ pub enum OpKind {
     Sync,
     /// Everything a server answers from its own tree (reads and watch requests).
     Read,
+    /// The SetWatches a client sends after a reconnect (xid `SET_WATCHES_XID`): its
+    /// watches re-registered on the new connection, which fire at once for what changed
+    /// since `relative_zxid` (`DataTree.setWatches`).
+    SetWatches,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -163,6 +167,44 @@ pub struct SessionRec<'h> {
     pub event: &'h SessionEvent,
 }
 
+/// A session close the client sent (ZooKeeper's `close`), and how it ended.
+#[derive(Clone, Copy, Debug)]
+pub struct CloseRec<'h> {
+    pub client: ClientId,
+    pub session: Option<SessionId>,
+    pub xid: i32,
+    pub invoke_t: Micros,
+    pub invoke_at: usize,
+    pub end: End<'h>,
+}
+
+impl<'h> CloseRec<'h> {
+    /// The event position where it ended, if it did.
+    pub fn end_at(&self) -> Option<usize> {
+        match self.end {
+            End::Reply { at, .. } | End::Unknown { at, .. } => Some(at),
+            End::Open => None,
+        }
+    }
+
+    /// The reply, when it reports what the server did (the closeSession txn's zxid).
+    pub fn definite_reply(&self) -> Option<&'h Reply> {
+        match self.end {
+            End::Reply { reply, .. } if !is_refusal(reply.err) => Some(reply),
+            _ => None,
+        }
+    }
+}
+
+/// A ping the server answered: the session was heard from at `t`.
+#[derive(Clone, Copy, Debug)]
+pub struct PingRec {
+    pub t: Micros,
+    pub at: usize,
+    pub client: ClientId,
+    pub session: SessionId,
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct RoleRec {
     pub t: Micros,
@@ -204,6 +246,8 @@ pub enum TxnAnomaly {
 
 #[derive(Clone, Debug, Default)]
 pub struct Header {
+    /// The format version the history was written in.
+    pub version: u32,
     pub seed: Option<u64>,
     pub scenario: Option<String>,
     pub replay: Option<String>,
@@ -254,6 +298,14 @@ pub struct History<'h> {
     pub client_of_session: FastMap<SessionId, ClientId>,
     /// Each session's reconnects: the positions of its `connected` events but the first.
     pub reconnects: FastMap<SessionId, Vec<usize>>,
+    /// Each client's `connected` events, by position: a client's connection `k` runs from
+    /// its `k`-th (1-based) to the next (connection 0 is before any).
+    pub connects: FastMap<ClientId, Vec<usize>>,
+    /// Session closes the clients sent, in the order they were sent.
+    pub closes: Vec<CloseRec<'h>>,
+    pub pings: Vec<PingRec>,
+    /// Where the fault-free liveness phase began (time, position), if the history says.
+    pub liveness: Option<(Micros, usize)>,
     /// Simulated time of the last client-side event.
     pub end_t: Micros,
     pub events: usize,
@@ -295,8 +347,46 @@ impl<'h> History<'h> {
             h.add(&mut b, &mut txns, at, event)?;
         }
         h.index_txns(txns);
+        h.check_replicas()?;
         h.link_writes();
         Ok(h)
+    }
+
+    /// Refuse a ground truth the checker cannot trust: a replica the header does not
+    /// name, or a txn no replica applied (the ground truth is the union of what the
+    /// replicas applied, so such a txn came from nowhere).
+    fn check_replicas(&self) -> Result<(), IndexError> {
+        let named = |s: &u64| self.header.servers.contains(s) || self.header.observers.contains(s);
+        if let Some(r) = self.replicas.iter().find(|r| !named(&r.server)) {
+            return Err(bad(
+                r.at,
+                format!(
+                    "a replica line for server {}, which the header does not name (servers {:?}, observers {:?})",
+                    r.server, self.header.servers, self.header.observers
+                ),
+            ));
+        }
+        let mut applied: Vec<Zxid> = self
+            .replicas
+            .iter()
+            .flat_map(|r| r.segments.iter().flat_map(|s| s.zxids.iter().copied()))
+            .collect();
+        applied.sort_unstable();
+        applied.dedup();
+        if let Some(t) = self
+            .txns
+            .iter()
+            .find(|t| applied.binary_search(&t.zxid).is_err())
+        {
+            return Err(bad(
+                t.at,
+                format!(
+                    "txn {:#x} is in the ground truth, but no replica line lists it as applied: the ground truth cannot be trusted",
+                    t.zxid
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn add(
@@ -308,6 +398,7 @@ impl<'h> History<'h> {
     ) -> Result<(), IndexError> {
         match event {
             Event::Header {
+                version,
                 seed,
                 scenario,
                 replay,
@@ -319,6 +410,7 @@ impl<'h> History<'h> {
                 ..
             } => {
                 self.header = Header {
+                    version: *version,
                     seed: *seed,
                     scenario: scenario.clone(),
                     replay: replay.clone(),
@@ -342,6 +434,27 @@ impl<'h> History<'h> {
                 xid,
                 outcome,
             } => self.add_complete(b, at, *t, *client, *xid, outcome)?,
+            Event::Close {
+                t,
+                client,
+                session,
+                xid,
+            } => self.add_close(b, at, *t, *client, *session, *xid)?,
+            Event::Ping { t, client, session } => {
+                self.client_of_session.entry(*session).or_insert(*client);
+                self.pings.push(PingRec {
+                    t: *t,
+                    at,
+                    client: *client,
+                    session: *session,
+                });
+            }
+            Event::Phase { t, phase } => match phase {
+                Phase::Liveness if self.liveness.is_some() => {
+                    return Err(bad(at, "a second liveness phase".to_string()));
+                }
+                Phase::Liveness => self.liveness = Some((*t, at)),
+            },
             Event::Watch {
                 t,
                 client,
@@ -369,6 +482,7 @@ impl<'h> History<'h> {
             } => {
                 self.client_of_session.insert(*session, *client);
                 if matches!(event, SessionEvent::Connected { .. }) {
+                    self.connects.entry(*client).or_default().push(at);
                     if b.connected.contains(session) {
                         self.reconnects.entry(*session).or_default().push(at);
                     }
@@ -441,16 +555,21 @@ impl<'h> History<'h> {
         request: &'h Request,
     ) -> Result<(), IndexError> {
         let id = OpId::try_from(self.ops.len()).expect("op count fits in u32");
-        if let Some(previous) = b.by_xid.insert((client, xid), id) {
-            let first = self.ops[previous as usize].invoke_at;
+        let set_watches = matches!(request, Request::SetWatches { .. });
+        if (xid == SET_WATCHES_XID) != set_watches {
             return Err(bad(
                 at,
-                format!("client {client} invokes xid {xid} again (first at event {first})"),
+                format!(
+                    "client {client} invokes xid {xid} with {}: xid {SET_WATCHES_XID} is the SetWatches a client sends after a reconnect, and only it",
+                    crate::props::describe::request(request)
+                ),
             ));
         }
+        self.take_xid(b, at, client, xid, Pending::Op(id))?;
         let kind = match request {
             r if r.is_write() => OpKind::Write,
             Request::Sync { .. } => OpKind::Sync,
+            Request::SetWatches { .. } => OpKind::SetWatches,
             _ => OpKind::Read,
         };
         if let Some(s) = session {
@@ -478,6 +597,66 @@ impl<'h> History<'h> {
         Ok(())
     }
 
+    /// Claim `xid` for a new request of `client`. An xid names one request per client,
+    /// except SetWatches' reserved xid, which recurs once per reconnect (after the
+    /// previous SetWatches ended).
+    fn take_xid(
+        &self,
+        b: &mut Builder,
+        at: usize,
+        client: ClientId,
+        xid: i32,
+        pending: Pending,
+    ) -> Result<(), IndexError> {
+        let Some(previous) = b.by_xid.insert((client, xid), pending) else {
+            return Ok(());
+        };
+        let (first, open) = match previous {
+            Pending::Op(id) => {
+                let op = &self.ops[id as usize];
+                (op.invoke_at, matches!(op.end, End::Open))
+            }
+            Pending::Close(i) => {
+                let close = &self.closes[i];
+                (close.invoke_at, matches!(close.end, End::Open))
+            }
+        };
+        if xid == SET_WATCHES_XID && !open {
+            return Ok(());
+        }
+        Err(bad(
+            at,
+            format!(
+                "client {client} invokes xid {xid} again (first at event {})",
+                first + 1
+            ),
+        ))
+    }
+
+    fn add_close(
+        &mut self,
+        b: &mut Builder,
+        at: usize,
+        t: Micros,
+        client: ClientId,
+        session: Option<SessionId>,
+        xid: i32,
+    ) -> Result<(), IndexError> {
+        self.take_xid(b, at, client, xid, Pending::Close(self.closes.len()))?;
+        if let Some(s) = session {
+            self.client_of_session.entry(s).or_insert(client);
+        }
+        self.closes.push(CloseRec {
+            client,
+            session,
+            xid,
+            invoke_t: t,
+            invoke_at: at,
+            end: End::Open,
+        });
+        Ok(())
+    }
+
     fn add_complete(
         &mut self,
         b: &mut Builder,
@@ -487,24 +666,29 @@ impl<'h> History<'h> {
         xid: i32,
         outcome: &'h crate::history::Outcome,
     ) -> Result<(), IndexError> {
-        let Some(&id) = b.by_xid.get(&(client, xid)) else {
+        let Some(&pending) = b.by_xid.get(&(client, xid)) else {
             return Err(bad(
                 at,
                 format!("client {client} completes xid {xid}, which it never invoked"),
             ));
         };
-        let op = &mut self.ops[id as usize];
-        if !matches!(op.end, End::Open) {
+        let end = match pending {
+            Pending::Op(id) => &mut self.ops[id as usize].end,
+            Pending::Close(i) => &mut self.closes[i].end,
+        };
+        if !matches!(end, End::Open) {
             return Err(bad(
                 at,
                 format!("client {client} completes xid {xid} a second time"),
             ));
         }
-        op.end = match outcome {
+        *end = match outcome {
             crate::history::Outcome::Reply(reply) => End::Reply { t, at, reply },
             crate::history::Outcome::Unknown { .. } => End::Unknown { t, at },
         };
-        self.completions.push(id);
+        if let Pending::Op(id) = pending {
+            self.completions.push(id);
+        }
         Ok(())
     }
 
@@ -556,7 +740,13 @@ impl<'h> History<'h> {
         self.txn_of_op = vec![None; self.ops.len()];
         self.op_of_txn = vec![None; self.txns.len()];
         for (i, op) in self.ops.iter().enumerate() {
-            let (OpKind::Write, Some(session)) = (op.kind, op.session) else {
+            if op.kind != OpKind::Write {
+                continue;
+            }
+            let Some(session) = op
+                .session
+                .or_else(|| self.next_session(op.client, op.invoke_at))
+            else {
                 continue;
             };
             if let Some(&t) = by_request.get(&(session, op.xid)) {
@@ -564,6 +754,25 @@ impl<'h> History<'h> {
                 self.op_of_txn[t as usize] = Some(OpId::try_from(i).expect("fits"));
             }
         }
+    }
+
+    /// Which of its connections a client's event at position `at` happened on: how many of
+    /// its `connected` events came before it.
+    pub fn connection_of(&self, client: ClientId, at: usize) -> u32 {
+        let before = self
+            .connects
+            .get(&client)
+            .map_or(0, |list| list.partition_point(|&c| c < at));
+        u32::try_from(before).expect("connection count fits in u32")
+    }
+
+    /// The session a client established next after position `at`: the session of a
+    /// request it sent before it had one (the client queues it until connected).
+    pub fn next_session(&self, client: ClientId, at: usize) -> Option<SessionId> {
+        let connects = self.connects.get(&client)?;
+        let next = connects[connects.partition_point(|&c| c < at)..].first()?;
+        let i = self.sessions.partition_point(|s| s.at < *next);
+        self.sessions.get(i).map(|s| s.session)
     }
 
     pub fn op(&self, id: OpId) -> &Op<'h> {
@@ -613,9 +822,16 @@ impl<'h> History<'h> {
     }
 }
 
+/// What an xid of a client names while it is pending or done.
+#[derive(Clone, Copy)]
+enum Pending {
+    Op(OpId),
+    Close(usize),
+}
+
 #[derive(Default)]
 struct Builder {
-    by_xid: FastMap<(ClientId, i32), OpId>,
+    by_xid: FastMap<(ClientId, i32), Pending>,
     auth_of_client: FastMap<ClientId, AuthId>,
     last_session: FastMap<ClientId, SessionId>,
     connected: FastSet<SessionId>,

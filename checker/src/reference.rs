@@ -24,12 +24,13 @@ use zksim_core::acl::{self, Id};
 use zksim_core::error::ErrorCode;
 use zksim_core::prep::{Prep, PrepConfig};
 use zksim_core::read;
-use zksim_core::request::{Reply, Request, Response};
+use zksim_core::request::{OpResult, Reply, Request, Response};
 use zksim_core::stat::{SessionId, Zxid};
 use zksim_core::tree::{DataTree, TxnResult};
 use zksim_core::txn::{Txn, TxnHeader};
-use zksim_core::watch::{EventType, WatchEvent};
+use zksim_core::watch::{EventType, WatchEvent, WatcherId, WatcherMode};
 
+use crate::history::ClientId;
 use crate::index::{AuthId, History, OpId, OpKind, TxnId, UNKNOWN_AUTH, is_client_write_txn};
 
 /// A write's txn differs from what its request gives on the state before it.
@@ -80,6 +81,13 @@ pub struct Fired {
     /// Where the reply that last set a watch of this session on this path arrived
     /// (`None` for a recursive watch on an ancestor).
     pub registered_at: Option<usize>,
+    /// The SetWatches that fired it at once (`DataTree.setWatches`: the node changed
+    /// while the client was away); its zxid is the state the SetWatches ran on.
+    pub set_watches: Option<OpId>,
+    /// The watcher's connection (its client's `connected` events before it): a server
+    /// sends a notification only on the connection that registered the watch. `None` in a
+    /// version 1 history, which does not say what a reconnect registered.
+    pub connection: Option<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +103,7 @@ pub struct Reference {
     pub reads_beyond: Vec<OpId>,
     pub writes_checked: usize,
     pub reads_checked: usize,
+    pub set_watches_checked: usize,
 }
 
 /// Keep at most this many disagreements of each kind: a report needs the first few.
@@ -160,34 +169,55 @@ impl Reference {
         for t in 0..h.txns.len() {
             let zxid = h.txns[t].zxid;
             while next_read < reads.len() && reads[next_read].0 < zxid {
-                sweep.read(reads[next_read].1);
+                let (at, op) = reads[next_read];
+                sweep.query(op, at);
                 next_read += 1;
             }
             sweep.txn(TxnId::try_from(t).expect("fits"));
         }
-        for &(_, op) in &reads[next_read..] {
-            sweep.read(op);
+        for &(at, op) in &reads[next_read..] {
+            sweep.query(op, at);
         }
         sweep.out
     }
 }
 
-/// Reads with a definite reply, by (zxid, completion order).
+/// Reads with a definite reply and SetWatches whose state is known, by (zxid, completion
+/// order): the zxid of the state each was answered on.
 fn read_queries(h: &History) -> Vec<(Zxid, OpId)> {
     let mut reads: Vec<(Zxid, OpId)> = h
         .completions
         .iter()
         .filter_map(|&id| {
             let op = h.op(id);
-            let reply = op.definite_reply()?;
-            let checked =
-                op.kind == OpKind::Read && !matches!(op.request, Request::SetWatches { .. });
-            checked.then_some((reply.zxid, id))
+            match op.kind {
+                OpKind::Read => op.definite_reply().map(|r| (r.zxid, id)),
+                OpKind::SetWatches => set_watches_zxid(h, id).map(|z| (z, id)),
+                OpKind::Write | OpKind::Sync => None,
+            }
         })
         .collect();
     // Stable: reads at one zxid stay in completion order.
     reads.sort_by_key(|&(z, _)| z);
     reads
+}
+
+/// The state a SetWatches ran on: its reply's zxid; for one whose connection broke before
+/// the reply, the zxid of a notification it fired (the server tags those with its current
+/// zxid, as it does the reply), else unknown (it fired nothing the client heard of, and
+/// the watches it set went with the connection).
+pub fn set_watches_zxid(h: &History, id: OpId) -> Option<Zxid> {
+    let op = h.op(id);
+    if let Some(reply) = op.definite_reply() {
+        return Some(reply.zxid);
+    }
+    let end = op.end_at()?;
+    let from = h.notices.partition_point(|n| n.at < op.invoke_at);
+    h.notices[from..]
+        .iter()
+        .take_while(|n| n.at < end)
+        .find(|n| n.client == op.client)
+        .map(|n| n.zxid)
 }
 
 struct Sweep<'a, 'h> {
@@ -196,8 +226,14 @@ struct Sweep<'a, 'h> {
     tree: DataTree,
     prep: Prep,
     session_auth: FastMap<SessionId, AuthId>,
-    /// (session, path hash) -> position of the reply that last set a watch there.
-    registered: FastMap<(SessionId, u64), usize>,
+    /// (watcher, path hash) -> position of the reply that last set a watch there.
+    registered: FastMap<(WatcherId, u64), usize>,
+    /// Watches belong to a connection (ZooKeeper's `ServerCnxn` is the watcher, and a
+    /// server forgets a connection's watches when it closes): each (session, connection)
+    /// is its own watcher in the reference tree, `connection_watcher`.
+    watchers: FastMap<(SessionId, u32), WatcherId>,
+    /// The (session, connection) of each connection watcher, by `-1 - id`.
+    watcher_of: Vec<(SessionId, u32)>,
     /// Each session's persistent watches (path, recursive), as its addWatch requests set
     /// them and its removeWatches requests take them away.
     persistent: FastMap<SessionId, Vec<(String, bool)>>,
@@ -222,11 +258,39 @@ impl<'a, 'h> Sweep<'a, 'h> {
             prep: Prep::new(PrepConfig::default()),
             session_auth,
             registered: FastMap::default(),
+            watchers: FastMap::default(),
+            watcher_of: Vec::new(),
             persistent: FastMap::default(),
             superuser: vec![Id::new("super", "checker")],
             events: Vec::new(),
             out: Reference::default(),
         }
+    }
+
+    /// The watcher of the connection a request of `client` at position `at` went on: a
+    /// negative id of its own (sessions are positive). A version 1 history does not say
+    /// what a reconnect registered again, so there a session is one watcher, as before.
+    fn connection_watcher(&mut self, session: SessionId, client: ClientId, at: usize) -> WatcherId {
+        if self.h.header.version < 2 {
+            return session;
+        }
+        let connection = self.h.connection_of(client, at);
+        let next = -1 - WatcherId::try_from(self.watcher_of.len()).expect("fits");
+        let id = *self.watchers.entry((session, connection)).or_insert(next);
+        if id == next {
+            self.watcher_of.push((session, connection));
+        }
+        id
+    }
+
+    /// The session and connection a watcher stands for.
+    fn watcher_session(&self, watcher: WatcherId) -> (SessionId, Option<u32>) {
+        if watcher >= 0 {
+            return (watcher, None);
+        }
+        let index = usize::try_from(-1 - watcher).expect("a connection watcher");
+        let (session, connection) = self.watcher_of[index];
+        (session, Some(connection))
     }
 
     fn txn(&mut self, t: TxnId) {
@@ -342,9 +406,10 @@ impl<'a, 'h> Sweep<'a, 'h> {
     fn record_fired(&mut self, zxid: Zxid) {
         let mut events = std::mem::take(&mut self.events);
         for e in events.drain(..) {
+            let (session, connection) = self.watcher_session(e.watcher);
             let auth = self
                 .session_auth
-                .get(&e.watcher)
+                .get(&session)
                 .copied()
                 .unwrap_or(UNKNOWN_AUTH);
             let deliverable = if e.readable_by(&[]) {
@@ -359,21 +424,23 @@ impl<'a, 'h> Sweep<'a, 'h> {
                 .copied();
             self.out.fired.push(Fired {
                 zxid,
-                session: e.watcher,
+                session,
                 event_type: e.event_type,
                 path: e.path,
                 deliverable,
                 persistent,
                 registered_at,
+                set_watches: None,
+                connection,
             });
         }
         self.events = events;
     }
 
-    /// Whether the session holds a persistent watch on `path`, or a recursive one on an
+    /// Whether the watcher holds a persistent watch on `path`, or a recursive one on an
     /// ancestor (after the txn fired, one-shot watches are gone).
-    fn has_persistent_watch(&self, session: SessionId, path: &str) -> bool {
-        let (data, child) = self.tree.watches_of(session);
+    fn has_persistent_watch(&self, watcher: WatcherId, path: &str) -> bool {
+        let (data, child) = self.tree.watches_of(watcher);
         data.iter().chain(&child).any(|(p, mode)| {
             mode.is_persistent()
                 && (p == path
@@ -383,6 +450,104 @@ impl<'a, 'h> Sweep<'a, 'h> {
                                 .strip_prefix(p.as_str())
                                 .is_some_and(|rest| rest.starts_with('/')))))
         })
+    }
+
+    fn query(&mut self, id: OpId, zxid: Zxid) {
+        if self.h.op(id).kind == OpKind::SetWatches {
+            self.set_watches(id, zxid);
+        } else {
+            self.read(id);
+        }
+    }
+
+    /// A reconnecting client's SetWatches, on the state at `zxid`, for its new connection
+    /// (the old connection's watches stay with the old connection, which the server
+    /// forgets when it notices the close): each listed watch either fires at once or is
+    /// registered again, as `DataTree.setWatches` decides (ZooKeeper 3.8): a data watch
+    /// fires NodeDeleted if the node is gone, NodeDataChanged if its mzxid is past
+    /// `relative_zxid`; an exist watch fires NodeCreated if the node exists; a child watch
+    /// fires NodeDeleted if the node is gone, NodeChildrenChanged if its pzxid is past
+    /// `relative_zxid`; persistent watches are registered again. The decision is made here
+    /// from the node's Stat, not by the server's own code.
+    fn set_watches(&mut self, id: OpId, zxid: Zxid) {
+        let op = *self.h.op(id);
+        let (
+            Some(session),
+            Request::SetWatches {
+                relative_zxid,
+                data,
+                exist,
+                child,
+                persistent,
+                persistent_recursive,
+            },
+        ) = (op.session, op.request)
+        else {
+            return;
+        };
+        self.out.set_watches_checked += 1;
+        let watcher = self.connection_watcher(session, op.client, op.invoke_at);
+        let at = op.end_at().unwrap_or(op.invoke_at);
+        let mut fire = Vec::new();
+        let mut register = |tree: &mut DataTree, path: &String, table: WatchTable| {
+            match table {
+                WatchTable::Data => drop(tree.stat_node(path, Some(watcher))),
+                WatchTable::Child => drop(tree.get_children(path, Some(watcher))),
+                WatchTable::Both(mode) => tree.add_watch(path, watcher, mode),
+            }
+            self.registered.insert((watcher, path_hash(path)), at);
+        };
+        for path in data {
+            match self.tree.get(path).map(|n| n.stat.mzxid) {
+                None => fire.push((EventType::NodeDeleted, path)),
+                Some(mzxid) if mzxid > *relative_zxid => {
+                    fire.push((EventType::NodeDataChanged, path))
+                }
+                Some(_) => register(&mut self.tree, path, WatchTable::Data),
+            }
+        }
+        for path in exist {
+            if self.tree.get(path).is_some() {
+                fire.push((EventType::NodeCreated, path));
+            } else {
+                register(&mut self.tree, path, WatchTable::Data);
+            }
+        }
+        for path in child {
+            match self.tree.get(path).map(|n| n.stat.pzxid) {
+                None => fire.push((EventType::NodeDeleted, path)),
+                Some(pzxid) if pzxid > *relative_zxid => {
+                    fire.push((EventType::NodeChildrenChanged, path))
+                }
+                Some(_) => register(&mut self.tree, path, WatchTable::Child),
+            }
+        }
+        for path in persistent {
+            register(
+                &mut self.tree,
+                path,
+                WatchTable::Both(WatcherMode::Persistent),
+            );
+        }
+        for path in persistent_recursive {
+            let mode = WatcherMode::PersistentRecursive;
+            register(&mut self.tree, path, WatchTable::Both(mode));
+        }
+        let connection = self.watcher_session(watcher).1;
+        // Fired at once: due before the SetWatches' own reply.
+        for (event_type, path) in fire {
+            self.out.fired.push(Fired {
+                zxid,
+                session,
+                event_type,
+                path: path.clone(),
+                deliverable: Some(true),
+                persistent: false,
+                registered_at: Some(op.invoke_at),
+                set_watches: Some(id),
+                connection,
+            });
+        }
     }
 
     fn read(&mut self, id: OpId) {
@@ -396,9 +561,14 @@ impl<'a, 'h> Sweep<'a, 'h> {
             keep(&mut self.out.reads_beyond, id);
             return;
         }
+        let watcher = match op.request {
+            // getEphemerals names the session's ephemerals: it is the session's question.
+            Request::GetEphemerals { .. } => session,
+            _ => self.connection_watcher(session, op.client, op.invoke_at),
+        };
         if let Some(path) = watched_path(op.request) {
             let at = op.end_at().expect("replied");
-            self.registered.insert((session, path_hash(path)), at);
+            self.registered.insert((watcher, path_hash(path)), at);
         }
         match op.request {
             Request::AddWatch { path, mode } if mode.is_persistent() => {
@@ -421,7 +591,7 @@ impl<'a, 'h> Sweep<'a, 'h> {
                         reply,
                         &read::serve_read(
                             &mut self.tree.clone(),
-                            session,
+                            watcher,
                             ids,
                             op.request,
                             &mut Vec::new()
@@ -444,7 +614,7 @@ impl<'a, 'h> Sweep<'a, 'h> {
             .flatten()
         {
             let mut unused = Vec::new();
-            let answer = read::serve_read(&mut self.tree, session, ids, op.request, &mut unused);
+            let answer = read::serve_read(&mut self.tree, watcher, ids, op.request, &mut unused);
             if !judged || same_answer(reply, &answer) {
                 return;
             }
@@ -456,6 +626,14 @@ impl<'a, 'h> Sweep<'a, 'h> {
             ReadMismatch { op: id, expected },
         );
     }
+}
+
+/// Which of the tree's watch tables a re-registered watch goes to.
+#[derive(Clone, Copy)]
+enum WatchTable {
+    Data,
+    Child,
+    Both(WatcherMode),
 }
 
 fn path_hash(path: &str) -> u64 {
@@ -509,7 +687,7 @@ fn quick_read(tree: &DataTree, ids: &[Id], request: &Request, reply: &Reply) -> 
         ) => {
             *stat == node.client_stat()
                 && children.len() == node.children.len()
-                && children.iter().eq(node.children.iter())
+                && same_set(children, node.children.iter())
         }
         _ => false,
     };
@@ -518,9 +696,58 @@ fn quick_read(tree: &DataTree, ids: &[Id], request: &Request, reply: &Reply) -> 
 
 fn same_answer(reply: &Reply, answer: &Result<Response, ErrorCode>) -> bool {
     match answer {
-        Ok(response) => reply.err == ErrorCode::Ok && reply.response == *response,
+        Ok(response) => reply.err == ErrorCode::Ok && same_response(&reply.response, response),
         Err(err) => reply.err == *err,
     }
+}
+
+/// Whether two answers say the same. Children and ephemeral paths are sets: ZooKeeper
+/// lists them in its hash sets' order (`DataNode.getChildren`,
+/// `DataTree.getEphemerals`), which is not the reference tree's.
+pub fn same_response(told: &Response, expected: &Response) -> bool {
+    match (told, expected) {
+        (
+            Response::GetChildren {
+                children: a,
+                stat: s,
+            },
+            Response::GetChildren {
+                children: b,
+                stat: t,
+            },
+        ) => s == t && same_set(a, b.iter()),
+        (Response::Paths(a), Response::Paths(b)) => same_set(a, b.iter()),
+        (Response::Multi(a), Response::Multi(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_result(x, y))
+        }
+        (a, b) => a == b,
+    }
+}
+
+fn same_result(told: &OpResult, expected: &OpResult) -> bool {
+    match (told, expected) {
+        (OpResult::GetChildren { children: a }, OpResult::GetChildren { children: b }) => {
+            same_set(a, b.iter())
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// Whether `told` lists exactly the names of `expected`, in any order (a znode's children
+/// are distinct, so a list of the same length holding each of them is the same set).
+fn same_set<'a>(told: &[String], expected: impl ExactSizeIterator<Item = &'a String>) -> bool {
+    if told.len() != expected.len() {
+        return false;
+    }
+    let expected: Vec<&String> = expected.collect();
+    if told.iter().zip(&expected).all(|(a, b)| a == *b) {
+        return true;
+    }
+    let mut a: Vec<&String> = told.iter().collect();
+    let mut b = expected;
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
 }
 
 fn same_ids(h: &History, a: AuthId, b: AuthId) -> bool {

@@ -719,14 +719,44 @@ fn one_shot_rejects_a_second_notification() {
 // Zab PrefixConsistency: a replica that skips a committed txn.
 #[test]
 fn replicas_reject_a_skipped_txn() {
+    // A second replica skips a txn the first applied.
+    let mut events = plain().finish();
+    if let Event::Header { servers, .. } = &mut events[0] {
+        servers.push(2);
+    }
+    let Some(Event::Replica { segments, .. }) = events.last().cloned() else {
+        panic!("finish ends with the replica");
+    };
+    let mut skipped = segments.clone();
+    skipped[0].zxids.remove(2);
+    events.push(Event::Replica {
+        server: 2,
+        segments: skipped,
+    });
+    let sentence = assert_violates(&events, Property::ReplicaAgreement);
+    assert!(sentence.contains("skipped"), "{sentence}");
+}
+
+// Input the checker cannot trust is refused, not judged: a txn no replica applied (the
+// ground truth is the union of what the replicas applied), a replica the header does
+// not name.
+#[test]
+fn untrusted_ground_truth_is_refused() {
     let mut events = plain().finish();
     for e in &mut events {
         if let Event::Replica { segments, .. } = e {
             segments[0].zxids.remove(2);
         }
     }
-    let sentence = assert_violates(&events, Property::ReplicaAgreement);
-    assert!(sentence.contains("skipped"), "{sentence}");
+    let error = History::new(&events).expect_err("a txn no replica applied");
+    assert!(error.message.contains("no replica"), "{error}");
+
+    let mut events = plain().finish();
+    if let Some(Event::Replica { server, .. }) = events.last_mut() {
+        *server = 7;
+    }
+    let error = History::new(&events).expect_err("a replica the header does not name");
+    assert!(error.message.contains("server 7"), "{error}");
 }
 
 // Zab: at most one leader per epoch.

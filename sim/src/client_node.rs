@@ -9,9 +9,9 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use zksim_checker::history::{Event, Outcome as HOutcome, SessionEvent as HSession};
 use zksim_core::client::{
-    ClientConfig, ClientEffect, ClientSession, ClientState, Outcome, SessionEvent,
+    ClientConfig, ClientEffect, ClientSession, ClientState, Outcome, SET_WATCHES_XID, SessionEvent,
 };
-use zksim_core::proto::ConnId;
+use zksim_core::proto::{ClientMessage, ConnId, ServerMessage};
 use zksim_core::request::Request;
 use zksim_core::zab::ServerId;
 use zksim_scenarios::{Scenario, Stream, stream};
@@ -49,6 +49,8 @@ struct Client {
     close_zxid: Option<i64>,
     /// The client is paused (its agent asked for it) until this time.
     away_until_ns: u64,
+    /// A SetWatches the session sent after a reconnect is not answered yet.
+    set_watches_open: bool,
 }
 
 impl Client {
@@ -124,6 +126,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 close_xid: None,
                 close_zxid: None,
                 away_until_ns: 0,
+                set_watches_open: false,
             }
         })
         .collect();
@@ -163,7 +166,10 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                         c.session.on_connect_failed(now_ms, &mut out);
                     }
                 }
-                (_, Item::ToClient { msg, .. }) => c.session.on_message(now_ms, msg, &mut out),
+                (_, Item::ToClient { msg, .. }) => {
+                    record_incoming(&world, c, &msg);
+                    c.session.on_message(now_ms, msg, &mut out)
+                }
                 _ => {}
             }
             apply(&world, c, &mut out, &mut stats, team);
@@ -301,7 +307,7 @@ fn step(
     if winding_down && team.done(&c.cx(now_ms, winding_down)) {
         if !c.closing && c.in_flight.is_empty() && !c.session_closing() {
             c.closing = true;
-            c.close_xid = Some(c.session.close(now_ms, out));
+            close_session(world, c, now_ms, out);
             apply(world, c, out, stats, team);
         }
         return;
@@ -319,7 +325,7 @@ fn step(
                 && c.rng.gen_range(0..10_000) < churn * 10
                 && c.in_flight.is_empty()
             {
-                c.close_xid = Some(c.session.close(now_ms, out));
+                close_session(world, c, now_ms, out);
                 c.start_at_ns = now_ns + c.rng.gen_range(0..500_000_000);
                 apply(world, c, out, stats, team);
                 return;
@@ -347,7 +353,7 @@ fn step(
                     if winding_down {
                         c.closing = true;
                     }
-                    c.close_xid = Some(c.session.close(now_ms, out));
+                    close_session(world, c, now_ms, out);
                     c.start_at_ns = now_ns + restart_after_ms * 1_000_000;
                     apply(world, c, out, stats, team);
                     return;
@@ -377,6 +383,67 @@ fn step(
         }
         apply(world, c, out, stats, team);
     }
+}
+
+/// `ZooKeeper.close`: send closeSession and record it (its reply, which carries the
+/// closeSession txn's zxid, is recorded as its completion).
+fn close_session(world: &Shared, c: &mut Client, now_ms: i64, out: &mut Vec<ClientEffect>) {
+    let session = c.session.session_id();
+    let xid = c.session.close(now_ms, out);
+    c.close_xid = Some(xid);
+    let mut w = world.lock();
+    let t = w.now_us();
+    w.history.push(Event::Close {
+        t,
+        client: c.history_id(),
+        session: (session != 0).then_some(session),
+        xid,
+    });
+}
+
+/// Record what the session is about to be told that it reports to no one: a ping
+/// answered, and the reply to the SetWatches it sent after a reconnect.
+fn record_incoming(world: &Shared, c: &mut Client, msg: &ServerMessage) {
+    let session = c.session.session_id();
+    match msg {
+        ServerMessage::Pong { .. } if session != 0 => {
+            let mut w = world.lock();
+            let t = w.now_us();
+            w.history.push(Event::Ping {
+                t,
+                client: c.history_id(),
+                session,
+            });
+        }
+        ServerMessage::Reply { xid, reply } if *xid == SET_WATCHES_XID && c.set_watches_open => {
+            c.set_watches_open = false;
+            let mut w = world.lock();
+            let t = w.now_us();
+            w.history.push(Event::Complete {
+                t,
+                client: c.history_id(),
+                xid: SET_WATCHES_XID,
+                outcome: HOutcome::Reply(reply.clone()),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// The connection ended with the SetWatches unanswered: it may or may not have run.
+fn end_set_watches(w: &mut crate::world::World, c: &mut Client, t: u64) {
+    if !c.set_watches_open {
+        return;
+    }
+    c.set_watches_open = false;
+    w.history.push(Event::Complete {
+        t,
+        client: c.history_id(),
+        xid: SET_WATCHES_XID,
+        outcome: HOutcome::Unknown {
+            reason: "CONNECTIONLOSS".into(),
+        },
+    });
 }
 
 /// Drop the connection on purpose (to switch servers, or to pause); the session
@@ -428,6 +495,20 @@ fn report(world: &Shared, violations: Vec<Violation>, stats: &mut ClientStats) {
     }
 }
 
+/// A completion as the history records it.
+fn history_outcome(outcome: Outcome) -> HOutcome {
+    let reason = match outcome {
+        Outcome::Reply(r) => return HOutcome::Reply(r),
+        Outcome::ConnectionLoss => "CONNECTIONLOSS",
+        Outcome::SessionExpired => "SESSIONEXPIRED",
+        Outcome::AuthFailed => "AUTHFAILED",
+        Outcome::Closed => "CLOSED",
+    };
+    HOutcome::Unknown {
+        reason: reason.into(),
+    }
+}
+
 fn request_name(r: &Request) -> String {
     let name = match r {
         Request::Create { .. } => "create",
@@ -463,6 +544,19 @@ fn apply(
                 c.conn = Some((conn, false));
             }
             ClientEffect::Send(msg) => {
+                if let ClientMessage::Request { xid, request } = &msg {
+                    if *xid == SET_WATCHES_XID {
+                        c.set_watches_open = true;
+                        let session = c.session.session_id();
+                        w.history.push(Event::Invoke {
+                            t,
+                            client: c.history_id(),
+                            session: (session != 0).then_some(session),
+                            xid: *xid,
+                            op: request.clone(),
+                        });
+                    }
+                }
                 if let Some((conn, true)) = c.conn {
                     w.client_send(conn, msg);
                 }
@@ -473,10 +567,20 @@ fn apply(
                 }
             }
             ClientEffect::Completed { xid, outcome } => {
+                // The SetWatches was sent first on the connection: it ends first.
+                if !matches!(outcome, Outcome::Reply(_)) {
+                    end_set_watches(&mut w, c, t);
+                }
                 if c.close_xid == Some(xid) {
                     if let Outcome::Reply(r) = &outcome {
                         c.close_zxid = Some(r.zxid);
                     }
+                    w.history.push(Event::Complete {
+                        t,
+                        client: c.history_id(),
+                        xid,
+                        outcome: history_outcome(outcome),
+                    });
                     continue;
                 }
                 if xid < 0 {
@@ -491,21 +595,7 @@ fn apply(
                     )
                 });
                 team.on_complete(&c.cx(now_ms, winding_down), &request, &outcome);
-                let outcome = match outcome {
-                    Outcome::Reply(r) => HOutcome::Reply(r),
-                    Outcome::ConnectionLoss => HOutcome::Unknown {
-                        reason: "CONNECTIONLOSS".into(),
-                    },
-                    Outcome::SessionExpired => HOutcome::Unknown {
-                        reason: "SESSIONEXPIRED".into(),
-                    },
-                    Outcome::AuthFailed => HOutcome::Unknown {
-                        reason: "AUTHFAILED".into(),
-                    },
-                    Outcome::Closed => HOutcome::Unknown {
-                        reason: "CLOSED".into(),
-                    },
-                };
+                let outcome = history_outcome(outcome);
                 if matches!(outcome, HOutcome::Unknown { .. }) {
                     stats.ops_unknown += 1;
                 } else {
@@ -554,6 +644,9 @@ fn apply(
                 team.on_watch(&c.cx(now_ms, winding_down), &news);
             }
             ClientEffect::Session(ev) => {
+                if !matches!(ev, SessionEvent::Connected { .. }) {
+                    end_set_watches(&mut w, c, t);
+                }
                 let session = c.session.session_id();
                 let (event, news) = match ev {
                     SessionEvent::Connected {

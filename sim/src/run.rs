@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::{Duration, Instant, sleep};
-use zksim_checker::history::Event;
+use zksim_checker::history::{Event, Phase};
 use zksim_core::server::{Bugs, ServerConfig};
 use zksim_core::zab::ServerId;
 use zksim_scenarios::{Fault, FaultPlan, Scenario};
@@ -128,7 +128,15 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
     for f in heal_all(&all) {
         apply(&world, &disks, &nodes, &f);
     }
-    world.lock().winding_down = true;
+    {
+        let mut w = world.lock();
+        w.winding_down = true;
+        let t = w.now_us();
+        w.history.push(Event::Phase {
+            t,
+            phase: Phase::Liveness,
+        });
+    }
     let live_start = Instant::now();
     let bound = Duration::from_millis(scenario.liveness_ms);
     let mut clients = Some(clients);
@@ -159,18 +167,20 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         print_tree_differences(&w.debug_trees);
     }
     let bugs: Vec<String> = options.bugs.names().iter().map(|s| s.to_string()).collect();
-    let mut history = vec![Event::header(
-        Some(seed),
-        Some(scenario.name.clone()),
-        scenario.server_ids(),
-        scenario.observer_ids(),
-        options.replay.clone(),
-        bugs,
-    )
-    .with_recipe(
-        scenario.recipe.clone().filter(|r| r != "generic"),
-        scenario.clients,
-    )];
+    let mut history = vec![
+        Event::header(
+            Some(seed),
+            Some(scenario.name.clone()),
+            scenario.server_ids(),
+            scenario.observer_ids(),
+            options.replay.clone(),
+            bugs,
+        )
+        .with_recipe(
+            scenario.recipe.clone().filter(|r| r != "generic"),
+            scenario.clients,
+        ),
+    ];
     history.append(&mut w.history);
     for (zxid, proposals) in &w.truth.txns {
         for p in proposals {

@@ -19,7 +19,7 @@ use zksim_core::zab::PeerState;
 
 use super::GenConfig;
 use super::workload::{QUEUE, Workload};
-use crate::history::{Event, Outcome, Segment, SessionEvent};
+use crate::history::{Event, Outcome, SET_WATCHES_XID, Segment, SessionEvent};
 
 struct Committed {
     hdr: TxnHeader,
@@ -79,6 +79,8 @@ struct Client {
     queue: VecDeque<Pending>,
     to_leader: VecDeque<(SessionId, Forward)>,
     last_zxid: Zxid,
+    /// The xid of the closeSession sent, until it is answered.
+    close_xid: Option<i32>,
 }
 
 struct Ensemble {
@@ -146,6 +148,7 @@ impl Ensemble {
                 queue: VecDeque::new(),
                 to_leader: VecDeque::new(),
                 last_zxid: 0,
+                close_xid: None,
             })
             .collect();
         Ensemble {
@@ -403,7 +406,7 @@ impl Ensemble {
             match client.state {
                 State::Connecting { txn } if txn == index => self.connected(c),
                 State::Active | State::Closing if is_close && client.session == session => {
-                    self.session_over(c)
+                    self.session_over(c, zxid)
                 }
                 _ => {}
             }
@@ -457,14 +460,28 @@ impl Ensemble {
         });
     }
 
-    /// The session's closeSession reached the client's server: closed, or expired.
-    fn session_over(&mut self, c: usize) {
+    /// The session's closeSession reached the client's server: closed (the close is
+    /// answered with the closeSession txn's zxid), or expired.
+    fn session_over(&mut self, c: usize, zxid: Zxid) {
         let event = if self.clients[c].state == State::Closing {
             SessionEvent::Closed
         } else {
             SessionEvent::Expired
         };
         self.fail_pending(c);
+        if let Some(xid) = self.clients[c].close_xid.take() {
+            self.events.push(Event::Complete {
+                t: self.now,
+                client: c as u32,
+                xid,
+                outcome: Outcome::Reply(Reply {
+                    err: ErrorCode::Ok,
+                    zxid,
+                    response: Response::Empty,
+                    message: None,
+                }),
+            });
+        }
         let client = &mut self.clients[c];
         client.state = State::Idle;
         self.events.push(Event::Session {
@@ -583,7 +600,7 @@ impl Ensemble {
         if !self.replicas[to].tree.sessions().contains_key(&session) {
             // The new server has already applied the session's closeSession: expired.
             self.replicas[from].tree.remove_watcher(session);
-            return self.session_over(c);
+            return self.session_over(c, 0);
         }
         self.connected(c);
         self.move_watches(c, from, to, last);
@@ -623,20 +640,40 @@ impl Ensemble {
         }
         persistent.dedup();
         recursive.dedup();
+        let request = Request::SetWatches {
+            relative_zxid: last,
+            data,
+            exist,
+            child,
+            persistent,
+            persistent_recursive: recursive,
+        };
+        self.events.push(Event::Invoke {
+            t: self.now,
+            client: c as u32,
+            session: Some(session),
+            xid: SET_WATCHES_XID,
+            op: request.clone(),
+        });
         let tree = &mut self.replicas[to].tree;
         let mut fired = Vec::new();
-        tree.set_watches(
-            last,
-            &data,
-            &exist,
-            &child,
-            &persistent,
-            &recursive,
-            session,
-            &mut fired,
-        );
+        let response = read::serve_read(tree, session, &ids(), &request, &mut fired)
+            .expect("SetWatches always succeeds");
         let zxid = tree.last_processed_zxid();
         self.deliver(to, &fired, zxid);
+        let client = &mut self.clients[c];
+        client.last_zxid = client.last_zxid.max(zxid);
+        self.events.push(Event::Complete {
+            t: self.now,
+            client: c as u32,
+            xid: SET_WATCHES_XID,
+            outcome: Outcome::Reply(Reply {
+                err: ErrorCode::Ok,
+                zxid,
+                response,
+                message: None,
+            }),
+        });
     }
 
     /// The client closes its session, or the leader expires it.
@@ -653,6 +690,13 @@ impl Ensemble {
                 .to_leader
                 .push_back((session, Forward::Close { xid }));
             client.state = State::Closing;
+            client.close_xid = Some(xid);
+            self.events.push(Event::Close {
+                t: self.now,
+                client: c as u32,
+                session: Some(session),
+                xid,
+            });
         } else {
             let hdr = self.next_hdr(session, 0);
             let txn = self.prep.prep_close_session(&self.leader_tree, &hdr);

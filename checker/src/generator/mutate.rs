@@ -34,6 +34,7 @@ pub fn inject(events: &mut Vec<Event>, property: Property, nth: usize) -> Result
         Property::ReadsEqualState => wrong_read(events, nth),
         Property::ReadAfterSync => stale_sync(events, nth),
         Property::AcknowledgedWritesSurvive => lose_write(events, nth),
+        Property::NoPhantomWrites => phantom_write(events, nth),
         Property::EphemeralsLiveWithSession => keep_ephemeral(events, nth),
         Property::SequentialNames => repeat_name(events, nth),
         Property::OneShotWatches => repeat_notification(events, nth),
@@ -357,6 +358,25 @@ fn lose_write(events: &mut Vec<Event>, nth: usize) -> Option<String> {
         }
     }
     Some(format!("line {}: txn {zxid:#x} removed", i + 1))
+}
+
+/// A setData txn names a request its session never sent (a cxid no write of the
+/// session had): a change no client asked for.
+fn phantom_write(events: &mut [Event], nth: usize) -> Option<String> {
+    let i = pick(events, nth, |_, e| {
+        matches!(
+            e,
+            Event::Txn {
+                txn: Txn::SetData { .. },
+                ..
+            }
+        )
+    })?;
+    let Event::Txn { zxid, cxid, .. } = &mut events[i] else {
+        return None;
+    };
+    *cxid = cxid.checked_add(1_000_000)?;
+    Some(format!("line {}: txn {zxid:#x} given cxid {cxid}", i + 1))
 }
 
 /// A closeSession txn leaves one of the session's ephemerals behind (ZOOKEEPER-2355).

@@ -1,6 +1,6 @@
 //! Reading and writing histories as JSON lines, with errors that name the line.
 
-use super::{Event, FORMAT, VERSION};
+use super::{Event, FORMAT, VERSION, VERSION_MIN};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryError {
@@ -27,14 +27,14 @@ pub fn parse(text: &str) -> Result<Vec<Event>, HistoryError> {
             match &event {
                 Event::Header {
                     format, version, ..
-                } if format == FORMAT && *version == VERSION => {}
+                } if format == FORMAT && (VERSION_MIN..=VERSION).contains(version) => {}
                 Event::Header {
                     format, version, ..
                 } => {
                     return Err(HistoryError::Line {
                         line,
                         message: format!(
-                            "format {format:?} version {version}; this build reads {FORMAT:?} version {VERSION}"
+                            "format {format:?} version {version}; this build reads {FORMAT:?} versions {VERSION_MIN} to {VERSION}"
                         ),
                     });
                 }

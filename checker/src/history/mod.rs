@@ -16,8 +16,16 @@ pub use io::{HistoryError, parse, to_jsonl};
 
 /// The `format` of a header.
 pub const FORMAT: &str = "zksim-history";
-/// The version of the format this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The version of the format this build writes. Version 2 added `close`, `ping` and
+/// `phase` events and records the SetWatches a client sends after a reconnect; this build
+/// reads versions 1 and 2 (a version 1 history simply has none of them).
+pub const VERSION: u32 = 2;
+/// The oldest version this build reads.
+pub const VERSION_MIN: u32 = 1;
+
+/// The xid a client gives the SetWatches it sends after a reconnect
+/// (`ClientCnxn.SET_WATCHES_XID`); it recurs once per reconnect.
+pub const SET_WATCHES_XID: i32 = -8;
 
 /// Simulated time in microseconds since the run began.
 pub type Micros = u64;
@@ -49,6 +57,15 @@ pub enum SessionEvent {
     Expired,
     Closed,
     AuthFailed,
+}
+
+/// A part of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Every fault is healed and no new one comes: from here the service must make
+    /// progress, and only what happened before can excuse a failure to.
+    Liveness,
 }
 
 /// One applied, contiguous run of txns on a replica: after restoring the state at `base`
@@ -92,6 +109,14 @@ pub enum Event {
         xid: i32,
         op: Request,
     },
+    /// The client sent closeSession with this xid (ZooKeeper's `close`); the `complete`
+    /// with this xid says how it ended (a reply carries the closeSession txn's zxid).
+    Close {
+        t: Micros,
+        client: ClientId,
+        session: Option<SessionId>,
+        xid: i32,
+    },
     /// The request `xid` of `client` completed.
     Complete {
         t: Micros,
@@ -123,6 +148,14 @@ pub enum Event {
         client: ClientId,
         ids: Vec<Id>,
     },
+    /// The server answered a ping of the client's session (the session was heard from).
+    Ping {
+        t: Micros,
+        client: ClientId,
+        session: SessionId,
+    },
+    /// A phase of the run began.
+    Phase { t: Micros, phase: Phase },
     /// A server changed role.
     Role {
         t: Micros,
@@ -158,6 +191,9 @@ impl Event {
             | Event::Watch { t, .. }
             | Event::Session { t, .. }
             | Event::Auth { t, .. }
+            | Event::Close { t, .. }
+            | Event::Ping { t, .. }
+            | Event::Phase { t, .. }
             | Event::Role { t, .. }
             | Event::Fault { t, .. } => Some(*t),
             Event::Header { .. } | Event::Txn { .. } | Event::Replica { .. } => None,

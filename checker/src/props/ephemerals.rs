@@ -9,7 +9,10 @@
 //!   its closeSession txn), and is owned by the session that created it;
 //! - a closeSession txn deletes exactly the session's ephemerals at that point (the
 //!   reference replay's set, compared as sets: ZooKeeper lists them in hash-set order);
-//! - a session its client saw expire has a closeSession txn.
+//! - a session its client saw expire has a closeSession txn;
+//! - a close the server answered (ZooKeeper's `close`, whose reply carries the
+//!   closeSession txn's zxid) has that session's closeSession txn at the reply's zxid, so
+//!   the session's ephemerals are gone from that state on.
 //!
 //! That no later state shows an ephemeral of a closed session follows from the replay
 //! (the reference tree deletes them) and reads-equal-state (every read is held to it).
@@ -54,6 +57,7 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
             Vec::new(),
         );
     }
+    check_answered_closes(h, &mut findings);
     for s in &h.sessions {
         if matches!(s.event, SessionEvent::Expired) && !closed.contains(&s.session) {
             findings.add(
@@ -69,7 +73,50 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
             );
         }
     }
-    findings.outcome(h.txns.len())
+    findings.outcome(h.txns.len() + h.closes.len())
+}
+
+/// Every answered close is its session's closeSession txn, at the zxid of the reply.
+fn check_answered_closes(h: &History, findings: &mut Findings) {
+    for close in &h.closes {
+        let Some(reply) = close.definite_reply() else {
+            continue;
+        };
+        let Some(session) = close
+            .session
+            .or_else(|| h.next_session(close.client, close.invoke_at))
+        else {
+            continue;
+        };
+        let txn = h.txn_at(reply.zxid);
+        let ended = txn.is_some_and(|t| {
+            let t = h.txn(t);
+            t.session == session && matches!(t.txn, Txn::CloseSession { .. })
+        });
+        if ended {
+            continue;
+        }
+        let there = match txn.map(|t| h.txn(t)) {
+            Some(t) => format!(
+                "the txn at that zxid is session {:#x}'s {}",
+                t.session,
+                crate::props::describe::txn(t.txn)
+            ),
+            None => "no txn has that zxid".to_string(),
+        };
+        let end_at = close.end_at().unwrap_or(close.invoke_at);
+        findings.add(
+            format!(
+                "client {}'s close of session {session:#x} (event {}) was answered at zxid {}, but {there}: no closeSession ended the session there, so its ephemerals may live on",
+                close.client,
+                close.invoke_at + 1,
+                z(reply.zxid)
+            ),
+            Vec::new(),
+            txn.into_iter().collect(),
+            vec![close.invoke_at, end_at],
+        );
+    }
 }
 
 /// Ephemeral creates by sessions that are not live; returns the sessions that closed.

@@ -36,7 +36,7 @@ fn check_session(h: &History, ops: &[OpId], findings: &mut Findings) {
     for &id in ops {
         let op = h.op(id);
         if let (Some((za, a)), Some(reply)) = (acked, op.definite_reply()) {
-            if reply.zxid > 0 && reply.zxid < za && h.op(a).end_at() < Some(op.invoke_at) {
+            if reply.zxid >= 0 && reply.zxid < za && h.op(a).end_at() < Some(op.invoke_at) {
                 findings.add(
                     format!(
                         "{} was sent after {} was acknowledged at zxid {}, yet was answered from the older state at zxid {}",

@@ -15,6 +15,7 @@ pub mod ephemerals;
 pub mod fifo_order;
 pub mod linearizable_writes;
 pub mod one_shot_watches;
+pub mod phantom_writes;
 pub mod reads;
 pub mod replicas;
 pub mod sequential;
@@ -37,6 +38,7 @@ pub enum Property {
     ReadsEqualState,
     ReadAfterSync,
     AcknowledgedWritesSurvive,
+    NoPhantomWrites,
     EphemeralsLiveWithSession,
     SequentialNames,
     OneShotWatches,
@@ -44,7 +46,7 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 11] = [
+    pub const ALL: [Property; 12] = [
         Property::LinearizableWrites,
         Property::FifoClientOrder,
         Property::NoTimeTravel,
@@ -52,6 +54,7 @@ impl Property {
         Property::ReadsEqualState,
         Property::ReadAfterSync,
         Property::AcknowledgedWritesSurvive,
+        Property::NoPhantomWrites,
         Property::EphemeralsLiveWithSession,
         Property::SequentialNames,
         Property::OneShotWatches,
@@ -68,6 +71,7 @@ impl Property {
             Property::ReadsEqualState => "reads-equal-state",
             Property::ReadAfterSync => "read-after-sync",
             Property::AcknowledgedWritesSurvive => "acknowledged-writes-survive",
+            Property::NoPhantomWrites => "no-phantom-writes",
             Property::EphemeralsLiveWithSession => "ephemerals-live-with-session",
             Property::SequentialNames => "sequential-names",
             Property::OneShotWatches => "one-shot-watches",
@@ -90,6 +94,7 @@ impl Property {
             Property::ReadsEqualState => GUIDE,
             Property::ReadAfterSync => "ZooKeeper Programmer's Guide, sync",
             Property::AcknowledgedWritesSurvive => "ZooKeeper Programmer's Guide, reliability",
+            Property::NoPhantomWrites => "Zab (DSN 2011) §III, integrity",
             Property::EphemeralsLiveWithSession => "ZooKeeper Programmer's Guide, ephemeral nodes",
             Property::SequentialNames => "ZooKeeper Programmer's Guide, sequence nodes",
             Property::OneShotWatches => "ZooKeeper Programmer's Guide, ZooKeeper watches",
@@ -269,11 +274,12 @@ impl Report {
 /// need neither shared out between them.
 pub fn check_all(h: &History, options: Options) -> Report {
     use crate::reference::Half;
-    const AFTER_WRITES: [Property; 6] = [
+    const AFTER_WRITES: [Property; 7] = [
         Property::LinearizableWrites,
         Property::EphemeralsLiveWithSession,
         Property::FifoClientOrder,
         Property::AcknowledgedWritesSurvive,
+        Property::NoPhantomWrites,
         Property::SequentialNames,
         Property::ReplicaAgreement,
     ];
@@ -312,6 +318,7 @@ pub fn check(p: Property, h: &History, r: &Reference, options: Options) -> Outco
         Property::ReadsEqualState => reads::check(h, r),
         Property::ReadAfterSync => sync_reads::check(h),
         Property::AcknowledgedWritesSurvive => durability::check(h),
+        Property::NoPhantomWrites => phantom_writes::check(h),
         Property::EphemeralsLiveWithSession => ephemerals::check(h, r),
         Property::SequentialNames => sequential::check(h),
         Property::OneShotWatches => one_shot_watches::check(h, r),
@@ -324,6 +331,7 @@ pub(crate) mod describe {
     use zksim_core::error::ErrorCode;
     use zksim_core::request::{OpResult, Request, Response};
     use zksim_core::stat::{Stat, Zxid};
+    use zksim_core::txn::Txn;
 
     use crate::index::{History, OpId};
 
@@ -377,6 +385,25 @@ pub(crate) mod describe {
         match r.path() {
             Some(path) => format!("{name} {path}"),
             None => name.to_string(),
+        }
+    }
+
+    /// A txn in a few words: `setData /a`.
+    pub fn txn(t: &Txn) -> String {
+        match t {
+            Txn::CreateSession { .. } => "createSession".to_string(),
+            Txn::CloseSession { .. } => "closeSession".to_string(),
+            Txn::Create { path, .. } => format!("create {path}"),
+            Txn::Delete { path } => format!("delete {path}"),
+            Txn::DeleteContainer { path } => format!("deleteContainer {path}"),
+            Txn::SetData { path, .. } => format!("setData {path}"),
+            Txn::SetAcl { path, .. } => format!("setACL {path}"),
+            Txn::Check { path, .. } => format!("check {path}"),
+            Txn::Error { err } => format!("error {err}"),
+            Txn::Multi(txns) => format!(
+                "multi [{}]",
+                txns.iter().map(txn).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 

@@ -1,18 +1,25 @@
-//! One-shot watches fire at most once: "watches are one time triggers; if you get a watch
-//! event and you want to get notified of future changes, you must set another watch", and
-//! a watch set several times on one znode by one session fires once (ZooKeeper Programmer's
-//! Guide, ZooKeeper Watches; persistent watches, ZOOKEEPER-1416, fire on every change).
+//! One-shot watches fire at most once, with the type of the change that fired them:
+//! "watches are one time triggers; if you get a watch event and you want to get notified
+//! of future changes, you must set another watch", a watch set several times on one znode
+//! by one session fires once, and "the order of watch events corresponds to the order of
+//! the updates" (ZooKeeper Programmer's Guide, ZooKeeper Watches; persistent watches,
+//! ZOOKEEPER-1416, fire on every change).
 //!
 //! Every notification a client receives must be explained by one the reference replay
 //! fires for that session and path (`WatchManager` semantics: one-shot watches are removed
-//! when they fire, set again only by a later read), each explaining at most one
-//! notification: the same type and zxid, or, for one the server fires while re-registering
-//! watches after a reconnect (with its current zxid, possibly another type), an
-//! unexplained change at or before its zxid. A persistent watch's notification may
-//! explain more than one: its watch stays, and a client that re-registers it on a server
-//! that is behind hears again of changes it heard of before. Paths where a session's watch request has an
-//! unknown outcome (or which it re-registered itself) are not judged, nor a path with a
-//! persistent watch after the session reconnected (see `restored`).
+//! when they fire, set again only by a later read), with the same type and zxid, each
+//! explaining at most one notification. A delete is NodeDeleted, never NodeDataChanged. A
+//! notification a server fires while re-registering a reconnecting client's watches
+//! (`DataTree.setWatches`) is explained by the reference's own evaluation of that
+//! SetWatches, which fixes its type and its zxid (the state the SetWatches ran on).
+//!
+//! A persistent watch's notification may explain more than one: its watch stays, and a
+//! client that re-registers it on a server that is behind hears again of changes it heard
+//! of before; so may a one-shot watch the session set again on a server that had not yet
+//! applied the change. Paths where a session's watch request has an unknown outcome are
+//! not judged. A history without SetWatches records (format version 1) cannot tell what a
+//! reconnect re-registered: there a notification after a reconnect may stand for any
+//! unexplained change at or before its zxid, of any type.
 
 use crate::index::{FastMap, FastSet};
 
@@ -33,6 +40,9 @@ struct Expected {
     used_at: usize,
     /// A persistent watch's notification may come again after a reconnect.
     persistent: bool,
+    /// The connection whose watch fired (a server notifies only the connection that
+    /// registered the watch); `None` when the history cannot say.
+    connection: Option<u32>,
 }
 
 pub fn check(h: &History, r: &Reference) -> Outcome {
@@ -47,6 +57,7 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
                 used: false,
                 used_at: 0,
                 persistent: f.persistent,
+                connection: f.connection,
             });
     }
     // Built only when a notification needs them: most histories never do.
@@ -62,13 +73,16 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
                 .get(&(n.session, n.path))
                 .map_or(&[][..], Vec::as_slice)
         };
-        if list.is_some_and(|l| explain(l, n, set_again)) {
+        let lenient = h.header.version < 2 && h.reconnects.contains_key(&n.session);
+        let connection = h.connection_of(n.client, n.at);
+        if list.is_some_and(|l| explain(l, n, connection, set_again, lenient)) {
             continue;
         }
         if unsure
             .get_or_init(|| unsure_paths(h))
             .contains(&(n.session, n.path))
-            || restored(h, persistent.get_or_init(|| persistent_watches(h)), n)
+            || (h.header.version < 2
+                && restored(h, persistent.get_or_init(|| persistent_watches(h)), n))
         {
             continue;
         }
@@ -103,7 +117,9 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
 fn explain<'x>(
     list: &mut [Expected],
     n: &Notice,
+    connection: u32,
     set_again: impl Fn() -> &'x [(usize, Zxid)],
+    lenient: bool,
 ) -> bool {
     let start = list.partition_point(|e| e.zxid < n.zxid);
     // A used one explains this too if its watch is persistent, or if the session set the
@@ -118,14 +134,20 @@ fn explain<'x>(
                     .iter()
                     .any(|&(at, z)| at > e.used_at && at < n.at && z < e.zxid)
             };
-            e.event_type == n.event_type && (!e.used || e.persistent || again())
+            e.event_type == n.event_type
+                && e.connection.is_none_or(|c| c == connection)
+                && (!e.used || e.persistent || again())
         });
     if let Some(e) = exact {
         e.used = true;
         e.used_at = n.at;
         return true;
     }
-    // Re-registration after a reconnect: a change the session has not heard of yet.
+    if !lenient {
+        return false;
+    }
+    // A version 1 history's re-registration after a reconnect: a change the session has
+    // not heard of yet.
     if let Some(e) = list
         .iter_mut()
         .take_while(|e| e.zxid <= n.zxid)
@@ -200,7 +222,14 @@ fn unsure_paths<'h>(h: &History<'h>) -> FastSet<(SessionId, &'h str)> {
     let mut out = FastSet::default();
     for op in &h.ops {
         let Some(session) = op.session else { continue };
-        if op.definite_reply().is_some() && !matches!(op.request, Request::SetWatches { .. }) {
+        let modelled = match op.request {
+            // A version 2 SetWatches is replayed by the reference when its state is known;
+            // when not, it fired nothing the client heard, and its connection took the
+            // watches it set.
+            Request::SetWatches { .. } => h.header.version >= 2,
+            _ => op.definite_reply().is_some(),
+        };
+        if modelled {
             continue;
         }
         match op.request {

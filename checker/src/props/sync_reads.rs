@@ -40,7 +40,7 @@ pub fn check(h: &History) -> Outcome {
         let Some(&(floor, write, sync)) = floors.get(&session) else {
             continue;
         };
-        if reply.zxid > 0 && reply.zxid < floor {
+        if reply.zxid >= 0 && reply.zxid < floor {
             if !findings.wants_more() {
                 findings.count();
                 continue;

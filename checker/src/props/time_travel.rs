@@ -7,8 +7,10 @@
 //! A session's view is the zxid of the replies it receives (ZooKeeper's client keeps
 //! `lastZxid` from every reply header with a zxid above 0, `ClientCnxn.readResponse`).
 //! Checked: in the order a session's replies arrive, across reconnects to any server, those
-//! zxids never decrease. Refusals (connection loss, session moved, ...) are left out: they
-//! report no state.
+//! zxids never decrease. A reply tagged 0 counts too: it reflects the empty state (a
+//! server with no database loaded), which the client does not record as its last zxid,
+//! but whose content is older than anything the session saw. Refusals (connection loss,
+//! session moved, ...) are left out: they report no state.
 
 use crate::index::FastMap;
 
@@ -27,7 +29,9 @@ pub fn check(h: &History) -> Outcome {
         let (Some(session), Some(reply)) = (op.session, op.definite_reply()) else {
             continue;
         };
-        if reply.zxid <= 0 {
+        // A reply tagged 0 reflects the empty state of a server with no database loaded:
+        // older than anything the session saw, so it counts like any other.
+        if reply.zxid < 0 {
             continue;
         }
         checked += 1;

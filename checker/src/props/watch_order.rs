@@ -1,21 +1,35 @@
-//! Watch before later read: "a client will see a watch event for a znode it is watching
-//! before seeing the new data that corresponds to that znode", and "watches are ordered
-//! with respect to other events, other watches, and asynchronous replies" (ZooKeeper
+//! Watch ordering: "a client will see a watch event for a znode it is watching before
+//! seeing the new data that corresponds to that znode"; "watches are ordered with respect
+//! to other events, other watches, and asynchronous replies"; "the order of watch events
+//! corresponds to the order of the updates as seen by the ZooKeeper service" (ZooKeeper
 //! Programmer's Guide, ZooKeeper Watches: what ZooKeeper guarantees about watches; Hunt et
-//! al., ZooKeeper paper, §2.3: "a client sees a watch event before it sees any later state").
+//! al., ZooKeeper paper, §2.3: "a client sees a watch event before it sees any later
+//! state").
 //!
-//! The reference replay registers each watch a session set (a read with `watch`, an
-//! `addWatch`) at its reply's zxid, and its `WatchManager` fires the notifications the
-//! txns after it cause. For each such notification (change at zxid Z for session S on
-//! path P), the first reply S receives that reflects state at or after Z must come after a
-//! notification for P with zxid at least Z. (After a reconnect the client re-registers its
-//! watches and the server fires missed ones at once, with its current zxid and possibly
-//! another type, so any notification for P at or after Z counts.) A notification the
-//! watcher may not receive for lack of READ (ZOOKEEPER-4799) is not required; one whose
-//! watcher's identities are unknown is not judged, nor one whose session reconnected
-//! between setting the watch and that reply: the new server fires re-registered watches
-//! from its own state (`DataTree.setWatches`), so a node created and deleted meanwhile
-//! goes unheard, as in ZooKeeper.
+//! Checked:
+//! - **before a later read**: the reference replay registers each watch a session set (a
+//!   read with `watch`, an `addWatch`, a SetWatches after a reconnect) and fires the
+//!   notifications the txns after it cause, or, for a SetWatches, those
+//!   `DataTree.setWatches` fires at once. For each (change at zxid Z for session S on
+//!   path P), the first reply S receives after the watch was set that reflects state at or
+//!   after Z must come after a notification for P with zxid at least Z; a SetWatches'
+//!   own notifications come before its reply.
+//! - **one connection never goes back**: on one connection, replies and notifications
+//!   together never go back in zxid. A notification for zxid z received before a reply
+//!   means the reply reflects at least z, and a reply reflecting z is never followed by a
+//!   notification of an older change: a server sends a change's notifications when it
+//!   applies the change, and answers a read from the state it has applied (ZooKeeper's
+//!   CommitProcessor finishes the reads in flight before it applies a commit).
+//! - **notifications in update order**: a session's notifications, across its
+//!   connections, carry non-decreasing zxids (a new server fires re-registered watches with
+//!   its current zxid, which is at least any the session saw).
+//!
+//! A notification the watcher may not receive for lack of READ (ZOOKEEPER-4799) is not
+//! required; one whose watcher's identities are unknown is not judged. A watch set on a
+//! connection that broke before the reply is judged on the next connection through that
+//! connection's SetWatches (a history without SetWatches records, format version 1,
+//! skips it instead, as the new server fires re-registered watches from its own state). A
+//! notification never followed by such a reply is not required here (see liveness).
 
 use crate::index::FastMap;
 
@@ -23,18 +37,25 @@ use zksim_core::stat::{SessionId, Zxid};
 
 use super::describe::{op as describe_op, zxid as z};
 use super::{Findings, Outcome, Property};
-use crate::index::{History, OpId};
+use crate::history::ClientId;
+use crate::index::{History, Notice, OpId};
 use crate::reference::{Fired, Reference};
 
-/// A session's replies in arrival order: (largest zxid so far, event position, op).
-type Replies = Vec<(Zxid, usize, OpId)>;
+/// A session's replies in arrival order: (largest zxid so far, event position, op, zxid).
+type Replies = Vec<(Zxid, usize, OpId, Zxid)>;
 /// Notifications for one (session, path): (largest zxid so far, event position).
 type Notes = Vec<(Zxid, usize)>;
 
 pub fn check(h: &History, r: &Reference) -> Outcome {
+    let mut findings = Findings::new(Property::WatchBeforeLaterRead);
+    let checked = check_before_later_read(h, r, &mut findings);
+    check_connections(h, &mut findings);
+    findings.outcome(checked + h.notices.len())
+}
+
+fn check_before_later_read(h: &History, r: &Reference, findings: &mut Findings) -> usize {
     let replies = replies_by_session(h);
     let notes = notes_by_path(h);
-    let mut findings = Findings::new(Property::WatchBeforeLaterRead);
     let mut checked = 0;
     for f in &r.fired {
         if f.deliverable != Some(true) {
@@ -44,13 +65,13 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
         let Some(list) = replies.get(&f.session) else {
             continue;
         };
-        let first = list.partition_point(|(max, _, _)| *max < f.zxid);
-        let Some(&(_, reply_at, op)) = list.get(first) else {
+        let set_at = f.registered_at.unwrap_or(0);
+        let Some(&(_, reply_at, op, _)) = first_reply_reflecting(list, set_at, f.zxid) else {
             continue;
         };
-        // A reconnect in between: the client re-registered the watch and the new server
-        // fired it or not from its own state (SetWatches), which may skip a change.
-        if h.reconnected_between(f.session, f.registered_at.unwrap_or(0), reply_at) {
+        // A reconnect in between: the watch went with its connection, and the client's
+        // SetWatches on the new one is judged on its own.
+        if h.reconnected_between(f.session, set_at, reply_at) {
             continue;
         }
         let heard = notes.get(&(f.session, f.path.as_str())).and_then(|n| {
@@ -71,7 +92,19 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
             heard.into_iter().collect(),
         );
     }
-    findings.outcome(checked)
+    checked
+}
+
+/// The first reply after position `after` that reflects state at or after `zxid`.
+fn first_reply_reflecting(
+    list: &Replies,
+    after: usize,
+    zxid: Zxid,
+) -> Option<&(Zxid, usize, OpId, Zxid)> {
+    let start = list
+        .partition_point(|&(_, at, _, _)| at <= after)
+        .max(list.partition_point(|&(max, _, _, _)| max < zxid));
+    list[start..].iter().find(|&&(_, _, _, own)| own >= zxid)
 }
 
 fn sentence(h: &History, f: &Fired, op: OpId, heard: Option<usize>) -> String {
@@ -80,11 +113,17 @@ fn sentence(h: &History, f: &Fired, op: OpId, heard: Option<usize>) -> String {
         Some(at) => format!("; the notification came later (event {})", at + 1),
         None => "; it never came".to_string(),
     };
+    let why = match f.set_watches {
+        Some(sw) => format!(
+            "its SetWatches ({}) found the node changed while the client was away, so it",
+            describe_op(h, sw)
+        ),
+        None => format!("session {:#x} was watching {} and", f.session, f.path),
+    };
     format!(
-        "session {:#x} was watching {} and should hear {} (zxid {}) before any later state, but the reply to {} reflects zxid {} first{}",
-        f.session,
-        f.path,
+        "{why} should hear {} for {} (zxid {}) before any later state, but the reply to {} reflects zxid {} first{}",
         f.event_type.name(),
+        f.path,
         z(f.zxid),
         describe_op(h, op),
         z(reply_zxid),
@@ -103,8 +142,8 @@ fn replies_by_session(h: &History) -> FastMap<SessionId, Replies> {
         let list = out.entry(session).or_default();
         let max = list
             .last()
-            .map_or(reply.zxid, |(m, _, _)| (*m).max(reply.zxid));
-        list.push((max, at, id));
+            .map_or(reply.zxid, |(m, _, _, _)| (*m).max(reply.zxid));
+        list.push((max, at, id, reply.zxid));
     }
     out
 }
@@ -117,4 +156,157 @@ fn notes_by_path<'h>(h: &History<'h>) -> FastMap<(SessionId, &'h str), Notes> {
         list.push((max, n.at));
     }
     out
+}
+
+/// What one client has received so far: on its current connection, and in all.
+#[derive(Default)]
+struct Seen {
+    /// How many of the client's `connected` events lie behind.
+    connection: usize,
+    /// On this connection: the notification and the reply with the largest zxids.
+    note: Option<(Zxid, usize)>,
+    reply: Option<(Zxid, OpId)>,
+    /// The notification with the largest zxid, over every connection.
+    any_note: Option<(Zxid, usize)>,
+}
+
+/// One connection never goes back; a session's notifications follow the update order.
+fn check_connections(h: &History, findings: &mut Findings) {
+    let mut seen: FastMap<ClientId, Seen> = FastMap::default();
+    let (mut c, mut n) = (0, 0);
+    loop {
+        let reply_at = h.completions.get(c).and_then(|&id| h.op(id).end_at());
+        let note_at = h.notices.get(n).map(|x| x.at);
+        match (reply_at, note_at) {
+            (Some(r), Some(w)) if r < w => {
+                on_reply(h, h.completions[c], &mut seen, findings);
+                c += 1;
+            }
+            (Some(_), None) => {
+                on_reply(h, h.completions[c], &mut seen, findings);
+                c += 1;
+            }
+            (_, Some(_)) => {
+                on_note(h, &h.notices[n], &mut seen, findings);
+                n += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}
+
+/// The client's state, moved to the connection that holds position `at`.
+fn seen_at<'s>(
+    h: &History,
+    seen: &'s mut FastMap<ClientId, Seen>,
+    client: ClientId,
+    at: usize,
+) -> &'s mut Seen {
+    let s = seen.entry(client).or_default();
+    let connection = h
+        .connects
+        .get(&client)
+        .map_or(0, |list| list.partition_point(|&c| c < at));
+    if connection != s.connection {
+        s.connection = connection;
+        s.note = None;
+        s.reply = None;
+    }
+    s
+}
+
+fn on_reply(h: &History, id: OpId, seen: &mut FastMap<ClientId, Seen>, findings: &mut Findings) {
+    let op = h.op(id);
+    let (Some(reply), Some(at)) = (op.definite_reply(), op.end_at()) else {
+        return;
+    };
+    let s = seen_at(h, seen, op.client, at);
+    if let Some((note_zxid, note_at)) = s.note {
+        if reply.zxid < note_zxid {
+            let note = notice_at(h, note_at);
+            findings.add(
+                format!(
+                    "{} came on {}'s connection before the reply to {}, which reflects the older zxid {}: one connection's replies and notifications never go back in zxid",
+                    describe_notice(note),
+                    who(op.client, op.session),
+                    describe_op(h, id),
+                    z(reply.zxid)
+                ),
+                vec![id],
+                Vec::new(),
+                vec![note_at],
+            );
+        }
+    }
+    if s.reply.is_none_or(|(r, _)| reply.zxid > r) {
+        s.reply = Some((reply.zxid, id));
+    }
+}
+
+fn on_note(
+    h: &History,
+    note: &Notice,
+    seen: &mut FastMap<ClientId, Seen>,
+    findings: &mut Findings,
+) {
+    let s = seen_at(h, seen, note.client, note.at);
+    if let Some((reply_zxid, op)) = s.reply {
+        if note.zxid < reply_zxid {
+            findings.add(
+                format!(
+                    "the reply to {} reflects zxid {}, yet {} came after it on the same connection: one connection's replies and notifications never go back in zxid",
+                    describe_op(h, op),
+                    z(reply_zxid),
+                    describe_notice(note)
+                ),
+                vec![op],
+                Vec::new(),
+                vec![note.at],
+            );
+        }
+    }
+    if let Some((before, before_at)) = s.any_note {
+        if note.zxid < before {
+            findings.add(
+                format!(
+                    "session {:#x} heard {}, then {}: a session's notifications come in the order of the changes they report",
+                    note.session,
+                    describe_notice(notice_at(h, before_at)),
+                    describe_notice(note)
+                ),
+                Vec::new(),
+                Vec::new(),
+                vec![before_at, note.at],
+            );
+        }
+    }
+    if s.note.is_none_or(|(z, _)| note.zxid > z) {
+        s.note = Some((note.zxid, note.at));
+    }
+    if s.any_note.is_none_or(|(z, _)| note.zxid > z) {
+        s.any_note = Some((note.zxid, note.at));
+    }
+}
+
+fn notice_at<'a, 'h>(h: &'a History<'h>, at: usize) -> &'a Notice<'h> {
+    let i = h.notices.partition_point(|n| n.at < at);
+    &h.notices[i]
+}
+
+/// "a notification of NodeDataChanged /a for zxid 1:7 (event 12)".
+fn describe_notice(n: &Notice) -> String {
+    format!(
+        "a notification of {} {} for zxid {} (event {})",
+        n.event_type.name(),
+        n.path,
+        z(n.zxid),
+        n.at + 1
+    )
+}
+
+fn who(client: ClientId, session: Option<SessionId>) -> String {
+    match session {
+        Some(s) => format!("session {s:#x} (client {client})"),
+        None => format!("client {client}"),
+    }
 }
