@@ -159,18 +159,20 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         print_tree_differences(&w.debug_trees);
     }
     let bugs: Vec<String> = options.bugs.names().iter().map(|s| s.to_string()).collect();
-    let mut history = vec![Event::header(
-        Some(seed),
-        Some(scenario.name.clone()),
-        scenario.server_ids(),
-        scenario.observer_ids(),
-        options.replay.clone(),
-        bugs,
-    )
-    .with_recipe(
-        scenario.recipe.clone().filter(|r| r != "generic"),
-        scenario.clients,
-    )];
+    let mut history = vec![
+        Event::header(
+            Some(seed),
+            Some(scenario.name.clone()),
+            scenario.server_ids(),
+            scenario.observer_ids(),
+            options.replay.clone(),
+            bugs,
+        )
+        .with_recipe(
+            scenario.recipe.clone().filter(|r| r != "generic"),
+            scenario.clients,
+        ),
+    ];
     history.append(&mut w.history);
     for (zxid, proposals) in &w.truth.txns {
         for p in proposals {
