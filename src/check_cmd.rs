@@ -1,6 +1,7 @@
 //! `zksim check`: judge a recorded history.
 //!
-//! A zksim history (the default) is held to every ZooKeeper property (docs/properties.md);
+//! A zksim history (the default) is held to every ZooKeeper property (docs/properties.md)
+//! and, when its header names a recipe, to that recipe's invariants (docs/recipes.md);
 //! `--format` reads a history recorded by another project and checks it for
 //! linearizability. Exit codes: 0 everything holds, 1 a violation (with a report whose
 //! first line names the property), 2 anything else (a file that cannot be read or parsed,
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 use zksim_checker::external::{ExternalHistory, Format};
 use zksim_checker::linearizability::{Budget, Verdict};
 use zksim_checker::props::{Options, check_all};
-use zksim_checker::{History, history, html, report};
+use zksim_checker::{History, history, html, recipes, report};
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
@@ -100,7 +101,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
 }
 
-/// Check a zksim history against every property.
+/// Check a zksim history against every property, and its recipe's invariants.
 fn run_zksim(args: &CheckArgs) -> ExitCode {
     let file = args.file.display().to_string();
     let text = match std::fs::read_to_string(&args.file) {
@@ -124,20 +125,28 @@ fn run_zksim(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(CANNOT_DECIDE);
         }
     };
+    let recipe = match recipes::check(&h) {
+        Ok(recipe) => recipe,
+        Err(error) => {
+            eprintln!("zksim check: {file}: {error}");
+            return ExitCode::from(CANNOT_DECIDE);
+        }
+    };
     let report = check_all(
         &h,
         Options {
             max_steps: args.max_steps.unwrap_or(Options::DEFAULT_MAX_STEPS),
         },
     );
-    print!("{}", report::render(&h, &report, &file));
+    print!("{}", report::render(&h, &report, recipe.as_ref(), &file));
     if let Some(path) = &args.html {
         if let Err(error) = std::fs::write(path, html::render(&h, &report, &file)) {
             eprintln!("zksim check: {}: {error}", path.display());
             return ExitCode::from(CANNOT_DECIDE);
         }
     }
-    if report.violated().next().is_some() {
+    let recipe_violated = recipe.as_ref().is_some_and(|r| !r.holds());
+    if report.violated().next().is_some() || recipe_violated {
         ExitCode::from(NOT_LINEARIZABLE)
     } else if report.unknown().next().is_some() {
         ExitCode::from(CANNOT_DECIDE)

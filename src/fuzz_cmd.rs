@@ -180,10 +180,12 @@ fn keep_case(
     if let Some(run) = run {
         if let Ok(h) = History::new(&run.history) {
             let verdict = zksim_checker::check_all(&h, crate::judge::run_check_options());
+            let recipe = zksim_checker::recipes::check(&h).ok().flatten();
             report.push('\n');
             report.push_str(&zksim_checker::report::render(
                 &h,
                 &verdict,
+                recipe.as_ref(),
                 &format!("scenario {} seed {}", scenario.arg(), j.seed),
             ));
         }

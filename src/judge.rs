@@ -1,10 +1,13 @@
-//! Running a scenario with a seed and judging it: liveness, client protocol, and every
-//! property the checker knows, with panics in the simulated service caught and reported.
+//! Running a scenario with a seed and judging it: liveness, client protocol, every property
+//! the checker knows and the invariants of the recipe the clients ran (judged by the
+//! checker from the run's history), with panics in the simulated service caught and
+//! reported.
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use zksim_checker::props::Verdict;
+use zksim_checker::recipes;
 use zksim_checker::{History, Options, check_all};
 use zksim_core::server::Bugs;
 use zksim_scenarios::{Scenario, builtin, swarm};
@@ -193,12 +196,6 @@ pub fn judge(
     j.wall_ms = report.wall.as_millis() as u64;
     j.liveness = report.liveness.clone().err();
     j.protocol = report.clients.protocol_violations.clone();
-    // A recipe reports every breach; keep the first of each invariant, like the checker.
-    for (invariant, sentence) in &report.clients.invariant_violations {
-        if !j.violations.iter().any(|(p, _)| p == invariant) {
-            j.violations.push((invariant.clone(), sentence.clone()));
-        }
-    }
     match History::new(&report.history) {
         Err(e) => j.violations.push((
             "history".into(),
@@ -219,9 +216,29 @@ pub fn judge(
                     Verdict::Holds => {}
                 }
             }
+            judge_recipe(&h, &mut j);
         }
     }
     (j, Some(report))
+}
+
+/// The invariants of the recipe the run's clients ran, judged from its history: each one
+/// violated with its first finding.
+fn judge_recipe(h: &History, j: &mut Judgement) {
+    match recipes::check(h) {
+        Ok(None) => {}
+        Ok(Some(report)) => {
+            for o in report.violated() {
+                let first = o.findings.first().map(|f| f.sentence.clone());
+                j.violations
+                    .push((o.invariant.to_string(), first.unwrap_or_default()));
+            }
+        }
+        Err(e) => j.violations.push((
+            "history".into(),
+            format!("the run's history cannot be judged: {e}"),
+        )),
+    }
 }
 
 /// The command that replays a seed.

@@ -55,7 +55,9 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     let history = History::new(&report.history).expect("a run's history is well formed");
     let verdict = check_all(&history, crate::judge::run_check_options());
     let name = args.out.join("history.jsonl");
-    let text = zksim_checker::report::render(&history, &verdict, &name.display().to_string());
+    let recipe = zksim_checker::recipes::check(&history).ok().flatten();
+    let name = name.display().to_string();
+    let text = zksim_checker::report::render(&history, &verdict, recipe.as_ref(), &name);
     let files = [
         ("trace.txt", report.trace_lines.join("\n") + "\n"),
         (

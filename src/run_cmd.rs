@@ -173,7 +173,8 @@ fn print_options(s: &Scenario, seed: u64, bugs: &Bugs, plan: &FaultPlan) {
     }
 }
 
-/// Check the history against every property and print the verdict; true when all hold.
+/// Check the history against every property and its recipe's invariants, and print the
+/// verdict and the recipe's counts; true when all hold.
 fn print_verdict(r: &RunReport) -> bool {
     let history = match zksim_checker::History::new(&r.history) {
         Ok(h) => h,
@@ -182,20 +183,38 @@ fn print_verdict(r: &RunReport) -> bool {
             return false;
         }
     };
+    let recipe = match zksim_checker::recipes::check(&history) {
+        Ok(recipe) => recipe,
+        Err(e) => {
+            println!("  FAILED: the run's history cannot be judged: {e}");
+            return false;
+        }
+    };
+    if let Some(rr) = &recipe {
+        let counts: Vec<String> = rr.counts.iter().map(|(w, n)| format!("{w} {n}")).collect();
+        println!("  recipe {}: {}", rr.recipe, counts.join(", "));
+    }
     let verdict = zksim_checker::check_all(&history, crate::judge::run_check_options());
-    if verdict.holds() {
+    let recipe_holds = recipe.as_ref().is_none_or(|rr| rr.holds());
+    if verdict.holds() && recipe_holds {
         let checked: usize = verdict.outcomes.iter().map(|o| o.checked).sum();
         println!(
             "  properties: all {} hold ({checked} checks)",
             verdict.outcomes.len()
         );
+        if let Some(rr) = &recipe {
+            println!(
+                "  recipe {}: all {} invariants hold",
+                rr.recipe,
+                rr.outcomes.len()
+            );
+        }
         return true;
     }
     println!();
-    print!(
-        "{}",
-        zksim_checker::report::render(&history, &verdict, "the run's history")
-    );
+    let name = "the run's history";
+    let text = zksim_checker::report::render(&history, &verdict, recipe.as_ref(), name);
+    print!("{text}");
     false
 }
 
@@ -239,10 +258,6 @@ fn print_summary(r: &RunReport, replay: &str) -> bool {
     for v in &r.clients.protocol_violations {
         ok = false;
         println!("  FAILED: client protocol violation: {v}");
-    }
-    for (name, sentence) in &r.clients.invariant_violations {
-        ok = false;
-        println!("  FAILED: {name}: {sentence}");
     }
     if !ok {
         println!("  replay: {replay}");

@@ -222,3 +222,67 @@ fn exhausted_budget_exits_2() {
         stdout(&output)
     );
 }
+
+/// `zksim run` of a built-in recipe scenario, its history saved to `file`.
+fn run_recipe(scenario: &str, seed: &str, bug: Option<&str>, file: &HistoryFile) {
+    let mut args = vec!["run", "--scenario", scenario, "--seed", seed];
+    args.extend(["--history", file.path()]);
+    if let Some(b) = bug {
+        args.extend(["--bug", b]);
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_zksim"))
+        .args(&args)
+        .output()
+        .expect("zksim runs");
+    assert!(output.status.code().is_some(), "{}", stderr(&output));
+}
+
+// A recipe run's saved history is judged on the recipe's invariants too, as the run was:
+// everything holds, exit 0, with the recipe's counts.
+#[test]
+fn recipe_history_that_holds_exits_0() {
+    let file = HistoryFile::new("counter.jsonl", "");
+    run_recipe("counter", "0", None, &file);
+    let output = zksim_check(&[file.path()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let out = stdout(&output);
+    assert!(
+        out.starts_with("all properties and the invariants of recipe counter hold: "),
+        "{out}"
+    );
+    assert!(out.contains("counter final reads 1"), "{out}");
+}
+
+// watch-after-read breaks the config recipe's invariant: `zksim check` of the saved history
+// reports it, exit 1.
+#[test]
+fn recipe_history_with_a_broken_invariant_exits_1() {
+    let file = HistoryFile::new("config.jsonl", "");
+    run_recipe("config", "0", Some("watch-after-read"), &file);
+    let output = zksim_check(&[file.path()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("\nconfig-no-mixed-versions is violated (recipe config"),
+        "{out}"
+    );
+    assert!(
+        out.contains("with no watch event for /ready in between"),
+        "{out}"
+    );
+}
+
+// A header naming a recipe the checker does not know is bad input: exit 2.
+#[test]
+fn unknown_recipe_exits_2() {
+    let mut events = generated(5, 50);
+    events[0] = events[0].clone().with_recipe(Some("mutex".into()), 4);
+    let file = HistoryFile::new("mutex.jsonl", &zksim_checker::history::to_jsonl(&events));
+    let output = zksim_check(&[file.path()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("recipe \"mutex\", which the checker does not know"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -6,7 +6,8 @@
 //! held to their known verdicts. `history` is zksim's own format; `index` pairs its events
 //! up, `reference` replays its ground truth on zksim-core's data tree, and `props` holds the
 //! ZooKeeper properties (docs/properties.md), with `zkmodel` the sequential specification
-//! the search confirms linearizability violations with. `report` and `html` print verdicts;
+//! the search confirms linearizability violations with; `recipes` judges the invariants of
+//! the coordination recipe a run's clients ran (docs/recipes.md). `report` and `html` print verdicts;
 //! `generator` makes valid histories from a seed and injects violations into them.
 
 pub mod external;
@@ -16,6 +17,7 @@ pub mod html;
 pub mod index;
 pub mod linearizability;
 pub mod props;
+pub mod recipes;
 pub mod reference;
 pub mod report;
 pub mod zkmodel;

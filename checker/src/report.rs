@@ -1,24 +1,28 @@
-//! A violation report in plain text: the property, one sentence, the few operations
-//! involved with their sessions, times and zxids, and how to replay the run.
+//! A violation report in plain text: the property (or recipe invariant), one sentence, the
+//! few operations involved with their sessions, times and zxids, and how to replay the run.
 //!
-//! The first line names the first violated property, so `zksim check FILE | head -1`
-//! says what broke. Lines are event numbers in the file (header = line 1).
+//! The first line names the first violated property, else the first violated invariant of
+//! the history's recipe, so `zksim check FILE | head -1` says what broke. Lines are event
+//! numbers in the file (header = line 1).
 
 use std::fmt::Write as _;
 
 use crate::index::{End, History, OpId, TxnId};
 use crate::props::describe::{request, zxid as z};
 use crate::props::{Finding, Report, Verdict};
+use crate::recipes::{InvariantOutcome, RecipeReport};
 
 /// `1234567` µs as `1.234567 s`.
 pub fn time(t: u64) -> String {
     format!("{}.{:06} s", t / 1_000_000, t % 1_000_000)
 }
 
-/// The whole report for `zksim check`.
-pub fn render(h: &History, report: &Report, file: &str) -> String {
+/// The whole report for `zksim check`: the properties, and the invariants of the
+/// history's recipe when it names one.
+pub fn render(h: &History, report: &Report, recipe: Option<&RecipeReport>, file: &str) -> String {
     let mut out = String::new();
     let violated: Vec<_> = report.violated().collect();
+    let broken: Vec<&InvariantOutcome> = recipe.map_or(Vec::new(), |r| r.violated().collect());
     if let Some(first) = violated.first() {
         if let Verdict::Violated { findings, .. } = &first.verdict {
             let _ = writeln!(
@@ -27,14 +31,23 @@ pub fn render(h: &History, report: &Report, file: &str) -> String {
                 first.property, findings[0].sentence
             );
         }
+    } else if let Some(first) = broken.first() {
+        let _ = writeln!(
+            out,
+            "{}: VIOLATED: {}",
+            first.invariant, first.findings[0].sentence
+        );
     } else if let Some(u) = report.unknown().next() {
         if let Verdict::Unknown(why) = &u.verdict {
             let _ = writeln!(out, "{}: UNKNOWN: {why}", u.property);
         }
     } else {
+        let invariants = recipe.map_or(String::new(), |r| {
+            format!(" and the invariants of recipe {}", r.recipe)
+        });
         let _ = writeln!(
             out,
-            "all properties hold: {file} ({} operations, {} txns)",
+            "all properties{invariants} hold: {file} ({} operations, {} txns)",
             h.ops.len(),
             h.txns.len()
         );
@@ -55,9 +68,52 @@ pub fn render(h: &History, report: &Report, file: &str) -> String {
             finding(&mut out, h, i + 1, f);
         }
     }
+    for o in &broken {
+        invariant(&mut out, h, o);
+    }
     summary(&mut out, report);
+    if let Some(r) = recipe {
+        recipe_summary(&mut out, r);
+    }
     replay(&mut out, h);
     out
+}
+
+/// A violated recipe invariant and its findings.
+fn invariant(out: &mut String, h: &History, o: &InvariantOutcome) {
+    let _ = writeln!(
+        out,
+        "\n{} is violated (recipe {}, docs/recipes.md): {} finding{}, {} shown",
+        o.invariant,
+        o.recipe,
+        o.total,
+        if o.total == 1 { "" } else { "s" },
+        o.findings.len()
+    );
+    for (i, f) in o.findings.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", i + 1, f.sentence);
+        for &op in &f.ops {
+            let _ = writeln!(out, "       {}", op_line(h, op));
+        }
+        for &at in &f.events {
+            let _ = writeln!(out, "       line {}: {}", at + 1, event_words(h, at));
+        }
+    }
+}
+
+/// The recipe's invariants that hold, and what it did and checked.
+fn recipe_summary(out: &mut String, r: &RecipeReport) {
+    let holds: Vec<&str> = r
+        .outcomes
+        .iter()
+        .filter(|o| o.holds())
+        .map(|o| o.invariant)
+        .collect();
+    if !holds.is_empty() {
+        let _ = writeln!(out, "recipe {}: holds: {}", r.recipe, holds.join(", "));
+    }
+    let counts: Vec<String> = r.counts.iter().map(|(w, n)| format!("{w} {n}")).collect();
+    let _ = writeln!(out, "recipe {}: {}", r.recipe, counts.join(", "));
 }
 
 fn finding(out: &mut String, h: &History, n: usize, f: &Finding) {

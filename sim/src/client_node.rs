@@ -16,7 +16,7 @@ use zksim_core::request::Request;
 use zksim_core::zab::ServerId;
 use zksim_scenarios::{Scenario, Stream, stream};
 
-use crate::recipes::{self, Clients, Cx, Proposal, SessionNews, Violation, WatchNews};
+use crate::recipes::{self, Clients, Cx, Proposal, SessionNews, WatchNews};
 use crate::world::{Addr, Item, Shared};
 
 struct Client {
@@ -86,11 +86,6 @@ pub struct ClientStats {
     pub sessions: u64,
     pub expired: u64,
     pub protocol_violations: Vec<String>,
-    /// A recipe's own invariant broken, as (invariant name, one sentence saying what was
-    /// seen): at most one lock holder, the counter equals the acknowledged increments...
-    pub invariant_violations: Vec<(String, String)>,
-    /// How much the recipe did and checked, as (what, how many).
-    pub recipe_counts: Vec<(String, u64)>,
 }
 
 pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> ClientStats {
@@ -174,7 +169,6 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
             }
             apply(&world, c, &mut out, &mut stats, team);
         }
-        report(&world, team.take_violations(), &mut stats);
         let winding_down = world.lock().winding_down;
         let mut next: Option<u64> = None;
         let mut all_done = true;
@@ -216,10 +210,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 }
             }
         }
-        report(&world, team.take_violations(), &mut stats);
         if all_done && winding_down {
-            report(&world, team.finish(), &mut stats);
-            stats.recipe_counts = team.counts();
             return stats;
         }
         let due = world.lock().next_due(Addr::Clients);
@@ -475,24 +466,6 @@ fn drop_connection(
     }
     c.session.on_disconnected(now_ms, out);
     apply(world, c, out, stats, team);
-}
-
-/// Record a recipe's violations: in the stats (the run fails) and in the trace.
-fn report(world: &Shared, violations: Vec<Violation>, stats: &mut ClientStats) {
-    if violations.is_empty() {
-        return;
-    }
-    let mut w = world.lock();
-    let t = w.now_us();
-    for v in violations {
-        if w.trace.on() {
-            w.trace
-                .line(t, &format!("INVARIANT {}: {}", v.invariant, v.sentence));
-        }
-        stats
-            .invariant_violations
-            .push((v.invariant.to_string(), v.sentence));
-    }
 }
 
 /// A completion as the history records it.

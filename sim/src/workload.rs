@@ -9,7 +9,7 @@ use zksim_core::client::Outcome;
 use zksim_core::request::{CreateMode, Reply, Request, Response};
 use zksim_scenarios::{Stream, Workload};
 
-use crate::recipes::{Agent, Cx, Findings, Proposal};
+use crate::recipes::{Agent, Cx, Proposal};
 
 /// One client's request generator.
 pub struct Generator {
@@ -181,19 +181,13 @@ impl Generator {
 }
 
 impl Agent for Generator {
-    type Shared = Findings;
+    type Shared = ();
 
-    fn propose(&mut self, _shared: &mut Findings, _cx: &Cx) -> Proposal {
+    fn propose(&mut self, _shared: &mut (), _cx: &Cx) -> Proposal {
         Proposal::Requests(self.next())
     }
 
-    fn on_complete(
-        &mut self,
-        _shared: &mut Findings,
-        _cx: &Cx,
-        _request: &Request,
-        outcome: &Outcome,
-    ) {
+    fn on_complete(&mut self, _shared: &mut (), _cx: &Cx, _request: &Request, outcome: &Outcome) {
         if let Outcome::Reply(Reply {
             response: Response::Create { path, .. },
             ..

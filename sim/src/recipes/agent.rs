@@ -1,7 +1,9 @@
 //! The agent interface between the client node and a workload: each simulated client's
-//! behaviour is an [`Agent`], and the agents of one run share one recipe-wide state (an
-//! [`Observer`]) that holds what their invariant needs and the out-of-band knowledge a
-//! recipe may use ("client 2 was told that increment #7 was acknowledged at zxid z").
+//! behaviour is an [`Agent`], and the agents of one run share one recipe-wide state (its
+//! `Shared`) that holds what they coordinate on outside ZooKeeper (which client does the
+//! counter's final read, how far a queue's producers are ahead). A recipe's invariants are
+//! not judged here: the checker judges them from the run's history
+//! (`zksim_checker::recipes`).
 //!
 //! All clients run in one task, so the client node calls the agents one at a time through
 //! a [`Team`], which pairs the shared state with the agents and hides their type behind
@@ -85,78 +87,10 @@ impl Proposal {
     }
 }
 
-/// A recipe's invariant broken: the invariant's name and one plain sentence naming the
-/// clients, paths, values and zxids involved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub invariant: &'static str,
-    pub sentence: String,
-}
-
-/// The violations a recipe found, at most a few per invariant (the first ones explain the
-/// failure; a flood of the same finding does not).
-#[derive(Clone, Debug, Default)]
-pub struct Findings {
-    list: Vec<Violation>,
-    reported: Vec<Violation>,
-}
-
-/// How many findings of one invariant are kept.
-const FINDINGS_PER_INVARIANT_MAX: usize = 5;
-
-impl Findings {
-    pub fn report(&mut self, invariant: &'static str, sentence: String) {
-        let same = self
-            .reported
-            .iter()
-            .chain(&self.list)
-            .filter(|v| v.invariant == invariant)
-            .count();
-        if same < FINDINGS_PER_INVARIANT_MAX {
-            self.list.push(Violation {
-                invariant,
-                sentence,
-            });
-        }
-    }
-
-    /// The findings not taken before.
-    pub fn take(&mut self) -> Vec<Violation> {
-        let new = std::mem::take(&mut self.list);
-        self.reported.extend(new.iter().cloned());
-        new
-    }
-
-    /// Every finding so far, taken or not.
-    pub fn all(&self) -> Vec<Violation> {
-        self.reported.iter().chain(&self.list).cloned().collect()
-    }
-}
-
-/// The recipe-wide state the agents of a run share.
-pub trait Observer {
-    fn findings(&mut self) -> &mut Findings;
-
-    /// The run is over: check what can only be judged at the end.
-    fn finish(&mut self) {}
-
-    /// How much the recipe did, for the summary and the tests ("reads checked": 120):
-    /// an invariant that was never exercised proves nothing.
-    fn counts(&self) -> Vec<(&'static str, u64)> {
-        Vec::new()
-    }
-}
-
-/// The generic workload shares nothing and checks nothing of its own.
-impl Observer for Findings {
-    fn findings(&mut self) -> &mut Findings {
-        self
-    }
-}
-
 /// One client's behaviour (`Send`, as the client node's task is).
 pub trait Agent: Send {
-    type Shared: Observer + Send;
+    /// What the run's agents share (a counter's final reader, a queue's backlog).
+    type Shared: Send;
 
     /// Called when the client is connected, its session is not closing and its pipeline
     /// has room (`cx.room`): the next requests, or none while the agent waits.
@@ -198,11 +132,6 @@ pub trait Clients: Send {
     fn on_session(&mut self, cx: &Cx, news: &SessionNews);
     fn wake_at_ms(&self, client: u32) -> Option<i64>;
     fn done(&self, cx: &Cx) -> bool;
-    /// Violations found since the last call.
-    fn take_violations(&mut self) -> Vec<Violation>;
-    /// The end of the run: final checks, then the violations not taken yet.
-    fn finish(&mut self) -> Vec<Violation>;
-    fn counts(&self) -> Vec<(String, u64)>;
 }
 
 /// The shared state and one agent per client.
@@ -245,23 +174,6 @@ impl<A: Agent> Clients for Team<A> {
 
     fn done(&self, cx: &Cx) -> bool {
         self.agents[cx.client as usize].done(&self.shared, cx)
-    }
-
-    fn take_violations(&mut self) -> Vec<Violation> {
-        self.shared.findings().take()
-    }
-
-    fn finish(&mut self) -> Vec<Violation> {
-        self.shared.finish();
-        self.shared.findings().take()
-    }
-
-    fn counts(&self) -> Vec<(String, u64)> {
-        self.shared
-            .counts()
-            .into_iter()
-            .map(|(name, n)| (name.to_string(), n))
-            .collect()
     }
 }
 

@@ -7,159 +7,26 @@
 //! recipes page's guard against a create whose outcome is unknown: the client finds its
 //! node by that prefix, and deletes any second one.
 //!
-//! Invariant `lock-mutual-exclusion`, in zxid order: the intervals in which a lock node is
-//! known to be the lowest child of /lock do not overlap. A node's interval runs from the
-//! zxid of a getChildren that listed it lowest to its deletion: the zxid of an
-//! acknowledged delete when there is one, else just past the last zxid at which anyone saw
-//! it alive (a listing, an exists, a holder's checked write). Sound: a read reflects the
-//! state at its zxid; sequence numbers grow with each create, so a node that is the lowest
-//! stays the lowest until it is deleted; two nodes cannot both be the lowest at one zxid.
-//! When a node's deletion is unknown (a lost release, a session that expired) its interval
-//! ends at the last sighting, which only weakens the check.
-
-use std::collections::BTreeMap;
+//! Its invariant, `lock-mutual-exclusion` (the zxid intervals in which lock nodes are known
+//! to be the lowest child do not overlap), is judged by the checker from the run's history
+//! (`zksim_checker::recipes::lock`).
 
 use rand::Rng;
 use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
-use zksim_core::stat::{SessionId, Zxid};
+use zksim_core::stat::SessionId;
 use zksim_core::watch::EventType;
 use zksim_scenarios::{Scenario, Stream, stream};
 
 use super::ops::{
     Got, children_of, create, created_path, delete, exists, get_children, got, sequence, set_data,
-    think_ms, z,
+    think_ms,
 };
-use super::{Agent, Cx, Findings, Observer, Proposal, SessionNews, Team, WatchNews};
+use super::{Agent, Cx, Proposal, SessionNews, Team, WatchNews};
 
 const LOCK: &str = "/lock";
 const LOCK_DATA: &str = "/lock-data";
-
-pub const INVARIANT: &str = "lock-mutual-exclusion";
-
-/// What is known of one lock node.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NodeFacts {
-    /// The first zxid at which a listing showed it lowest, and who saw it.
-    pub lowest_at: Option<(Zxid, u32)>,
-    /// The last zxid at which it was seen alive.
-    pub alive_max: Option<Zxid>,
-    /// The zxid of the acknowledged delete that removed it.
-    pub deleted_at: Option<Zxid>,
-}
-
-#[derive(Debug, Default)]
-pub struct Shared {
-    findings: Findings,
-    /// By node name (relative to /lock).
-    pub nodes: BTreeMap<String, NodeFacts>,
-    acquisitions: u64,
-    writes: u64,
-}
-
-impl Shared {
-    pub fn alive(&mut self, name: &str, at: Zxid) {
-        let facts = self.nodes.entry(name.to_string()).or_default();
-        facts.alive_max = Some(facts.alive_max.map_or(at, |m| m.max(at)));
-    }
-
-    pub fn deleted(&mut self, name: &str, at: Zxid) {
-        self.nodes.entry(name.to_string()).or_default().deleted_at = Some(at);
-    }
-
-    /// A listing of /lock at `at`: every child alive, the lowest one lowest.
-    pub fn listed(&mut self, observer: u32, children: &[String], at: Zxid) {
-        for c in children {
-            self.alive(c, at);
-        }
-        if let Some(lowest) = children.iter().min_by_key(|c| sequence(c)) {
-            let facts = self.nodes.entry(lowest.clone()).or_default();
-            if facts.lowest_at.is_none_or(|(l, _)| at < l) {
-                facts.lowest_at = Some((at, observer));
-            }
-        }
-    }
-
-    /// Each node known lowest: (from, to) with `to` exclusive.
-    fn intervals(&self) -> Vec<(Zxid, Zxid, &str, u32)> {
-        let mut out: Vec<(Zxid, Zxid, &str, u32)> = self
-            .nodes
-            .iter()
-            .filter_map(|(name, f)| {
-                let (from, observer) = f.lowest_at?;
-                let to = f
-                    .deleted_at
-                    .unwrap_or_else(|| f.alive_max.unwrap_or(from) + 1)
-                    .max(from + 1);
-                Some((from, to, name.as_str(), observer))
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
-    fn check(&mut self) {
-        let mut sentences = Vec::new();
-        for (name, f) in &self.nodes {
-            if let (Some(alive), Some(deleted)) = (f.alive_max, f.deleted_at) {
-                if alive >= deleted {
-                    sentences.push(format!(
-                        "lock node {name} was seen alive at zxid {} after its delete was \
-                         acknowledged at zxid {}",
-                        z(alive),
-                        z(deleted)
-                    ));
-                }
-            }
-        }
-        let intervals = self.intervals();
-        let mut widest: Option<(Zxid, Zxid, &str, u32)> = None;
-        for &(from, to, name, observer) in &intervals {
-            if let Some((wfrom, wto, wname, wobserver)) = widest {
-                if from < wto {
-                    sentences.push(format!(
-                        "lock nodes {wname} and {name} were both the lowest: client {wobserver} \
-                         listed {wname} lowest at zxid {} and it lived until at least zxid {}, \
-                         and client {observer} listed {name} lowest at zxid {}",
-                        z(wfrom),
-                        z(wto - 1),
-                        z(from)
-                    ));
-                }
-            }
-            if widest.is_none_or(|(_, wto, _, _)| to > wto) {
-                widest = Some((from, to, name, observer));
-            }
-        }
-        for s in sentences {
-            self.findings.report(INVARIANT, s);
-        }
-    }
-}
-
-impl Observer for Shared {
-    fn findings(&mut self) -> &mut Findings {
-        &mut self.findings
-    }
-
-    fn finish(&mut self) {
-        self.check();
-    }
-
-    fn counts(&self) -> Vec<(&'static str, u64)> {
-        let judged = self
-            .nodes
-            .values()
-            .filter(|f| f.lowest_at.is_some())
-            .count();
-        vec![
-            ("lock acquisitions", self.acquisitions),
-            ("lock writes while holding", self.writes),
-            ("lock nodes judged", judged as u64),
-        ]
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Step {
@@ -206,7 +73,7 @@ pub fn team(scenario: &Scenario, seed: u64) -> Team<LockAgent> {
             writes: 0,
         })
         .collect();
-    Team::new(Shared::default(), agents)
+    Team::new((), agents)
 }
 
 /// The prefix of a client's lock nodes in a session.
@@ -252,8 +119,7 @@ impl LockAgent {
         }
     }
 
-    fn on_listing(&mut self, shared: &mut Shared, cx: &Cx, children: &[String], at: Zxid) {
-        shared.listed(cx.client, children, at);
+    fn on_listing(&mut self, cx: &Cx, children: &[String]) {
         let own = prefix(cx.client, cx.session);
         let mut ours: Vec<&String> = children.iter().filter(|c| c.starts_with(&own)).collect();
         ours.sort_by_key(|c| sequence(c));
@@ -278,10 +144,7 @@ impl LockAgent {
             .filter(|c| sequence(c) < sequence(&mine))
             .max_by_key(|c| sequence(c));
         match lower {
-            None => {
-                shared.acquisitions += 1;
-                self.step = Step::Hold(self.rng_writes());
-            }
+            None => self.step = Step::Hold(self.rng_writes()),
             Some(pred) => self.step = Step::Watch(pred.clone()),
         }
     }
@@ -290,7 +153,7 @@ impl LockAgent {
         self.rng.gen_range(1..=3)
     }
 
-    fn on_reply(&mut self, shared: &mut Shared, cx: &Cx, request: &Request, g: &Got) {
+    fn on_reply(&mut self, cx: &Cx, request: &Request, g: &Got) {
         let step = self.step.clone();
         match (step, g) {
             (Step::Setup, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _)) => {
@@ -303,9 +166,7 @@ impl LockAgent {
             }
             (Step::Create, Got::Ok(reply)) => {
                 let path = created_path(reply).expect("a create reply names its node");
-                let name = path.trim_start_matches("/lock/").to_string();
-                shared.alive(&name, reply.zxid);
-                self.mine = Some(name);
+                self.mine = Some(path.trim_start_matches("/lock/").to_string());
                 self.step = Step::Check;
             }
             // Perhaps created: look for it by this session's prefix.
@@ -313,17 +174,14 @@ impl LockAgent {
             (Step::Create, Got::Err(ErrorCode::NoNode, _)) => self.step = Step::Setup,
             (Step::Check, Got::Ok(reply)) => {
                 let children = children_of(reply).expect("a listing").to_vec();
-                self.on_listing(shared, cx, &children, reply.zxid);
+                self.on_listing(cx, &children);
             }
-            (Step::Watch(pred), Got::Ok(reply)) => {
-                shared.alive(&pred, reply.zxid);
+            (Step::Watch(pred), Got::Ok(_)) => {
                 self.step = Step::Wait(pred);
                 self.after(cx, 1000, 2000);
             }
             (Step::Watch(_), Got::Err(ErrorCode::NoNode, _)) => self.step = Step::Check,
-            (Step::Hold(left), Got::Ok(reply)) => {
-                shared.writes += 1;
-                shared.alive(self.mine.as_deref().expect("a holder's node"), reply.zxid);
+            (Step::Hold(left), Got::Ok(_)) => {
                 self.step = if left > 1 {
                     Step::Hold(left - 1)
                 } else {
@@ -336,16 +194,8 @@ impl LockAgent {
                 self.mine = None;
                 self.step = Step::Create;
             }
-            (Step::Release, Got::Ok(reply)) => {
-                shared.deleted(self.mine.as_deref().expect("a node"), reply.zxid);
-                self.released(cx);
-            }
-            (Step::Release, Got::Err(..)) => self.released(cx),
+            (Step::Release, Got::Ok(_) | Got::Err(..)) => self.released(cx),
             (Step::Release, Got::Unknown) => {}
-            (Step::Clean(name), Got::Ok(reply)) => {
-                shared.deleted(&name, reply.zxid);
-                self.step = Step::Check;
-            }
             (Step::Clean(_), _) => self.step = Step::Check,
             // Anything else unknown or failed: stop holding, look again shortly.
             (Step::Hold(_) | Step::Watch(_) | Step::Check | Step::Wait(_), _) => {
@@ -364,9 +214,9 @@ impl LockAgent {
 }
 
 impl Agent for LockAgent {
-    type Shared = Shared;
+    type Shared = ();
 
-    fn propose(&mut self, _shared: &mut Shared, cx: &Cx) -> Proposal {
+    fn propose(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
         if cx.in_flight > 0 {
             return Proposal::wait();
         }
@@ -400,12 +250,12 @@ impl Agent for LockAgent {
         Proposal::Requests(requests)
     }
 
-    fn on_complete(&mut self, shared: &mut Shared, cx: &Cx, request: &Request, outcome: &Outcome) {
+    fn on_complete(&mut self, _shared: &mut (), cx: &Cx, request: &Request, outcome: &Outcome) {
         let g = got(outcome);
-        self.on_reply(shared, cx, request, &g);
+        self.on_reply(cx, request, &g);
     }
 
-    fn on_watch(&mut self, _shared: &mut Shared, cx: &Cx, event: &WatchNews) {
+    fn on_watch(&mut self, _shared: &mut (), cx: &Cx, event: &WatchNews) {
         let Step::Wait(pred) = &self.step else {
             return;
         };
@@ -415,7 +265,7 @@ impl Agent for LockAgent {
         }
     }
 
-    fn on_session(&mut self, _shared: &mut Shared, cx: &Cx, news: &SessionNews) {
+    fn on_session(&mut self, _shared: &mut (), cx: &Cx, news: &SessionNews) {
         match news {
             SessionNews::Started => {
                 self.mine = None;
@@ -440,57 +290,7 @@ impl Agent for LockAgent {
         Some(self.next_at_ms)
     }
 
-    fn done(&self, _shared: &Shared, _cx: &Cx) -> bool {
+    fn done(&self, _shared: &(), _cx: &Cx) -> bool {
         !matches!(self.step, Step::Hold(_) | Step::Release)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(ns: &[&str]) -> Vec<String> {
-        ns.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn two_nodes_lowest_at_once_is_a_violation() {
-        // Client 1 saw its node lowest at 10 and wrote under the lock at 15; client 2 saw
-        // its later node lowest at 12: both held the lock at zxids 12..15.
-        let mut s = Shared::default();
-        s.listed(1, &names(&["c1-a-0000000001", "c2-b-0000000002"]), 10);
-        s.alive("c1-a-0000000001", 15);
-        s.listed(2, &names(&["c2-b-0000000002"]), 12);
-        s.finish();
-        let found = s.findings.take();
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(
-            found[0].sentence.contains("were both the lowest"),
-            "{}",
-            found[0].sentence
-        );
-    }
-
-    #[test]
-    fn a_node_seen_after_its_acknowledged_delete_is_a_violation() {
-        let mut s = Shared::default();
-        s.listed(1, &names(&["c1-a-0000000001"]), 10);
-        s.deleted("c1-a-0000000001", 12);
-        s.alive("c1-a-0000000001", 13);
-        s.finish();
-        assert!(s.findings.take()[0].sentence.contains("after its delete"));
-    }
-
-    #[test]
-    fn holders_one_after_another_hold() {
-        let mut s = Shared::default();
-        s.listed(1, &names(&["c1-a-0000000001", "c2-b-0000000002"]), 10);
-        s.alive("c1-a-0000000001", 11);
-        s.deleted("c1-a-0000000001", 12);
-        s.listed(2, &names(&["c2-b-0000000002"]), 12);
-        // A stale listing by a third client: it still shows node 1 lowest at 11.
-        s.listed(3, &names(&["c1-a-0000000001", "c2-b-0000000002"]), 11);
-        s.finish();
-        assert!(s.findings.take().is_empty());
     }
 }

@@ -1,7 +1,8 @@
 //! Recipe workloads: the coordination recipes of the ZooKeeper paper ("ZooKeeper: wait-free
 //! coordination for Internet-scale systems", Hunt et al., USENIX ATC 2010, §2.4) and of
-//! ZooKeeper's recipes page, each run by every client of a scenario that names it, each
-//! checking its own invariant from what its clients observe (docs/recipes.md).
+//! ZooKeeper's recipes page, each run by every client of a scenario that names it
+//! (docs/recipes.md). The run's history names the recipe, and the checker judges its
+//! invariants from the history (`zksim_checker::recipes`); the agents here only behave.
 //!
 //! A scenario's `recipe` picks one; without one (or with `generic`) the clients run the
 //! generic workload of `crate::workload`.
@@ -18,8 +19,7 @@ pub mod session_expiry;
 pub mod stale_read_sync;
 
 pub use agent::{
-    Agent, Clients, Cx, Findings, Observer, Proposal, SessionNews, Team, Violation, WatchNews,
-    data, reply, text, unknown,
+    Agent, Clients, Cx, Proposal, SessionNews, Team, WatchNews, data, reply, text, unknown,
 };
 use zksim_scenarios::{Scenario, stream};
 
@@ -38,7 +38,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Box<dyn Clients> {
                     )
                 })
                 .collect();
-            Box::new(Team::new(Findings::default(), agents))
+            Box::new(Team::new((), agents))
         }
         Some("config") => Box::new(config::team(scenario, seed)),
         Some("counter") => Box::new(counter::team(scenario, seed)),

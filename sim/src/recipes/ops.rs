@@ -136,11 +136,6 @@ pub fn think_ms(rng: &mut Stream, min_ms: u64, max_ms: u64) -> i64 {
     i64::try_from(ms).expect("think times are small")
 }
 
-/// A zxid as the trace and the history print it.
-pub fn z(zxid: Zxid) -> String {
-    format!("{zxid:#x}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

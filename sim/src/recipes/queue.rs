@@ -3,87 +3,31 @@
 //! lowest first by deleting them. A consumer owns an item only when its delete succeeds.
 //! Even clients produce, odd clients consume.
 //!
-//! Invariants:
-//! - `queue-consumed-once`: no item is consumed twice (two acknowledged deletes of one
-//!   path). Sound: sequential names are never reused, and a node is deleted once.
-//! - `queue-consumer-order`: each consumer's acknowledged deletes come in increasing
-//!   sequence order. Sound for this consumer: it tries a listing's items in order and lists
-//!   again after an unknown outcome, so when it takes item p every lower item of its
-//!   listing was already gone (NONODE) or absent from the listing (deleted before it, since
-//!   lower items were created before p); such an item cannot be deleted successfully later.
+//! Its invariants, `queue-consumed-once` and `queue-consumer-order`, are judged by the
+//! checker from the run's history (`zksim_checker::recipes::queue`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
-use zksim_core::stat::Zxid;
 use zksim_core::watch::EventType;
 use zksim_scenarios::{Scenario, Stream, stream};
 
-use super::ops::{Got, children_of, create, delete, get_children, got, sequence, think_ms, z};
-use super::{Agent, Cx, Findings, Observer, Proposal, SessionNews, Team, WatchNews};
+use super::ops::{Got, children_of, create, delete, get_children, got, sequence, think_ms};
+use super::{Agent, Cx, Proposal, SessionNews, Team, WatchNews};
 
 const QUEUE: &str = "/q";
-
-pub const ONCE: &str = "queue-consumed-once";
-pub const ORDER: &str = "queue-consumer-order";
 
 /// Items produced and not known consumed before producers pause.
 const BACKLOG_MAX: u64 = 30;
 
+/// How far the producers are ahead of the consumers.
 #[derive(Debug, Default)]
 pub struct Shared {
-    findings: Findings,
-    /// Acknowledged deletes: item path -> (consumer, zxid).
-    pub consumed: BTreeMap<String, (u32, Zxid)>,
-    /// Each consumer's last acknowledged item: (sequence, path, zxid).
-    pub last: BTreeMap<u32, (u64, String, Zxid)>,
+    /// Items consumed (acknowledged deletes).
+    consumed: BTreeSet<String>,
     produced: u64,
-}
-
-impl Shared {
-    /// Consumer `client` was told its delete of `path` succeeded at `zxid`.
-    pub fn took(&mut self, client: u32, path: &str, zxid: Zxid) {
-        if let Some((other, at)) = self.consumed.insert(path.to_string(), (client, zxid)) {
-            self.findings.report(
-                ONCE,
-                format!(
-                    "{path} was consumed twice: client {other}'s delete succeeded at zxid {} and \
-                     client {client}'s at zxid {}",
-                    z(at),
-                    z(zxid)
-                ),
-            );
-        }
-        let seq = sequence(path).expect("queue items are sequential");
-        if let Some((last_seq, last_path, last_at)) = self.last.get(&client) {
-            if *last_seq >= seq {
-                self.findings.report(
-                    ORDER,
-                    format!(
-                        "client {client} consumed {path} at zxid {} after {last_path} at zxid {}",
-                        z(zxid),
-                        z(*last_at)
-                    ),
-                );
-            }
-        }
-        self.last.insert(client, (seq, path.to_string(), zxid));
-    }
-}
-
-impl Observer for Shared {
-    fn findings(&mut self) -> &mut Findings {
-        &mut self.findings
-    }
-
-    fn counts(&self) -> Vec<(&'static str, u64)> {
-        vec![
-            ("queue items produced", self.produced),
-            ("queue items consumed", self.consumed.len() as u64),
-        ]
-    }
 }
 
 pub struct QueueAgent {
@@ -180,8 +124,8 @@ impl Agent for QueueAgent {
                 let children = children_of(reply).expect("a listing").to_vec();
                 self.on_listing(cx, &children);
             }
-            (Request::Delete { path, .. }, Got::Ok(reply)) => {
-                shared.took(cx.client, path, reply.zxid);
+            (Request::Delete { path, .. }, Got::Ok(_)) => {
+                shared.consumed.insert(path.clone());
                 self.candidates.pop_front();
                 self.after(cx, 0, self.think_ms_max);
             }
@@ -210,42 +154,5 @@ impl Agent for QueueAgent {
 
     fn wake_at_ms(&self) -> Option<i64> {
         Some(self.next_at_ms)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_item_consumed_twice_is_a_violation() {
-        let mut s = Shared::default();
-        s.took(1, "/q/item-0000000004", 10);
-        s.took(3, "/q/item-0000000004", 12);
-        let found = s.findings.take();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].invariant, ONCE);
-        assert!(
-            found[0].sentence.contains("clients 1") || found[0].sentence.contains("client 1's")
-        );
-    }
-
-    #[test]
-    fn a_consumer_taking_a_lower_item_later_is_a_violation() {
-        let mut s = Shared::default();
-        s.took(1, "/q/item-0000000007", 10);
-        s.took(1, "/q/item-0000000005", 12);
-        let found = s.findings.take();
-        assert_eq!(found[0].invariant, ORDER);
-        assert!(found[0].sentence.contains("consumed /q/item-0000000005"));
-    }
-
-    #[test]
-    fn consumers_taking_in_order_hold() {
-        let mut s = Shared::default();
-        s.took(1, "/q/item-0000000001", 10);
-        s.took(3, "/q/item-0000000002", 11);
-        s.took(1, "/q/item-0000000003", 12);
-        assert!(s.findings.take().is_empty());
     }
 }
