@@ -286,3 +286,66 @@ fn unknown_recipe_exits_2() {
         stderr(&output)
     );
 }
+
+/// Exit 2 with exactly one line on stderr that contains `what`, and nothing on stdout.
+fn assert_refused(output: &Output, what: &str) {
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(output));
+    let err = stderr(output);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains(what), "{err}");
+    assert!(stdout(output).is_empty(), "{}", stdout(output));
+}
+
+// Input the checker cannot trust is refused with one line: an empty external history in
+// every format (an empty file, only blank lines, an empty list), a zksim history that is
+// only a header, a txn that no replica applied, a replica the header does not name, and a
+// reply without a request.
+#[test]
+fn untrusted_input_is_refused_with_one_line() {
+    for format in ["porcupine-etcd", "porcupine-kv", "knossos-cas"] {
+        for (name, text) in [("empty", ""), ("blank", "\n\n"), ("list", "[]\n")] {
+            let file = HistoryFile::new(&format!("{format}-{name}.txt"), text);
+            let output = zksim_check(&["--format", format, file.path()]);
+            assert_eq!(output.status.code(), Some(2), "{format} {name}");
+            assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+        }
+        let file = HistoryFile::new(&format!("{format}-nothing.txt"), "\n");
+        let output = zksim_check(&["--format", format, file.path()]);
+        if format != "knossos-cas" {
+            assert_refused(&output, "nothing to check");
+        }
+    }
+    let events = generated(5, 50);
+    let header = zksim_checker::history::to_jsonl(&events[..1]);
+    let file = HistoryFile::new("header-only.jsonl", &header);
+    assert_refused(&zksim_check(&[file.path()]), "only its header");
+
+    let mut unapplied = events.clone();
+    for e in &mut unapplied {
+        if let zksim_checker::history::Event::Replica { segments, .. } = e {
+            for s in segments {
+                s.zxids.retain(|z| *z != 1 << 32 | 1);
+            }
+        }
+    }
+    let file = HistoryFile::new(
+        "unapplied.jsonl",
+        &zksim_checker::history::to_jsonl(&unapplied),
+    );
+    assert_refused(&zksim_check(&[file.path()]), "no replica line lists it");
+
+    let mut stranger = events.clone();
+    if let Some(zksim_checker::history::Event::Replica { server, .. }) = stranger.last_mut() {
+        *server = 99;
+    }
+    let file = HistoryFile::new(
+        "stranger.jsonl",
+        &zksim_checker::history::to_jsonl(&stranger),
+    );
+    assert_refused(&zksim_check(&[file.path()]), "server 99");
+
+    let mut text = zksim_checker::history::to_jsonl(&events);
+    text.push_str("{\"type\":\"complete\",\"t\":99999999,\"client\":3,\"xid\":777,\"outcome\":{\"unknown\":{\"reason\":\"x\"}}}\n");
+    let file = HistoryFile::new("orphan-reply.jsonl", &text);
+    assert_refused(&zksim_check(&[file.path()]), "never invoked");
+}

@@ -346,6 +346,12 @@ impl<'h> History<'h> {
             }
             h.add(&mut b, &mut txns, at, event)?;
         }
+        if events.len() < 2 {
+            return Err(bad(
+                0,
+                "the history holds only its header: there is nothing to check".to_string(),
+            ));
+        }
         h.index_txns(txns);
         h.check_replicas()?;
         h.link_writes();

@@ -72,8 +72,23 @@ pub enum ExternalHistory {
 }
 
 impl ExternalHistory {
-    /// Parses `text` in `format`; `file` names it in errors.
+    /// Parses `text` in `format`; `file` names it in errors. A history with no operation
+    /// to check (an empty file, only comments, only operations the format drops) is
+    /// refused: it proves nothing, and a verdict of "linearizable" would say it did.
     pub fn parse(format: Format, text: &str, file: &str) -> Result<Self, ParseError> {
+        let parsed = Self::parse_any(format, text, file)?;
+        if parsed.is_empty() {
+            let lines = text.lines().count().max(1);
+            return Err(ParseError::new(
+                file,
+                lines,
+                format!("no {format} operation in the history: there is nothing to check"),
+            ));
+        }
+        Ok(parsed)
+    }
+
+    fn parse_any(format: Format, text: &str, file: &str) -> Result<Self, ParseError> {
         Ok(match format {
             Format::PorcupineEtcd => ExternalHistory::Register {
                 model: CasRegister { initial: None },
