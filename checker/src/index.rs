@@ -137,6 +137,8 @@ pub struct TxnRec<'h> {
     pub time: i64,
     pub txn: &'h Txn,
     pub at: usize,
+    /// When a replica first applied it (simulated time), if the history says.
+    pub applied_t: Option<Micros>,
 }
 
 /// Whether a txn is one a client write makes (and so names its request by `cxid`).
@@ -258,6 +260,9 @@ pub struct Header {
     pub recipe: Option<String>,
     /// How many clients the run had (history client `c` is run client `c % clients`).
     pub clients: Option<u32>,
+    /// The servers' tick and container check interval, when the history says.
+    pub tick_ms: Option<u64>,
+    pub container_check_ms: Option<u64>,
 }
 
 /// Why a history cannot be checked at all.
@@ -413,6 +418,8 @@ impl<'h> History<'h> {
                 observers,
                 recipe,
                 clients,
+                tick_ms,
+                container_check_ms,
                 ..
             } => {
                 self.header = Header {
@@ -425,6 +432,8 @@ impl<'h> History<'h> {
                     observers: observers.clone(),
                     recipe: recipe.clone(),
                     clients: *clients,
+                    tick_ms: *tick_ms,
+                    container_check_ms: *container_check_ms,
                 };
             }
             Event::Invoke {
@@ -532,6 +541,7 @@ impl<'h> History<'h> {
                 cxid,
                 time,
                 txn,
+                applied_t,
             } => txns.push(TxnRec {
                 zxid: *zxid,
                 session: *session,
@@ -539,6 +549,7 @@ impl<'h> History<'h> {
                 time: *time,
                 txn,
                 at,
+                applied_t: *applied_t,
             }),
             Event::Replica { server, segments } => self.replicas.push(ReplicaRec {
                 server: *server,

@@ -108,6 +108,7 @@ impl Builder {
             cxid: hdr.cxid,
             time: 0,
             txn,
+            applied_t: None,
         });
         result.to_reply()
     }

@@ -76,6 +76,17 @@ pub struct Workload {
     /// Percent chance, per operation, that a client drops its connection and reconnects to
     /// its next server, so that its session moves (and reads land on lagging followers).
     pub switch_percent: u32,
+    /// Percent of persistent creates of a key that make a container (ZooKeeper 3.6's
+    /// CONTAINER mode: the server deletes it once its last child is gone).
+    pub container_percent: u32,
+    /// Percent of persistent creates of a key that make a TTL node (`PERSISTENT_WITH_TTL`:
+    /// the server deletes it once it has no children and was not changed for `ttl_ms`).
+    pub ttl_percent: u32,
+    /// The TTL of TTL nodes.
+    pub ttl_ms: i64,
+    /// Percent of creates and deletes aimed at a child of a key (`/k3/c1`) rather than at
+    /// a key, so that containers gain and lose children.
+    pub child_percent: u32,
 }
 
 impl Default for Workload {
@@ -92,6 +103,10 @@ impl Default for Workload {
             session_churn_percent: 2,
             session_timeout_ms: 4000,
             switch_percent: 0,
+            container_percent: 0,
+            ttl_percent: 0,
+            ttl_ms: 2000,
+            child_percent: 0,
         }
     }
 }
@@ -210,6 +225,22 @@ pub struct Scenario {
     /// A recipe workload instead of the generic one (see docs/scenarios.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe: Option<String>,
+    /// How often the leader looks for containers and TTL nodes to delete
+    /// (`znode.container.checkIntervalMs`; ZooKeeper's default is 60 s).
+    #[serde(default = "default_container_check_ms")]
+    pub container_check_ms: u64,
+    /// How long, once the liveness phase begins, clients that are done (the even-numbered
+    /// ones; the others close at once) keep their sessions open and idle (pinging) before
+    /// they close them, so that the fault-free service is
+    /// seen keeping sessions alive and reaping what is due. Default: 1.5 session timeouts,
+    /// plus a container check interval and a TTL when the workload makes containers or TTL
+    /// nodes, at most half of `liveness_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_hold_ms: Option<u64>,
+}
+
+fn default_container_check_ms() -> u64 {
+    60_000
 }
 
 fn default_tick_ms() -> u64 {
@@ -255,6 +286,23 @@ impl Scenario {
     }
 
     /// Check every field a run depends on.
+    /// How long clients keep their sessions idle once the liveness phase begins.
+    pub fn liveness_hold_ms(&self) -> u64 {
+        if let Some(ms) = self.liveness_hold_ms {
+            return ms;
+        }
+        let w = &self.workload;
+        let timeout = u64::try_from(w.session_timeout_ms.max(0)).expect("non-negative");
+        let mut hold = timeout * 3 / 2;
+        if w.container_percent > 0 || w.ttl_percent > 0 {
+            let ttl = u64::try_from(w.ttl_ms.max(0)).expect("non-negative");
+            hold += self.container_check_ms + ttl;
+        }
+        // At most half the liveness bound, so that a scenario written before the hold
+        // existed still converges within its bound.
+        hold.min(self.liveness_ms / 2)
+    }
+
     pub fn validate(&self) -> Result<(), ScenarioError> {
         if !(1..=9).contains(&self.servers) {
             return Err(field(
@@ -317,6 +365,9 @@ impl Scenario {
             ("workload.sequential_percent", w.sequential_percent),
             ("workload.session_churn_percent", w.session_churn_percent),
             ("workload.switch_percent", w.switch_percent),
+            ("workload.container_percent", w.container_percent),
+            ("workload.ttl_percent", w.ttl_percent),
+            ("workload.child_percent", w.child_percent),
         ] {
             if v > 100 {
                 return Err(field(name, format!("{v} is not a percentage")));
@@ -327,6 +378,37 @@ impl Scenario {
         }
         if w.session_timeout_ms <= 0 {
             return Err(field("workload.session_timeout_ms", "must be positive"));
+        }
+        if w.container_percent + w.ttl_percent > 100 {
+            return Err(field(
+                "workload.ttl_percent",
+                "container_percent and ttl_percent add up to more than 100",
+            ));
+        }
+        if !(1..=3_600_000).contains(&w.ttl_ms) {
+            return Err(field(
+                "workload.ttl_ms",
+                format!("{} ms; a TTL is 1 ms to 1 h", w.ttl_ms),
+            ));
+        }
+        if !(100..=3_600_000).contains(&self.container_check_ms) {
+            return Err(field(
+                "container_check_ms",
+                format!("{} ms; 100 ms to 1 h", self.container_check_ms),
+            ));
+        }
+        if self
+            .liveness_hold_ms
+            .is_some_and(|hold| hold >= self.liveness_ms)
+        {
+            return Err(field(
+                "liveness_hold_ms",
+                format!(
+                    "clients hold their sessions {} ms into the liveness phase, which is bounded at {} ms: the bound can never be met",
+                    self.liveness_hold_ms(),
+                    self.liveness_ms
+                ),
+            ));
         }
         let f = &self.faults;
         if f.max_down >= self.servers && f.mean_interval_ms > 0 && self.servers > 1 {
@@ -381,11 +463,12 @@ pub const RECIPES: [&str; 9] = [
 ];
 
 /// The built-in scenarios, each a JSON file in scenarios/builtin/.
-const BUILTIN: [(&str, &str); 16] = [
+const BUILTIN: [(&str, &str); 17] = [
     ("default", include_str!("../builtin/default.json")),
     ("three", include_str!("../builtin/three.json")),
     ("five", include_str!("../builtin/five.json")),
     ("crash", include_str!("../builtin/crash.json")),
+    ("reaping", include_str!("../builtin/reaping.json")),
     ("config", include_str!("../builtin/config.json")),
     ("counter", include_str!("../builtin/counter.json")),
     ("election", include_str!("../builtin/election.json")),

@@ -49,6 +49,9 @@ pub fn swarm(seed: u64) -> Scenario {
         session_churn_percent: rng.gen_range(0..=10),
         session_timeout_ms: [4_000, 6_000, 10_000][rng.gen_range(0..3)],
         switch_percent: 0,
+        // What swarm drew before these existed stays as it was: a seed's scenario does
+        // not change.
+        ..Workload::default()
     };
     let minority = (servers as u32 - 1) / 2;
     let faults = if servers == 1 {
@@ -113,6 +116,8 @@ pub fn swarm(seed: u64) -> Scenario {
         faults,
         plan: None,
         recipe: None,
+        container_check_ms: 60_000,
+        liveness_hold_ms: None,
     };
     debug_assert!(
         scenario.validate().is_ok(),

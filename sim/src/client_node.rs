@@ -201,8 +201,10 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 .wake_at_ms(c.idx)
                 .filter(|ms| *ms > now_ms && c.started && !c.session.state().is_terminal())
                 .map(|ms| (ms as u64) * 1_000_000);
+            let hold_until = world.lock().hold_until_ns;
+            let hold = (winding_down && hold_until > now_ns).then_some(hold_until);
             if !c.done {
-                for d in [d, wake] {
+                for d in [d, wake, hold] {
                     next = match (next, d) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -296,6 +298,12 @@ fn step(
     // While the run winds down the agent may still have work (a release, a final read);
     // once it has none, the client closes its session when its requests are answered.
     if winding_down && team.done(&c.cx(now_ms, winding_down)) {
+        // The hold: an idle session the service must keep alive while its client pings.
+        // Every other client closes at once instead, while the ensemble may still be
+        // settling after the heal (where a close can get lost, ZOOKEEPER-2355).
+        if c.idx % 2 == 0 && now_ns < world.lock().hold_until_ns && !c.session_closing() {
+            return;
+        }
         if !c.closing && c.in_flight.is_empty() && !c.session_closing() {
             c.closing = true;
             close_session(world, c, now_ms, out);

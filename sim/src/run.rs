@@ -96,6 +96,8 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         let mut config = ServerConfig::new(*id, voters.clone(), observers.clone());
         config.tick_ms = scenario.tick_ms as i64;
         config.snap_count = scenario.snap_count;
+        config.container_check_ms =
+            i64::try_from(scenario.container_check_ms).expect("validated: at most an hour");
         config.bugs = options.bugs;
         let (w, d) = (world.clone(), Arc::clone(&disks));
         let node = handle
@@ -131,6 +133,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
     {
         let mut w = world.lock();
         w.winding_down = true;
+        w.hold_until_ns = w.now_ns() + scenario.liveness_hold_ms() * 1_000_000;
         let t = w.now_us();
         w.history.push(Event::Phase {
             t,
@@ -179,7 +182,8 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         .with_recipe(
             scenario.recipe.clone().filter(|r| r != "generic"),
             scenario.clients,
-        ),
+        )
+        .with_timing(scenario.tick_ms, scenario.container_check_ms),
     ];
     history.append(&mut w.history);
     for (zxid, proposals) in &w.truth.txns {
@@ -190,6 +194,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
                 cxid: p.hdr.cxid,
                 time: p.hdr.time,
                 txn: p.txn.clone(),
+                applied_t: w.truth.first_applied.get(zxid).copied(),
             });
         }
     }

@@ -234,7 +234,8 @@ impl NodeState {
                         w.trace
                             .line(t, &format!("S{} apply {:#x}", self.id, p.hdr.zxid));
                     }
-                    w.truth.applied(self.id, &Arc::clone(&p));
+                    let t = w.now_us();
+                    w.truth.applied(self.id, &Arc::clone(&p), t);
                 }
                 Effect::InstalledSnapshot { zxid, .. } => w.truth.start_segment(self.id, zxid),
             }

@@ -20,16 +20,48 @@ pub struct Generator {
     /// Sequential nodes this client created, oldest first: it deletes them again so the
     /// tree stays small.
     sequential: std::collections::VecDeque<String>,
+    /// Draws for containers, TTL nodes and children, a stream of their own, so that a
+    /// workload without them draws exactly as before they existed.
+    extra: Stream,
 }
 
 impl Generator {
-    pub fn new(rng: Stream, workload: Workload, client: u32) -> Generator {
+    pub fn new(rng: Stream, extra: Stream, workload: Workload, client: u32) -> Generator {
         Generator {
             rng,
             workload,
             client,
             counter: 0,
             sequential: std::collections::VecDeque::new(),
+            extra,
+        }
+    }
+
+    /// A key, or with `child_percent` a child of one (`/k3/c1`), so that containers gain
+    /// and lose children.
+    fn key_or_child(&mut self) -> String {
+        let key = self.key();
+        let w = &self.workload;
+        if w.child_percent == 0 || self.extra.gen_range(0..100) >= w.child_percent {
+            return key;
+        }
+        format!("{key}/c{}", self.extra.gen_range(0..3))
+    }
+
+    /// The mode of a persistent, non-sequential create: now and then a container or a TTL
+    /// node (with the workload's TTL).
+    fn persistent_mode(&mut self) -> (CreateMode, Option<i64>) {
+        let w = &self.workload;
+        if w.container_percent == 0 && w.ttl_percent == 0 {
+            return (CreateMode::Persistent, None);
+        }
+        let draw = self.extra.gen_range(0..100);
+        if draw < w.container_percent {
+            (CreateMode::Container, None)
+        } else if draw < w.container_percent + w.ttl_percent {
+            (CreateMode::PersistentWithTtl, Some(w.ttl_ms))
+        } else {
+            (CreateMode::Persistent, None)
         }
     }
 
@@ -63,23 +95,23 @@ impl Generator {
     fn create(&mut self) -> Request {
         let ephemeral = self.percent(self.workload.ephemeral_percent);
         let sequential = self.percent(self.workload.sequential_percent);
-        let mode = match (ephemeral, sequential) {
-            (true, true) => CreateMode::EphemeralSequential,
-            (true, false) => CreateMode::Ephemeral,
-            (false, true) => CreateMode::PersistentSequential,
-            (false, false) => CreateMode::Persistent,
+        let (mode, ttl) = match (ephemeral, sequential) {
+            (true, true) => (CreateMode::EphemeralSequential, None),
+            (true, false) => (CreateMode::Ephemeral, None),
+            (false, true) => (CreateMode::PersistentSequential, None),
+            (false, false) => self.persistent_mode(),
         };
         let path = if sequential {
             format!("/s{}-", self.rng.gen_range(0..3))
         } else {
-            self.key()
+            self.key_or_child()
         };
         Request::Create {
             path,
             data: self.data(),
             acl: Acl::open_unsafe(),
             mode,
-            ttl: None,
+            ttl,
         }
     }
 
@@ -109,7 +141,7 @@ impl Generator {
         if take(m.create) {
             vec![self.create()]
         } else if take(m.delete) {
-            let path = self.key();
+            let path = self.key_or_child();
             vec![Request::Delete {
                 path,
                 version: self.version(),

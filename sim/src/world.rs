@@ -137,6 +137,8 @@ pub struct Stats {
 pub struct GroundTruth {
     pub segments: BTreeMap<ServerId, Vec<Segment>>,
     pub txns: BTreeMap<Zxid, Vec<Arc<Proposal>>>,
+    /// When some replica first applied each zxid (simulated microseconds).
+    pub first_applied: BTreeMap<Zxid, Micros>,
 }
 
 impl GroundTruth {
@@ -147,7 +149,8 @@ impl GroundTruth {
         });
     }
 
-    pub fn applied(&mut self, server: ServerId, p: &Arc<Proposal>) {
+    pub fn applied(&mut self, server: ServerId, p: &Arc<Proposal>, t: Micros) {
+        self.first_applied.entry(p.hdr.zxid).or_insert(t);
         let segs = self.segments.entry(server).or_default();
         if segs.is_empty() {
             segs.push(Segment {
@@ -184,6 +187,9 @@ pub struct World {
     pub history: Vec<Event>,
     /// Whether the safety phase is over (clients stop starting work).
     pub winding_down: bool,
+    /// Clients that are done keep their sessions open and idle until then (the liveness
+    /// phase's hold, `Scenario::liveness_hold_ms`).
+    pub hold_until_ns: u64,
     pub published: BTreeMap<ServerId, Published>,
     /// Each server's last published tree, kept only when `ZKSIM_DEBUG_DIVERGENCE` is set.
     pub debug_trees: BTreeMap<ServerId, zksim_core::tree::Snapshot>,
@@ -231,6 +237,7 @@ impl Shared {
             truth: GroundTruth::default(),
             history: Vec::new(),
             winding_down: false,
+            hold_until_ns: 0,
             published: BTreeMap::new(),
             debug_trees: BTreeMap::new(),
         })))

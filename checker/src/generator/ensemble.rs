@@ -722,6 +722,7 @@ impl Ensemble {
                 cxid: entry.hdr.cxid,
                 time: entry.hdr.time,
                 txn: entry.txn,
+                applied_t: None,
             });
         }
         for (s, r) in self.replicas.into_iter().enumerate() {

@@ -39,6 +39,7 @@ pub fn inject(events: &mut Vec<Event>, property: Property, nth: usize) -> Result
         Property::SequentialNames => repeat_name(events, nth),
         Property::OneShotWatches => repeat_notification(events, nth),
         Property::ReplicaAgreement => skip_on_replica(events, nth),
+        Property::Progress => unanswered(events, nth),
     };
     done.ok_or(NoPlace { property })
 }
@@ -140,6 +141,7 @@ fn ground_truth(events: &[Event]) -> Vec<(TxnHeader, &Txn)> {
                 cxid,
                 time,
                 txn,
+                ..
             } => Some((
                 TxnHeader {
                     session_id: *session,
@@ -445,6 +447,38 @@ fn repeat_notification(events: &mut Vec<Event>, nth: usize) -> Option<String> {
     let copy = events[i].clone();
     events.insert(i + 1, copy);
     Some(format!("line {}: notification repeated", i + 1))
+}
+
+/// A request is never answered though its connection stays up, in a history whose
+/// liveness phase (marked at its end) holds the service to answering.
+fn unanswered(events: &mut Vec<Event>, nth: usize) -> Option<String> {
+    let end = events.iter().filter_map(Event::time).max()?;
+    let first_truth = events
+        .iter()
+        .position(|e| matches!(e, Event::Txn { .. } | Event::Replica { .. }))
+        .unwrap_or(events.len());
+    // A client's last completion, so that nothing after it on the client is disturbed.
+    let mut last: HashMap<u32, usize> = HashMap::new();
+    for (i, e) in events[..first_truth].iter().enumerate() {
+        if let Event::Complete { client, xid, .. } = e {
+            if *xid > 0 {
+                last.insert(*client, i);
+            }
+        }
+    }
+    let mut places: Vec<usize> = last.into_values().collect();
+    places.sort_unstable();
+    let i = *places.get(nth % places.len().max(1))?;
+    events.remove(i);
+    let truth = first_truth - 1;
+    events.insert(
+        truth,
+        Event::Phase {
+            t: end,
+            phase: crate::history::Phase::Liveness,
+        },
+    );
+    Some(format!("line {}: a completion removed", i + 1))
 }
 
 /// A replica skips a committed txn.

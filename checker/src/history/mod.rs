@@ -100,6 +100,13 @@ pub enum Event {
         /// `c % clients` (each new session of a client is a new history client).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         clients: Option<u32>,
+        /// The servers' `tickTime` (session expiry and timers run on tick boundaries).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tick_ms: Option<u64>,
+        /// How often the leader looks for containers and TTL nodes to delete
+        /// (`znode.container.checkIntervalMs`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container_check_ms: Option<u64>,
     },
     /// A client sent a request (`xid` is unique per client).
     Invoke {
@@ -175,8 +182,13 @@ pub enum Event {
         zxid: Zxid,
         session: SessionId,
         cxid: i32,
+        /// The leader's clock when it made the txn (`TxnHeader.time`, milliseconds).
         time: i64,
         txn: Txn,
+        /// When a replica first applied it, in the history's simulated time (a recorder
+        /// that knows it writes it; the progress checks need it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        applied_t: Option<Micros>,
     },
     /// What one replica applied, in order.
     Replica { server: u64, segments: Vec<Segment> },
@@ -219,6 +231,41 @@ impl Event {
             bugs,
             recipe: None,
             clients: None,
+            tick_ms: None,
+            container_check_ms: None,
+        }
+    }
+
+    /// A header that also gives the servers' tick and container check interval.
+    pub fn with_timing(self, tick: u64, container_check: u64) -> Event {
+        match self {
+            Event::Header {
+                format,
+                version,
+                seed,
+                scenario,
+                servers,
+                observers,
+                replay,
+                bugs,
+                recipe,
+                clients,
+                ..
+            } => Event::Header {
+                format,
+                version,
+                seed,
+                scenario,
+                servers,
+                observers,
+                replay,
+                bugs,
+                recipe,
+                clients,
+                tick_ms: Some(tick),
+                container_check_ms: Some(container_check),
+            },
+            other => other,
         }
     }
 
@@ -234,6 +281,8 @@ impl Event {
                 observers,
                 replay,
                 bugs,
+                tick_ms,
+                container_check_ms,
                 ..
             } => Event::Header {
                 format,
@@ -246,6 +295,8 @@ impl Event {
                 bugs,
                 recipe,
                 clients: Some(client_count),
+                tick_ms,
+                container_check_ms,
             },
             other => other,
         }

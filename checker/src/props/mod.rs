@@ -16,6 +16,7 @@ pub mod fifo_order;
 pub mod linearizable_writes;
 pub mod one_shot_watches;
 pub mod phantom_writes;
+pub mod progress;
 pub mod reads;
 pub mod replicas;
 pub mod sequential;
@@ -43,10 +44,11 @@ pub enum Property {
     SequentialNames,
     OneShotWatches,
     ReplicaAgreement,
+    Progress,
 }
 
 impl Property {
-    pub const ALL: [Property; 12] = [
+    pub const ALL: [Property; 13] = [
         Property::LinearizableWrites,
         Property::FifoClientOrder,
         Property::NoTimeTravel,
@@ -59,6 +61,7 @@ impl Property {
         Property::SequentialNames,
         Property::OneShotWatches,
         Property::ReplicaAgreement,
+        Property::Progress,
     ];
 
     /// The name reports and the command line use.
@@ -76,6 +79,7 @@ impl Property {
             Property::SequentialNames => "sequential-names",
             Property::OneShotWatches => "one-shot-watches",
             Property::ReplicaAgreement => "replica-agreement",
+            Property::Progress => "progress",
         }
     }
 
@@ -99,6 +103,7 @@ impl Property {
             Property::SequentialNames => "ZooKeeper Programmer's Guide, sequence nodes",
             Property::OneShotWatches => "ZooKeeper Programmer's Guide, ZooKeeper watches",
             Property::ReplicaAgreement => "Zab (DSN 2011) and Zab.tla",
+            Property::Progress => "ZooKeeper Programmer's Guide, sessions, container and TTL nodes",
         }
     }
 }
@@ -274,7 +279,8 @@ impl Report {
 /// need neither shared out between them.
 pub fn check_all(h: &History, options: Options) -> Report {
     use crate::reference::Half;
-    const AFTER_WRITES: [Property; 7] = [
+    const AFTER_WRITES: [Property; 8] = [
+        Property::Progress,
         Property::LinearizableWrites,
         Property::EphemeralsLiveWithSession,
         Property::FifoClientOrder,
@@ -323,6 +329,7 @@ pub fn check(p: Property, h: &History, r: &Reference, options: Options) -> Outco
         Property::SequentialNames => sequential::check(h),
         Property::OneShotWatches => one_shot_watches::check(h, r),
         Property::ReplicaAgreement => replicas::check(h),
+        Property::Progress => progress::check(h),
     }
 }
 

@@ -55,6 +55,7 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
 
 fn check_before_later_read(h: &History, r: &Reference, findings: &mut Findings) -> usize {
     let replies = replies_by_session(h);
+    let closes = answered_closes(h);
     let notes = notes_by_path(h);
     let mut checked = 0;
     for f in &r.fired {
@@ -62,12 +63,20 @@ fn check_before_later_read(h: &History, r: &Reference, findings: &mut Findings) 
             continue;
         }
         checked += 1;
-        let Some(list) = replies.get(&f.session) else {
-            continue;
-        };
+        let list = replies.get(&f.session).map_or(&[][..], Vec::as_slice);
         let set_at = f.registered_at.unwrap_or(0);
-        let Some(&(_, reply_at, op, _)) = first_reply_reflecting(list, set_at, f.zxid) else {
-            continue;
+        let reply = first_reply_reflecting(list, set_at, f.zxid).map(|&(_, at, op, _)| (at, op));
+        // An answered close reflects its closeSession txn: a notification owed before it
+        // must come before the close's reply, so that a fired watch is delivered.
+        let close = closes
+            .get(&f.session)
+            .filter(|&&(zc, at)| zc > f.zxid && at > set_at)
+            .map(|&(_, at)| at);
+        let (reply_at, op) = match (reply, close) {
+            (Some((at, _)), Some(c)) if c < at => (c, None),
+            (Some((at, op)), _) => (at, Some(op)),
+            (None, Some(c)) => (c, None),
+            (None, None) => continue,
         };
         // A reconnect in between: the watch went with its connection, and the client's
         // SetWatches on the new one is judged on its own.
@@ -85,11 +94,15 @@ fn check_before_later_read(h: &History, r: &Reference, findings: &mut Findings) 
             findings.count();
             continue;
         }
+        let mut events: Vec<usize> = heard.into_iter().collect();
+        if op.is_none() {
+            events.push(reply_at);
+        }
         findings.add(
-            sentence(h, f, op, heard),
-            vec![op],
+            sentence(h, f, op, reply_at, heard),
+            op.into_iter().collect(),
             Vec::new(),
-            heard.into_iter().collect(),
+            events,
         );
     }
     checked
@@ -97,7 +110,7 @@ fn check_before_later_read(h: &History, r: &Reference, findings: &mut Findings) 
 
 /// The first reply after position `after` that reflects state at or after `zxid`.
 fn first_reply_reflecting(
-    list: &Replies,
+    list: &[(Zxid, usize, OpId, Zxid)],
     after: usize,
     zxid: Zxid,
 ) -> Option<&(Zxid, usize, OpId, Zxid)> {
@@ -107,8 +120,13 @@ fn first_reply_reflecting(
     list[start..].iter().find(|&&(_, _, _, own)| own >= zxid)
 }
 
-fn sentence(h: &History, f: &Fired, op: OpId, heard: Option<usize>) -> String {
-    let reply_zxid = h.op(op).reply().map_or(0, |r| r.zxid);
+fn sentence(
+    h: &History,
+    f: &Fired,
+    op: Option<OpId>,
+    reply_at: usize,
+    heard: Option<usize>,
+) -> String {
     let late = match heard {
         Some(at) => format!("; the notification came later (event {})", at + 1),
         None => "; it never came".to_string(),
@@ -120,15 +138,37 @@ fn sentence(h: &History, f: &Fired, op: OpId, heard: Option<usize>) -> String {
         ),
         None => format!("session {:#x} was watching {} and", f.session, f.path),
     };
+    let first = match op {
+        Some(op) => format!(
+            "the reply to {} reflects zxid {} first",
+            describe_op(h, op),
+            z(h.op(op).reply().map_or(0, |r| r.zxid))
+        ),
+        None => format!(
+            "the reply to its close (event {}) came first, on the connection the watch was set on",
+            reply_at + 1
+        ),
+    };
     format!(
-        "{why} should hear {} for {} (zxid {}) before any later state, but the reply to {} reflects zxid {} first{}",
+        "{why} should hear {} for {} (zxid {}) before any later state, but {first}{late}",
         f.event_type.name(),
         f.path,
         z(f.zxid),
-        describe_op(h, op),
-        z(reply_zxid),
-        late
     )
+}
+
+/// Each session's answered close: (the closeSession's zxid, where the reply arrived).
+fn answered_closes(h: &History) -> FastMap<SessionId, (Zxid, usize)> {
+    let mut out = FastMap::default();
+    for c in &h.closes {
+        let (Some(reply), Some(at)) = (c.definite_reply(), c.end_at()) else {
+            continue;
+        };
+        if let Some(session) = c.session.or_else(|| h.next_session(c.client, c.invoke_at)) {
+            out.entry(session).or_insert((reply.zxid, at));
+        }
+    }
+    out
 }
 
 fn replies_by_session(h: &History) -> FastMap<SessionId, Replies> {

@@ -236,6 +236,7 @@ pub(super) fn on_message(
     msg: PeerMessage,
     out: &mut Effects,
 ) {
+    let lost_touch = s.config.bugs.session_touch_lost;
     with_leader(s, |s, l| {
         match l.learners.get_mut(&from) {
             Some(h) => h.last_heard_ms = now_ms,
@@ -269,7 +270,8 @@ pub(super) fn on_message(
             } => on_ack_epoch(s, l, now_ms, from, current_epoch, last_zxid, out),
             PeerMessage::Ack { zxid } => on_ack(s, l, now_ms, from, zxid, out),
             PeerMessage::Ping { round, touches } => {
-                for (session, _timeout) in touches {
+                // A follower reports the sessions its clients touched (Learner.ping).
+                for (session, _timeout) in touches.into_iter().filter(|_| !lost_touch) {
                     l.sessions.touch(session, now_ms);
                 }
                 if let Some(h) = l.learners.get_mut(&from) {
@@ -673,6 +675,9 @@ pub(super) fn revalidate(s: &mut Server, now_ms: i64, session: SessionId) -> boo
 
 /// A client of this server touched its session.
 pub(super) fn touch(s: &mut Server, now_ms: i64, session: SessionId) {
+    if s.config.bugs.session_touch_lost {
+        return;
+    }
     with_leader(s, |_, l| {
         l.sessions.touch(session, now_ms);
     });
@@ -945,6 +950,9 @@ fn quorum_alive(s: &Server, l: &Leader, now_ms: i64) -> bool {
 
 /// `ContainerManager.checkContainers`: one deleteContainer txn per candidate.
 fn reap_containers(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effects) {
+    if s.config.bugs.no_container_reaping {
+        return;
+    }
     for path in s.tree.reap_candidates(now_ms) {
         let h = TxnHeader {
             session_id: 0,

@@ -60,11 +60,18 @@ pub struct Bugs {
     pub sync_no_quorum: bool,
     /// ZOOKEEPER-1419: a vote order that is not total.
     pub vote_order_not_total: bool,
+    /// The leader's session tracker drops touches (a client's requests and pings, and the
+    /// touches followers report), so a session expires one timeout after it was created
+    /// or revalidated, however busy its client is.
+    pub session_touch_lost: bool,
+    /// The leader's container manager never deletes anything: empty containers and
+    /// expired TTL nodes stay forever.
+    pub no_container_reaping: bool,
 }
 
 impl Bugs {
     /// Every knob, by its command-line name.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 14] = [
         "stale-read",
         "watch-after-read",
         "fifo-reorder",
@@ -77,10 +84,12 @@ impl Bugs {
         "lost-close-session",
         "sync-no-quorum",
         "vote-order-not-total",
+        "session-touch-lost",
+        "no-container-reaping",
     ];
 
     /// What each knob in `NAMES` re-creates, in the same order.
-    pub const DESCRIPTIONS: [&'static str; 12] = [
+    pub const DESCRIPTIONS: [&'static str; 14] = [
         "a server answers a client that has seen a later zxid from its older state",
         "a watch notification is sent after the read reply it should precede",
         "a learner forwards a session's pipelined writes with pairs swapped",
@@ -93,6 +102,8 @@ impl Bugs {
         "ZOOKEEPER-2355: a session whose closeSession was lost keeps its ephemerals",
         "ZOOKEEPER-1675: the leader answers sync without a quorum, so sync+read is stale",
         "ZOOKEEPER-1419: leader election compares votes by an order that is not total",
+        "the leader drops session touches: busy sessions expire one timeout after they began",
+        "the leader never deletes empty containers or expired TTL nodes",
     ];
 
     /// The knobs with one of them switched on by name; `None` for an unknown name.
@@ -110,6 +121,8 @@ impl Bugs {
             "lost-close-session" => &mut self.lost_close_session,
             "sync-no-quorum" => &mut self.sync_no_quorum,
             "vote-order-not-total" => &mut self.vote_order_not_total,
+            "session-touch-lost" => &mut self.session_touch_lost,
+            "no-container-reaping" => &mut self.no_container_reaping,
             _ => return None,
         };
         *flag = true;
@@ -142,6 +155,8 @@ impl Bugs {
             (self.lost_close_session, other.lost_close_session),
             (self.sync_no_quorum, other.sync_no_quorum),
             (self.vote_order_not_total, other.vote_order_not_total),
+            (self.session_touch_lost, other.session_touch_lost),
+            (self.no_container_reaping, other.no_container_reaping),
         ];
         pairs.iter().all(|(a, b)| !a || *b)
     }

@@ -33,6 +33,7 @@ pub fn build(scenario: &Scenario, seed: u64) -> Box<dyn Clients> {
                 .map(|i| {
                     Generator::new(
                         stream(seed, &format!("workload-{i}")),
+                        stream(seed, &format!("workload-extra-{i}")),
                         scenario.workload.clone(),
                         i,
                     )

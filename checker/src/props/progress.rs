@@ -1,0 +1,442 @@
+//! Progress: the service does its job, not only nothing wrong. Judged where the history
+//! shows that no fault could excuse a failure: after the run's liveness phase began (every
+//! fault healed; the `phase` event), on what the fault-free service did.
+//!
+//! - **Requests are answered**: a request (or a close) sent on a connection that never
+//!   broke has an answer; one still open when the history ends was never answered. "The
+//!   client will ... receive a response" (ZooKeeper Programmer's Guide, "ZooKeeper
+//!   Sessions"; a server answers every request of a live connection in order).
+//! - **Sessions kept alive stay alive**: a session is not expired while its client is heard
+//!   from. A session expires only when the leader has not heard from it for its timeout
+//!   (Programmer's Guide, "ZooKeeper Sessions"; `SessionTrackerImpl`), and every request
+//!   and ping a server answers touches the session there, a follower reporting its
+//!   touches to the leader (`Learner.ping`). So an expiry txn made by the leader of epoch
+//!   E, applied at time x, is a violation when the client heard from a server following
+//!   or leading E at a time h after the liveness phase began with x < h + timeout (less
+//!   two ticks of rounding). Needs the txns' application times (`applied_t`).
+//! - **Containers and TTL nodes are reaped in time**: a container whose last child is gone
+//!   (cversion > 0, no children), or a TTL node without children not changed for its TTL,
+//!   is deleted by the leader's container manager at its next run
+//!   (`ContainerManager.checkContainers`, every `znode.container.checkIntervalMs`; ZooKeeper
+//!   Programmer's Guide, "Container Nodes" and "TTL Nodes"). Once one is due after the
+//!   liveness phase began (or after a later leader took over), it must be gone within the
+//!   interval plus two ticks. TTL nodes are judged only in a history without clock faults
+//!   (their TTL runs on the leader's wall clock, which a clock fault moves), and every
+//!   check needs the header's `container_check_ms`.
+//!
+//! That a notification a session is owed is delivered is watch-before-later-read's part:
+//! a session's answered close counts as a later reply there.
+
+use zksim_core::stat::{NodeKind, SessionId, Zxid};
+use zksim_core::tree::DataTree;
+use zksim_core::txn::{CreateKind, Txn, TxnHeader};
+use zksim_core::zab::PeerState;
+
+use super::describe::{op as describe_op, txn as describe_txn, zxid as z};
+use super::{Findings, Outcome, Property};
+use crate::history::{Micros, SessionEvent};
+use crate::index::{End, FastMap, FastSet, History, TxnId};
+
+pub fn check(h: &History) -> Outcome {
+    let mut findings = Findings::new(Property::Progress);
+    let Some((live_t, _)) = h.liveness else {
+        return findings.outcome(0);
+    };
+    let mut checked = check_answered(h, &mut findings);
+    checked += check_kept_alive(h, live_t, &mut findings);
+    checked += check_reaped(h, live_t, &mut findings);
+    findings.outcome(checked)
+}
+
+/// Two ticks: session expiry and the container manager run on tick boundaries.
+fn slack_us(h: &History) -> Micros {
+    2 * h.header.tick_ms.unwrap_or(200) * 1000
+}
+
+fn ms(t: Micros) -> String {
+    format!("{} ms", t / 1000)
+}
+
+fn check_answered(h: &History, findings: &mut Findings) -> usize {
+    for (i, op) in h.ops.iter().enumerate() {
+        if matches!(op.end, End::Open) {
+            findings.add(
+                format!(
+                    "{} was sent at {} on a connection that never broke, and the history ends without an answer",
+                    describe_op(h, i as u32),
+                    ms(op.invoke_t)
+                ),
+                vec![i as u32],
+                Vec::new(),
+                Vec::new(),
+            );
+        }
+    }
+    for close in &h.closes {
+        if matches!(close.end, End::Open) {
+            findings.add(
+                format!(
+                    "client {}'s close (event {}) was sent at {} on a connection that never broke, and the history ends without an answer",
+                    close.client,
+                    close.invoke_at + 1,
+                    ms(close.invoke_t)
+                ),
+                Vec::new(),
+                Vec::new(),
+                vec![close.invoke_at],
+            );
+        }
+    }
+    h.ops.len() + h.closes.len()
+}
+
+/// When each session's client heard from a server, with the server and the session's
+/// timeout on that connection: (time, position, server, timeout ms).
+type Heard = Vec<(Micros, usize, u64, i32)>;
+
+fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
+    let closed: FastSet<SessionId> = h
+        .closes
+        .iter()
+        .filter_map(|c| c.session.or_else(|| h.next_session(c.client, c.invoke_at)))
+        .collect();
+    let expiries: Vec<(TxnId, Micros)> = h
+        .txns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| matches!(t.txn, Txn::CloseSession { .. }) && !closed.contains(&t.session))
+        .filter_map(|(i, t)| Some((i as TxnId, t.applied_t.filter(|&x| x >= live_t)?)))
+        .collect();
+    if expiries.is_empty() {
+        return 0;
+    }
+    let heard = heard_from(h, live_t);
+    let slack = slack_us(h);
+    for &(id, applied) in &expiries {
+        let t = h.txn(id);
+        let epoch = u32::try_from(t.zxid >> 32).expect("an epoch fits in u32");
+        let Some(list) = heard.get(&t.session) else {
+            continue;
+        };
+        let before = &list[..list.partition_point(|&(when, ..)| when < applied)];
+        let latest = before
+            .iter()
+            .rev()
+            .find(|&&(when, _, server, _)| serves_epoch(h, server, when, epoch));
+        let Some(&(when, at, server, timeout_ms)) = latest else {
+            continue;
+        };
+        let timeout = u64::try_from(timeout_ms.max(0)).expect("non-negative") * 1000;
+        if applied + slack >= when + timeout {
+            continue;
+        }
+        findings.add(
+            format!(
+                "session {:#x} was expired (closeSession at zxid {}, applied at {}) though its client heard from server {server} at {} (event {}), within its {} ms timeout, in the fault-free phase: a session kept alive must not expire",
+                t.session,
+                z(t.zxid),
+                ms(applied),
+                ms(when),
+                at + 1,
+                timeout_ms
+            ),
+            Vec::new(),
+            vec![id],
+            vec![at],
+        );
+    }
+    expiries.len()
+}
+
+/// For each session, when its client heard from a server after `from` (answers, pings,
+/// notifications), in time order, with the server of that connection.
+fn heard_from(h: &History, from: Micros) -> FastMap<SessionId, Heard> {
+    let mut out: FastMap<SessionId, Heard> = FastMap::default();
+    let mut note = |session: SessionId, client, t: Micros, at: usize| {
+        if t < from {
+            return;
+        }
+        if let Some((server, timeout)) = connection_server(h, client, at) {
+            out.entry(session)
+                .or_default()
+                .push((t, at, server, timeout));
+        }
+    };
+    for &id in &h.completions {
+        let op = h.op(id);
+        if let (Some(session), Some(_), End::Reply { t, at, .. }) =
+            (op.session, op.definite_reply(), op.end)
+        {
+            note(session, op.client, t, at);
+        }
+    }
+    for p in &h.pings {
+        note(p.session, p.client, p.t, p.at);
+    }
+    for n in &h.notices {
+        note(n.session, n.client, n.t, n.at);
+    }
+    for list in out.values_mut() {
+        list.sort_unstable();
+    }
+    out
+}
+
+/// The server and negotiated timeout of the client's connection holding position `at`.
+fn connection_server(h: &History, client: u32, at: usize) -> Option<(u64, i32)> {
+    let connects = h.connects.get(&client)?;
+    let last = *connects[..connects.partition_point(|&c| c < at)].last()?;
+    let i = h.sessions.partition_point(|s| s.at < last);
+    match h.sessions.get(i)?.event {
+        SessionEvent::Connected { server, timeout_ms } => Some((*server, *timeout_ms)),
+        _ => None,
+    }
+}
+
+/// Whether `server`'s latest role before `when` was following or leading `epoch`.
+fn serves_epoch(h: &History, server: u64, when: Micros, epoch: u32) -> bool {
+    h.roles
+        .iter()
+        .rev()
+        .filter(|r| r.server == server && r.t <= when)
+        .map(|r| matches!(r.state, PeerState::Following | PeerState::Leading) && r.epoch == epoch)
+        .next()
+        .unwrap_or(false)
+}
+
+/// A container or TTL node due for deletion: since when, and its kind.
+#[derive(Clone, Copy)]
+struct Due {
+    since: Micros,
+    ttl: bool,
+}
+
+fn check_reaped(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
+    let Some(interval_ms) = h.header.container_check_ms else {
+        return 0;
+    };
+    let makes_reapable = |t: &Txn| match t {
+        Txn::Create { kind, .. } => matches!(kind, CreateKind::Container | CreateKind::Ttl),
+        Txn::Multi(txns) => txns.iter().any(|t| {
+            matches!(
+                t,
+                Txn::Create {
+                    kind: CreateKind::Container | CreateKind::Ttl,
+                    ..
+                }
+            )
+        }),
+        _ => false,
+    };
+    if !h.txns.iter().any(|t| makes_reapable(t.txn)) || h.txns.iter().any(|t| t.applied_t.is_none())
+    {
+        return 0;
+    }
+    let judge_ttl = !h.faults.iter().any(|f| f.kind.starts_with("clock"));
+    let leaders = leaderships(h);
+    let reap = Reaping {
+        h,
+        live_t,
+        bound: interval_ms * 1000 + slack_us(h),
+        leaders,
+        judge_ttl,
+    };
+    reap.run(findings)
+}
+
+struct Reaping<'a, 'h> {
+    h: &'a History<'h>,
+    live_t: Micros,
+    /// How long after it is due a node may live: the check interval and two ticks.
+    bound: Micros,
+    /// Each established leadership: (from, until).
+    leaders: Vec<(Micros, Micros)>,
+    judge_ttl: bool,
+}
+
+impl Reaping<'_, '_> {
+    /// The latest time a node due since `since` may still exist: a whole check interval
+    /// (and two ticks) of one established leader's reign after it became due; a leader
+    /// that takes over starts its container manager afresh, and while none leads nothing
+    /// is reaped. `Micros::MAX` when no reign is long enough.
+    fn deadline(&self, since: Micros) -> Micros {
+        let mut base = since.max(self.live_t);
+        for &(from, until) in &self.leaders {
+            if until <= base {
+                continue;
+            }
+            base = base.max(from);
+            if base + self.bound <= until {
+                return base + self.bound;
+            }
+        }
+        Micros::MAX
+    }
+
+    /// Replay the ground truth, following which nodes are due; returns how many were.
+    fn run(&self, findings: &mut Findings) -> usize {
+        let mut tree = DataTree::new();
+        let mut due: FastMap<String, Due> = FastMap::default();
+        let mut judged = 0;
+        for (i, t) in self.h.txns.iter().enumerate() {
+            let applied = t.applied_t.expect("checked: every txn has its time");
+            let hdr = TxnHeader {
+                session_id: t.session,
+                cxid: t.cxid,
+                zxid: t.zxid,
+                time: t.time,
+            };
+            let touched = touched_paths(t.txn);
+            tree.apply(&hdr, t.txn, &mut Vec::new());
+            for path in touched {
+                let now = self.due_since(&tree, &path, applied);
+                match (due.get(&path).copied(), now) {
+                    (Some(d), None) => {
+                        due.remove(&path);
+                        judged += 1;
+                        self.ended(&path, d, i as TxnId, applied, t.zxid, findings);
+                    }
+                    // A TTL node changed: due again a TTL later.
+                    (Some(d), Some(again)) if again.since != d.since => {
+                        judged += 1;
+                        self.ended(&path, d, i as TxnId, applied, t.zxid, findings);
+                        due.insert(path, again);
+                    }
+                    (None, Some(since)) => {
+                        due.insert(path, since);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut left: Vec<(String, Due)> = due.into_iter().collect();
+        left.sort_by(|a, b| a.0.cmp(&b.0));
+        for (path, d) in left {
+            judged += 1;
+            let deadline = self.deadline(d.since);
+            if self.h.end_t > deadline {
+                findings.add(
+                    format!(
+                        "{} {path} was due for deletion from {} on, but was still there when the history ended at {} (the leader's container manager runs every {} ms)",
+                        kind_name(d),
+                        ms(d.since.max(self.live_t)),
+                        ms(self.h.end_t),
+                        self.h.header.container_check_ms.unwrap_or(0)
+                    ),
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                );
+            }
+        }
+        judged
+    }
+
+    /// Since when the node at `path` is due for deletion on `tree`, if it is.
+    fn due_since(&self, tree: &DataTree, path: &str, applied: Micros) -> Option<Due> {
+        let node = tree.get(path)?;
+        if !node.children.is_empty() {
+            return None;
+        }
+        match node.stat.kind() {
+            NodeKind::Container if node.stat.cversion > 0 => Some(Due {
+                since: applied,
+                ttl: false,
+            }),
+            NodeKind::Ttl(ttl) if self.judge_ttl && ttl > 0 => {
+                // Without clock faults a server's clock is the history's: mtime + ttl.
+                let at_ms = node.stat.mtime.checked_add(ttl)?;
+                let since = u64::try_from(at_ms).ok()?.checked_mul(1000)?;
+                Some(Due {
+                    since: since.max(applied),
+                    ttl: true,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// A due node stopped being due at txn `id`: by its reaping, or by a change.
+    fn ended(
+        &self,
+        path: &str,
+        d: Due,
+        id: TxnId,
+        applied: Micros,
+        zxid: Zxid,
+        findings: &mut Findings,
+    ) {
+        if applied <= self.deadline(d.since) {
+            return;
+        }
+        let txn = self.h.txn(id).txn;
+        findings.add(
+            format!(
+                "{} {path} was due for deletion from {} on, but {} at zxid {} (applied at {}) came only after the {} ms check interval had passed",
+                kind_name(d),
+                ms(d.since.max(self.live_t)),
+                describe_txn(txn),
+                z(zxid),
+                ms(applied),
+                self.h.header.container_check_ms.unwrap_or(0)
+            ),
+            Vec::new(),
+            vec![id],
+            Vec::new(),
+        );
+    }
+}
+
+/// The established leaderships, in time order: from a server's `role` event as leader
+/// to its next role event (or the end of time).
+fn leaderships(h: &History) -> Vec<(Micros, Micros)> {
+    let mut out = Vec::new();
+    for (i, r) in h.roles.iter().enumerate() {
+        if r.state != PeerState::Leading {
+            continue;
+        }
+        let until = h.roles[i + 1..]
+            .iter()
+            .find(|n| n.server == r.server)
+            .map_or(Micros::MAX, |n| n.t);
+        out.push((r.t, until));
+    }
+    out
+}
+
+fn kind_name(d: Due) -> &'static str {
+    if d.ttl { "TTL node" } else { "container" }
+}
+
+/// The paths whose reapability a txn may change: what it creates, deletes or changes, and
+/// their parents.
+fn touched_paths(txn: &Txn) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_touched(txn, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn collect_touched(txn: &Txn, out: &mut Vec<String>) {
+    match txn {
+        Txn::Create { path, .. }
+        | Txn::Delete { path }
+        | Txn::DeleteContainer { path }
+        | Txn::SetData { path, .. } => with_parent(path, out),
+        Txn::CloseSession { paths } => paths.iter().for_each(|p| with_parent(p, out)),
+        Txn::Multi(txns) => txns.iter().for_each(|t| collect_touched(t, out)),
+        _ => {}
+    }
+}
+
+fn with_parent(path: &str, out: &mut Vec<String>) {
+    out.push(path.to_string());
+    if let Some((parent, _)) = path.rsplit_once('/') {
+        out.push(if parent.is_empty() {
+            "/".to_string()
+        } else {
+            parent.to_string()
+        });
+    }
+}
