@@ -423,7 +423,13 @@ impl Ensemble {
             let target = self
                 .clients
                 .iter()
-                .position(|c| c.server == s && c.state == State::Active && c.session == e.watcher);
+                .position(|c| {
+                    // A closing session still hears the changes applied before its
+                    // closeSession, ahead of the close reply (one connection, one order).
+                    c.server == s
+                        && matches!(c.state, State::Active | State::Closing)
+                        && c.session == e.watcher
+                });
             if let Some(c) = target {
                 if e.readable_by(&ids()) {
                     self.events.push(Event::Watch {
