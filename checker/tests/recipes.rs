@@ -274,6 +274,7 @@ fn set() -> Response {
 fn a_history_without_a_recipe_has_no_recipe_verdict() {
     let mut s = Script::new("config", 2);
     s.events[0] = Event::header(None, None, vec![1], vec![], None, vec![]);
+    s.connect(0, 1);
     let h = History::new(&s.events).expect("well-formed");
     assert_eq!(recipes::check(&h), Ok(None));
     s.events[0] = s.events[0].clone().with_recipe(Some("generic".into()), 2);
@@ -283,7 +284,8 @@ fn a_history_without_a_recipe_has_no_recipe_verdict() {
 
 #[test]
 fn an_unknown_recipe_is_bad_input() {
-    let s = Script::new("mutex", 2);
+    let mut s = Script::new("mutex", 2);
+    s.connect(0, 1);
     let h = History::new(&s.events).expect("well-formed");
     let e = recipes::check(&h).expect_err("mutex is not a recipe");
     assert_eq!(e, RecipeError::UnknownRecipe("mutex".into()));
@@ -297,6 +299,7 @@ fn a_recipe_without_a_client_count_is_bad_input() {
     if let Event::Header { recipe, .. } = &mut s.events[0] {
         *recipe = Some("barrier".into());
     }
+    s.connect(0, 1);
     let h = History::new(&s.events).expect("well-formed");
     assert_eq!(
         recipes::check(&h),
