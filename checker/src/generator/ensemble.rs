@@ -420,16 +420,13 @@ impl Ensemble {
 
     fn deliver(&mut self, s: usize, fired: &[WatchEvent], zxid: Zxid) {
         for e in fired {
-            let target = self
-                .clients
-                .iter()
-                .position(|c| {
-                    // A closing session still hears the changes applied before its
-                    // closeSession, ahead of the close reply (one connection, one order).
-                    c.server == s
-                        && matches!(c.state, State::Active | State::Closing)
-                        && c.session == e.watcher
-                });
+            let target = self.clients.iter().position(|c| {
+                // A closing session still hears the changes applied before its
+                // closeSession, ahead of the close reply (one connection, one order).
+                c.server == s
+                    && matches!(c.state, State::Active | State::Closing)
+                    && c.session == e.watcher
+            });
             if let Some(c) = target {
                 if e.readable_by(&ids()) {
                     self.events.push(Event::Watch {
