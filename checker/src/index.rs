@@ -783,6 +783,24 @@ impl<'h> History<'h> {
         u32::try_from(before).expect("connection count fits in u32")
     }
 
+    /// Each session's first answered close: the closeSession's zxid (the reply's) and
+    /// the position where the reply arrived.
+    pub fn answered_closes(&self) -> FastMap<SessionId, (Zxid, usize)> {
+        let mut out = FastMap::default();
+        for c in &self.closes {
+            let (Some(reply), Some(at)) = (c.definite_reply(), c.end_at()) else {
+                continue;
+            };
+            if let Some(session) = c
+                .session
+                .or_else(|| self.next_session(c.client, c.invoke_at))
+            {
+                out.entry(session).or_insert((reply.zxid, at));
+            }
+        }
+        out
+    }
+
     /// The session a client established next after position `at`: the session of a
     /// request it sent before it had one (the client queues it until connected).
     pub fn next_session(&self, client: ClientId, at: usize) -> Option<SessionId> {

@@ -20,6 +20,7 @@ pub mod props;
 pub mod recipes;
 pub mod reference;
 pub mod report;
+pub mod watch_horizon;
 pub mod zkmodel;
 
 pub use index::History;

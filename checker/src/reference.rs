@@ -18,7 +18,8 @@
 //! client that never stated them, an answer is accepted when it holds either with no
 //! identity or with a `super` one, so it is taken on trust.
 
-use crate::index::FastMap;
+use crate::index::{FastMap, FastSet};
+use crate::watch_horizon::{self, Connection};
 
 use zksim_core::acl::{self, Id};
 use zksim_core::error::ErrorCode;
@@ -164,6 +165,19 @@ impl Reference {
             }
             return sweep.out;
         }
+        Reference::reads(h, sweep)
+    }
+
+    /// The reads half with every connection's watches kept to the end, as the replay was
+    /// before horizons (`watch_horizon`): tests hold the two to the same findings.
+    #[cfg(test)]
+    pub(crate) fn reads_keeping_watches(h: &History) -> Reference {
+        let mut sweep = Sweep::new(h, Half::Reads);
+        sweep.horizons.clear();
+        Reference::reads(h, sweep)
+    }
+
+    fn reads(h: &History, mut sweep: Sweep) -> Reference {
         let reads = read_queries(h);
         let mut next_read = 0;
         for t in 0..h.txns.len() {
@@ -173,6 +187,7 @@ impl Reference {
                 sweep.query(op, at);
                 next_read += 1;
             }
+            sweep.retire_before(zxid);
             sweep.txn(TxnId::try_from(t).expect("fits"));
         }
         for &(at, op) in &reads[next_read..] {
@@ -237,6 +252,11 @@ struct Sweep<'a, 'h> {
     /// Each session's persistent watches (path, recursive), as its addWatch requests set
     /// them and its removeWatches requests take them away.
     persistent: FastMap<SessionId, Vec<(String, bool)>>,
+    /// Connections by horizon (`watch_horizon`): past its horizon, a connection's watches
+    /// fire nothing any property can use, and are dropped.
+    horizons: Vec<(Zxid, Connection)>,
+    next_horizon: usize,
+    retired: FastSet<Connection>,
     superuser: Vec<Id>,
     events: Vec<WatchEvent>,
     out: Reference,
@@ -261,6 +281,13 @@ impl<'a, 'h> Sweep<'a, 'h> {
             watchers: FastMap::default(),
             watcher_of: Vec::new(),
             persistent: FastMap::default(),
+            horizons: if half == Half::Reads && h.header.version >= 2 {
+                watch_horizon::horizons(h)
+            } else {
+                Vec::new()
+            },
+            next_horizon: 0,
+            retired: FastSet::default(),
             superuser: vec![Id::new("super", "checker")],
             events: Vec::new(),
             out: Reference::default(),
@@ -275,6 +302,10 @@ impl<'a, 'h> Sweep<'a, 'h> {
             return session;
         }
         let connection = self.h.connection_of(client, at);
+        assert!(
+            !self.retired.contains(&(session, connection)),
+            "session {session:#x} connection {connection} is used after its horizon"
+        );
         let next = -1 - WatcherId::try_from(self.watcher_of.len()).expect("fits");
         let id = *self.watchers.entry((session, connection)).or_insert(next);
         if id == next {
@@ -291,6 +322,20 @@ impl<'a, 'h> Sweep<'a, 'h> {
         let index = usize::try_from(-1 - watcher).expect("a connection watcher");
         let (session, connection) = self.watcher_of[index];
         (session, Some(connection))
+    }
+
+    /// Drop the watches of every connection whose horizon lies before `zxid`.
+    fn retire_before(&mut self, zxid: Zxid) {
+        while let Some(&(horizon, connection)) = self.horizons.get(self.next_horizon) {
+            if horizon >= zxid {
+                return;
+            }
+            self.next_horizon += 1;
+            self.retired.insert(connection);
+            if let Some(&watcher) = self.watchers.get(&connection) {
+                self.tree.remove_watcher(watcher);
+            }
+        }
     }
 
     fn txn(&mut self, t: TxnId) {

@@ -1,6 +1,10 @@
 //! Reading and writing histories as JSON lines, with errors that name the line.
 
-use super::{Event, FORMAT, VERSION, VERSION_MIN};
+use std::convert::Infallible;
+use std::io::Read;
+
+use super::Event;
+use super::blocks::{self, BLOCK_BYTES};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryError {
@@ -11,52 +15,86 @@ pub enum HistoryError {
 }
 
 /// Parse a whole history. The first non-blank line must be a header of this format and
-/// version; blank lines are skipped.
+/// version; blank lines are skipped. A long text is read on every core (`blocks`).
 pub fn parse(text: &str) -> Result<Vec<Event>, HistoryError> {
-    let mut events = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = index + 1;
-        if raw.trim().is_empty() {
-            continue;
+    match blocks::parse_blocks(blocks::split(text, BLOCK_BYTES).map(Ok::<_, Infallible>)) {
+        Ok(result) => result,
+        Err(never) => match never {},
+    }
+}
+
+/// Why a history could not be read from a file or stream.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Reading failed, or the text is not UTF-8 (`std::io::read_to_string`'s error).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The text is not a history: as [`parse`] says.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+/// Read a history from a file or stream, as [`parse`] reads its text, one block at a time:
+/// the whole text is never held, only the events. A read error, or text that is not UTF-8,
+/// is the answer even when a line before it is not an event, as when the text is read
+/// whole first.
+pub fn read(source: impl Read) -> Result<Vec<Event>, ReadError> {
+    let text = TextBlocks {
+        source,
+        carry: Vec::new(),
+        done: false,
+    };
+    Ok(blocks::parse_blocks(text)??)
+}
+
+/// A stream's text in blocks of about `BLOCK_BYTES` that end at a line's end.
+struct TextBlocks<R> {
+    source: R,
+    /// The start of a line the last block did not finish.
+    carry: Vec<u8>,
+    done: bool,
+}
+
+impl<R: Read> Iterator for TextBlocks<R> {
+    type Item = std::io::Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
         }
-        let event: Event = serde_json::from_str(raw).map_err(|e| HistoryError::Line {
-            line,
-            message: format!("not a history event: {e}"),
-        })?;
-        if events.is_empty() {
-            match &event {
-                Event::Header {
-                    format, version, ..
-                } if format == FORMAT && (VERSION_MIN..=VERSION).contains(version) => {}
-                Event::Header {
-                    format, version, ..
-                } => {
-                    return Err(HistoryError::Line {
-                        line,
-                        message: format!(
-                            "format {format:?} version {version}; this build reads {FORMAT:?} versions {VERSION_MIN} to {VERSION}"
-                        ),
-                    });
+        let mut buf = std::mem::take(&mut self.carry);
+        loop {
+            buf.reserve(BLOCK_BYTES);
+            let limit = u64::try_from(BLOCK_BYTES).expect("a block size fits in u64");
+            match (&mut self.source).take(limit).read_to_end(&mut buf) {
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
                 }
-                _ => {
-                    return Err(HistoryError::Line {
-                        line,
-                        message: "the first event must be the header".to_string(),
-                    });
+                Ok(0) => {
+                    self.done = true;
+                    return (!buf.is_empty()).then(|| utf8(buf));
                 }
+                Ok(_) => {}
             }
-        } else if matches!(event, Event::Header { .. }) {
-            return Err(HistoryError::Line {
-                line,
-                message: "a second header".to_string(),
-            });
+            // A line longer than a block makes the block longer.
+            if let Some(end) = buf.iter().rposition(|&b| b == b'\n') {
+                self.carry = buf.split_off(end + 1);
+                return Some(utf8(buf));
+            }
         }
-        events.push(event);
     }
-    if events.is_empty() {
-        return Err(HistoryError::Empty);
-    }
-    Ok(events)
+}
+
+/// A block's text. Blocks end at a newline, which no UTF-8 sequence contains, so the text
+/// is UTF-8 exactly when every block is.
+fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
 }
 
 /// Render events as JSON lines.

@@ -2,7 +2,9 @@
 //! times and zxids, and what every replica committed (the ground truth the checkers use to
 //! settle unknown outcomes). JSON lines, one [`Event`] each, the header first.
 
+mod blocks;
 mod io;
+mod line;
 
 use serde::{Deserialize, Serialize};
 use zksim_core::acl::Id;
@@ -12,7 +14,7 @@ use zksim_core::txn::Txn;
 use zksim_core::watch::EventType;
 use zksim_core::zab::PeerState;
 
-pub use io::{HistoryError, parse, to_jsonl};
+pub use io::{HistoryError, ReadError, parse, read, to_jsonl};
 
 /// The `format` of a header.
 pub const FORMAT: &str = "zksim-history";

@@ -55,7 +55,7 @@ pub fn check(h: &History, r: &Reference) -> Outcome {
 
 fn check_before_later_read(h: &History, r: &Reference, findings: &mut Findings) -> usize {
     let replies = replies_by_session(h);
-    let closes = answered_closes(h);
+    let closes = h.answered_closes();
     let notes = notes_by_path(h);
     let mut checked = 0;
     for f in &r.fired {
@@ -155,20 +155,6 @@ fn sentence(
         f.path,
         z(f.zxid),
     )
-}
-
-/// Each session's answered close: (the closeSession's zxid, where the reply arrived).
-fn answered_closes(h: &History) -> FastMap<SessionId, (Zxid, usize)> {
-    let mut out = FastMap::default();
-    for c in &h.closes {
-        let (Some(reply), Some(at)) = (c.definite_reply(), c.end_at()) else {
-            continue;
-        };
-        if let Some(session) = c.session.or_else(|| h.next_session(c.client, c.invoke_at)) {
-            out.entry(session).or_insert((reply.zxid, at));
-        }
-    }
-    out
 }
 
 fn replies_by_session(h: &History) -> FastMap<SessionId, Replies> {
