@@ -202,6 +202,8 @@ impl<'h> CloseRec<'h> {
 #[derive(Clone, Copy, Debug)]
 pub struct PingRec {
     pub t: Micros,
+    /// When the client sent the ping, if the history says.
+    pub sent_t: Option<Micros>,
     pub at: usize,
     pub client: ClientId,
     pub session: SessionId,
@@ -455,10 +457,19 @@ impl<'h> History<'h> {
                 session,
                 xid,
             } => self.add_close(b, at, *t, *client, *session, *xid)?,
-            Event::Ping { t, client, session } => {
+            Event::Ping {
+                t,
+                client,
+                session,
+                sent_t,
+            } => {
+                if sent_t.is_some_and(|s| s > *t) {
+                    return Err(bad(at, "a ping answered before it was sent".to_string()));
+                }
                 self.client_of_session.entry(*session).or_insert(*client);
                 self.pings.push(PingRec {
                     t: *t,
+                    sent_t: *sent_t,
                     at,
                     client: *client,
                     session: *session,

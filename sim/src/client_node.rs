@@ -51,6 +51,9 @@ struct Client {
     away_until_ns: u64,
     /// A SetWatches the session sent after a reconnect is not answered yet.
     set_watches_open: bool,
+    /// When each ping on this connection not yet answered was sent (µs): a server
+    /// answers pings in order.
+    pings_sent: VecDeque<u64>,
 }
 
 impl Client {
@@ -122,6 +125,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 close_zxid: None,
                 away_until_ns: 0,
                 set_watches_open: false,
+                pings_sent: VecDeque::new(),
             }
         })
         .collect();
@@ -408,10 +412,12 @@ fn record_incoming(world: &Shared, c: &mut Client, msg: &ServerMessage) {
         ServerMessage::Pong { .. } if session != 0 => {
             let mut w = world.lock();
             let t = w.now_us();
+            let sent_t = c.pings_sent.pop_front();
             w.history.push(Event::Ping {
                 t,
                 client: c.history_id(),
                 session,
+                sent_t,
             });
         }
         ServerMessage::Reply { xid, reply } if *xid == SET_WATCHES_XID && c.set_watches_open => {
@@ -523,6 +529,7 @@ fn apply(
                 let id = c.servers[server];
                 let conn = w.client_connect(c.idx, id);
                 c.conn = Some((conn, false));
+                c.pings_sent.clear();
             }
             ClientEffect::Send(msg) => {
                 if let ClientMessage::Request { xid, request } = &msg {
@@ -539,6 +546,9 @@ fn apply(
                     }
                 }
                 if let Some((conn, true)) = c.conn {
+                    if matches!(msg, ClientMessage::Ping) {
+                        c.pings_sent.push_back(t);
+                    }
                     w.client_send(conn, msg);
                 }
             }

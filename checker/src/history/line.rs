@@ -203,6 +203,8 @@ struct PingLine {
     t: Micros,
     client: ClientId,
     session: SessionId,
+    #[serde(default)]
+    sent_t: Option<Micros>,
 }
 
 impl From<PingLine> for Event {
@@ -211,6 +213,7 @@ impl From<PingLine> for Event {
             t: l.t,
             client: l.client,
             session: l.session,
+            sent_t: l.sent_t,
         }
     }
 }
@@ -325,6 +328,7 @@ mod tests {
     fn both_paths_agree_line_by_line() {
         let lines = [
             r#"{"type":"ping","t":5,"client":1,"session":7}"#,
+            r#"{"type":"ping","t":5,"client":1,"session":7,"sent_t":3}"#,
             r#"{"type":"ping","session":7,"client":1,"t":5}"#,
             r#"{"type":"ping","t":5,"client":1,"session":7,"extra":[1,{"a":null}]}"#,
             r#"{"type":"ping","t":5,"client":1,"session":7,"type":"ping"}"#,

@@ -162,6 +162,9 @@ pub enum Event {
         t: Micros,
         client: ClientId,
         session: SessionId,
+        /// When the client sent the ping this answers, if the recorder knows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent_t: Option<Micros>,
     },
     /// A phase of the run began.
     Phase { t: Micros, phase: Phase },

@@ -17,7 +17,8 @@
 //! `ZkModel`, partitioned by znode path, from the start of the history to the last return
 //! of an operation involved (later returns become unknown, which keeps the verdict sound:
 //! a linearizable history's prefixes are linearizable with pending operations left open).
-//! No order at all → a confirmed violation. Some other order → the writes are linearizable
+//! No order at all → a confirmed violation. A reply whose error differs from what its own
+//! txn (same session and cxid) gives is confirmed without a search: no order mends it. Some other order → the writes are linearizable
 //! but not in zxid order, which ZooKeeper promises too; the report says which it is. A
 //! search that runs out of budget gives Unknown, never Holds.
 
@@ -49,7 +50,43 @@ pub fn check(h: &History, r: &Reference, options: Options) -> Outcome {
     if claims.is_empty() {
         return Findings::new(Property::LinearizableWrites).outcome(writes);
     }
+    if let Some(outcome) = contradicted_outcomes(h, r, writes) {
+        return outcome;
+    }
     confirm(h, claims, options, writes)
+}
+
+/// A write told it succeeded while its own txn (its session and cxid) failed, or told it
+/// failed otherwise than its txn did: no order of the writes can mend that, since the txn
+/// is what the replicas applied for that very request (ZooKeeper's FinalRequestProcessor
+/// answers each request from the outcome of its own txn). Confirmed without a search.
+fn contradicted_outcomes(h: &History, r: &Reference, writes: usize) -> Option<Outcome> {
+    let mut findings = Findings::new(Property::LinearizableWrites);
+    for m in &r.reply_mismatches {
+        let reply = h.op(m.op).reply().expect("mismatches have replies");
+        if reply.err == m.expected_err {
+            continue;
+        }
+        let t = h.txn(m.txn);
+        findings.add(
+            format!(
+                "{} was answered {} at zxid {}, but its own txn at zxid {} {}: a write's reply is the outcome of the txn made for it",
+                describe_op(h, m.op),
+                reply.err.name(),
+                z(reply.zxid),
+                z(t.zxid),
+                if m.expected_err == zksim_core::error::ErrorCode::Ok {
+                    "took effect".to_string()
+                } else {
+                    format!("failed with {}", m.expected_err.name())
+                }
+            ),
+            vec![m.op],
+            vec![m.txn],
+            Vec::new(),
+        );
+    }
+    (!findings.is_empty()).then(|| findings.outcome(writes))
 }
 
 fn prep_claims(h: &History, r: &Reference, claims: &mut Vec<Claim>) {

@@ -6,14 +6,19 @@
 //!   broke has an answer; one still open when the history ends was never answered. "The
 //!   client will ... receive a response" (ZooKeeper Programmer's Guide, "ZooKeeper
 //!   Sessions"; a server answers every request of a live connection in order).
-//! - **Sessions kept alive stay alive**: a session is not expired while its client is heard
-//!   from. A session expires only when the leader has not heard from it for its timeout
-//!   (Programmer's Guide, "ZooKeeper Sessions"; `SessionTrackerImpl`), and every request
-//!   and ping a server answers touches the session there, a follower reporting its
-//!   touches to the leader (`Learner.ping`). So an expiry txn made by the leader of epoch
-//!   E, applied at time x, is a violation when the client heard from a server following
-//!   or leading E at a time h after the liveness phase began with x < h + timeout (less
-//!   two ticks of rounding). Needs the txns' application times (`applied_t`).
+//! - **Sessions kept alive stay alive**: a session expires only when the leader has not
+//!   heard from it for its timeout (Programmer's Guide, "ZooKeeper Sessions";
+//!   `SessionTrackerImpl`). Every request and ping a server answers touched the session
+//!   there between its sending and its answer, and a follower reports its touches to the
+//!   leader at the next ping (`Learner.ping`, `LearnerSessionTracker`). So an expiry the
+//!   leader of epoch E decided at time D (its txn's `time`) is a violation when the client
+//!   sent a request or ping at s with s + timeout > D (plus the txn time's millisecond
+//!   and two ticks) and had the answer at r with r + 2 ticks <= D, from a server following
+//!   or leading E at both ends: the leader knew of that touch before it decided. Judged
+//!   from the liveness phase on, once the slowest latency fault's messages are through (a
+//!   link keeps its order), and only without clock faults (they move the leader's clock).
+//!   Hearing from a server is not enough: a notification, or the answer to a request sent
+//!   in the fault phase, says nothing of what the leader knew.
 //! - **Containers and TTL nodes are reaped in time**: a container whose last child is gone
 //!   (cversion > 0, no children), or a TTL node without children not changed for its TTL,
 //!   is deleted by the leader's container manager at its next run
@@ -90,11 +95,27 @@ fn check_answered(h: &History, findings: &mut Findings) -> usize {
     h.ops.len() + h.closes.len()
 }
 
-/// When each session's client heard from a server, with the server and the session's
-/// timeout on that connection: (time, position, server, timeout ms).
-type Heard = Vec<(Micros, usize, u64, i32)>;
+/// A session touched on a server and known to have been: a request or ping the client
+/// sent at `sent` and got the answer to at `received` (position `at`), on a connection to
+/// `server` with the session's timeout (ms). The server touched the session in between.
+#[derive(Clone, Copy)]
+struct Touch {
+    sent: Micros,
+    received: Micros,
+    at: usize,
+    server: u64,
+    timeout_ms: i32,
+}
 
 fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
+    // When the leader decided an expiry is its txn's `time`, the leader's clock, which
+    // only a clock fault moves away from the history's time.
+    if h.faults.iter().any(|f| f.kind.starts_with("clock")) {
+        return 0;
+    }
+    // Messages sent in the fault phase may still be slowed by a latency fault; a link
+    // keeps its order, so a touch forwarded after the phase began may wait behind them.
+    let settled = live_t + largest_latency_us(h);
     let closed: FastSet<SessionId> = h
         .closes
         .iter()
@@ -105,61 +126,83 @@ fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usi
         .iter()
         .enumerate()
         .filter(|(_, t)| matches!(t.txn, Txn::CloseSession { .. }) && !closed.contains(&t.session))
-        .filter_map(|(i, t)| Some((i as TxnId, t.applied_t.filter(|&x| x >= live_t)?)))
+        .filter_map(|(i, t)| {
+            let decided = Micros::try_from(t.time).ok()?.checked_mul(1000)?;
+            (decided >= settled).then_some((i as TxnId, decided))
+        })
         .collect();
     if expiries.is_empty() {
         return 0;
     }
-    let heard = heard_from(h, live_t);
+    let touches = touches(h, settled);
     let slack = slack_us(h);
-    for &(id, applied) in &expiries {
+    for &(id, decided) in &expiries {
         let t = h.txn(id);
         let epoch = u32::try_from(t.zxid >> 32).expect("an epoch fits in u32");
-        let Some(list) = heard.get(&t.session) else {
+        let Some(list) = touches.get(&t.session) else {
             continue;
         };
-        let before = &list[..list.partition_point(|&(when, ..)| when < applied)];
-        let latest = before
-            .iter()
-            .rev()
-            .find(|&&(when, _, server, _)| serves_epoch(h, server, when, epoch));
-        let Some(&(when, at, server, timeout_ms)) = latest else {
+        // The leader knew of a touch made after `decided - timeout` (the txn's time is
+        // in whole milliseconds): the session had not been silent for its timeout.
+        let known = list.iter().rev().find(|x| {
+            let timeout = u64::try_from(x.timeout_ms.max(0)).expect("non-negative") * 1000;
+            x.received + slack <= decided
+                && x.sent + timeout > decided + 999 + slack
+                && serves_epoch(h, x.server, x.sent, epoch)
+                && serves_epoch(h, x.server, x.received, epoch)
+        });
+        let Some(x) = known else {
             continue;
         };
-        let timeout = u64::try_from(timeout_ms.max(0)).expect("non-negative") * 1000;
-        if applied + slack >= when + timeout {
-            continue;
-        }
         findings.add(
             format!(
-                "session {:#x} was expired (closeSession at zxid {}, applied at {}) though its client heard from server {server} at {} (event {}), within its {} ms timeout, in the fault-free phase: a session kept alive must not expire",
+                "session {:#x} was expired by the leader of epoch {epoch} at {} (closeSession at zxid {}), though server {} of that epoch was answering it: the client sent a request or ping at {} and had its answer at {} (event {}), less than its {} ms timeout before, in the fault-free phase: a session kept alive must not expire",
                 t.session,
+                ms(decided),
                 z(t.zxid),
-                ms(applied),
-                ms(when),
-                at + 1,
-                timeout_ms
+                x.server,
+                ms(x.sent),
+                ms(x.received),
+                x.at + 1,
+                x.timeout_ms
             ),
             Vec::new(),
             vec![id],
-            vec![at],
+            vec![x.at],
         );
     }
     expiries.len()
 }
 
-/// For each session, when its client heard from a server after `from` (answers, pings,
-/// notifications), in time order, with the server of that connection.
-fn heard_from(h: &History, from: Micros) -> FastMap<SessionId, Heard> {
-    let mut out: FastMap<SessionId, Heard> = FastMap::default();
-    let mut note = |session: SessionId, client, t: Micros, at: usize| {
-        if t < from {
+/// The largest extra latency a fault put on the network, in µs.
+fn largest_latency_us(h: &History) -> Micros {
+    h.faults
+        .iter()
+        .filter(|f| f.kind == "latency")
+        .filter_map(|f| {
+            let detail: serde_json::Value = serde_json::from_str(f.detail).ok()?;
+            detail.get("extra_ms")?.as_u64()?.checked_mul(1000)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// For each session, the requests and pings its client sent at or after `from` and had
+/// answered on the same connection, by arrival.
+fn touches(h: &History, from: Micros) -> FastMap<SessionId, Vec<Touch>> {
+    let mut out: FastMap<SessionId, Vec<Touch>> = FastMap::default();
+    let mut note = |session: SessionId, client, sent: Micros, received: Micros, at: usize| {
+        if sent < from {
             return;
         }
-        if let Some((server, timeout)) = connection_server(h, client, at) {
-            out.entry(session)
-                .or_default()
-                .push((t, at, server, timeout));
+        if let Some((server, timeout_ms)) = connection_server(h, client, at) {
+            out.entry(session).or_default().push(Touch {
+                sent,
+                received,
+                at,
+                server,
+                timeout_ms,
+            });
         }
     };
     for &id in &h.completions {
@@ -167,17 +210,18 @@ fn heard_from(h: &History, from: Micros) -> FastMap<SessionId, Heard> {
         if let (Some(session), Some(_), End::Reply { t, at, .. }) =
             (op.session, op.definite_reply(), op.end)
         {
-            note(session, op.client, t, at);
+            if h.connection_of(op.client, op.invoke_at) == h.connection_of(op.client, at) {
+                note(session, op.client, op.invoke_t, t, at);
+            }
         }
     }
     for p in &h.pings {
-        note(p.session, p.client, p.t, p.at);
-    }
-    for n in &h.notices {
-        note(n.session, n.client, n.t, n.at);
+        if let Some(sent) = p.sent_t {
+            note(p.session, p.client, sent, p.t, p.at);
+        }
     }
     for list in out.values_mut() {
-        list.sort_unstable();
+        list.sort_unstable_by_key(|x| (x.received, x.at));
     }
     out
 }

@@ -20,9 +20,14 @@
 //!   notification of an older change: a server sends a change's notifications when it
 //!   applies the change, and answers a read from the state it has applied (ZooKeeper's
 //!   CommitProcessor finishes the reads in flight before it applies a commit).
-//! - **notifications in update order**: a session's notifications, across its
-//!   connections, carry non-decreasing zxids (a new server fires re-registered watches with
-//!   its current zxid, which is at least any the session saw).
+//! - **notifications in update order**: on one connection, a session's notifications
+//!   carry non-decreasing zxids; on a new connection, none reports a change older than the
+//!   newest reply the session had before it reconnected (the client's lastZxid, which the
+//!   server it reconnects to has applied: ZooKeeper's ClientCnxn sends it in the
+//!   ConnectRequest and the server refuses a client ahead of it). Across a reconnect the
+//!   order may go back: lastZxid follows replies only, never notifications (ClientCnxn
+//!   readResponse), so a client can reconnect to a server that has not yet applied a
+//!   change it was notified of, and hear older changes first (or the same change again).
 //!
 //! A notification the watcher may not receive for lack of READ (ZOOKEEPER-4799) is not
 //! required; one whose watcher's identities are unknown is not judged. A watch set on a
@@ -192,8 +197,12 @@ struct Seen {
     /// On this connection: the notification and the reply with the largest zxids.
     note: Option<(Zxid, usize)>,
     reply: Option<(Zxid, OpId)>,
-    /// The notification with the largest zxid, over every connection.
-    any_note: Option<(Zxid, usize)>,
+    /// The reply with the largest zxid over every connection, with its session: the
+    /// client's lastZxid, which a server it reconnects to has reached.
+    last_reply: Option<(SessionId, Zxid, OpId)>,
+    /// That reply when this connection was made: every notification on this connection
+    /// reports a change at or after it.
+    floor: Option<(SessionId, Zxid, OpId)>,
 }
 
 /// One connection never goes back; a session's notifications follow the update order.
@@ -237,6 +246,7 @@ fn seen_at<'s>(
         s.connection = connection;
         s.note = None;
         s.reply = None;
+        s.floor = s.last_reply;
     }
     s
 }
@@ -267,6 +277,13 @@ fn on_reply(h: &History, id: OpId, seen: &mut FastMap<ClientId, Seen>, findings:
     if s.reply.is_none_or(|(r, _)| reply.zxid > r) {
         s.reply = Some((reply.zxid, id));
     }
+    if let Some(session) = op.session {
+        if s.last_reply
+            .is_none_or(|(o, r, _)| o != session || reply.zxid > r)
+        {
+            s.last_reply = Some((session, reply.zxid, id));
+        }
+    }
 }
 
 fn on_note(
@@ -291,11 +308,11 @@ fn on_note(
             );
         }
     }
-    if let Some((before, before_at)) = s.any_note {
+    if let Some((before, before_at)) = s.note {
         if note.zxid < before {
             findings.add(
                 format!(
-                    "session {:#x} heard {}, then {}: a session's notifications come in the order of the changes they report",
+                    "session {:#x} heard {}, then {} on the same connection: a session's notifications come in the order of the changes they report",
                     note.session,
                     describe_notice(notice_at(h, before_at)),
                     describe_notice(note)
@@ -306,11 +323,24 @@ fn on_note(
             );
         }
     }
+    if let Some((session, floor, op)) = s.floor {
+        if session == note.session && note.zxid < floor {
+            findings.add(
+                format!(
+                    "session {:#x} had the reply to {} at zxid {} before it reconnected, yet {} came on the new connection: a server it reconnects to has applied everything the session saw, and notifies only later changes",
+                    note.session,
+                    describe_op(h, op),
+                    z(floor),
+                    describe_notice(note)
+                ),
+                vec![op],
+                Vec::new(),
+                vec![note.at],
+            );
+        }
+    }
     if s.note.is_none_or(|(z, _)| note.zxid > z) {
         s.note = Some((note.zxid, note.at));
-    }
-    if s.any_note.is_none_or(|(z, _)| note.zxid > z) {
-        s.any_note = Some((note.zxid, note.at));
     }
 }
 
