@@ -432,6 +432,63 @@ fn a_fuzzy_snapshot_replays_to_the_same_tree() {
 }
 
 #[test]
+fn a_delete_replayed_over_a_fuzzy_snapshot_drops_the_later_incarnations_children() {
+    // A fuzzy snapshot can hold a node deleted after its label and created again, with a
+    // child. Replaying the log meets the delete while that node has the child: ZooKeeper's
+    // DataTree.deleteNode unlinks the node without looking at its children (only prep
+    // checks NotEmpty), and the replayed creates bring both back. Server 1's disk stalls
+    // so that the snapshot it decides at the create of /p is written after the delete,
+    // the second create and /p/c; restarted from it, it must replay to the others' tree.
+    let mut net = three(2);
+    assert_eq!(net.settle(5_000), 3);
+    net.stall_disk(1, true);
+    let c = net.open_session(2);
+    net.request(c, 1, create("/p", "first"));
+    net.request(
+        c,
+        2,
+        Request::Delete {
+            path: "/p".into(),
+            version: -1,
+        },
+    );
+    net.request(c, 3, create("/p", "second"));
+    net.request(c, 4, create("/p/c", "child"));
+    assert!(net.run_until_true(2_000, |n| n.reply(c, 4).is_some()));
+    for x in 1..=4 {
+        assert_eq!(
+            net.reply(c, x).map(|r| r.err),
+            Some(ErrorCode::Ok),
+            "xid {x}"
+        );
+    }
+    net.run_for(50);
+    assert!(net.server(1).tree().get("/p/c").is_some());
+    net.stall_disk(1, false);
+    net.run_for(100);
+    net.crash(1);
+    let disk = net.recovered(1).expect("readable");
+    let snap = disk.snapshot.as_ref().expect("a snapshot was written");
+    let deleted_at = disk
+        .log
+        .iter()
+        .find(|p| matches!(&p.txn, zksim_core::txn::Txn::Delete { path } if path == "/p"))
+        .expect("the delete of /p is logged after the label")
+        .hdr
+        .zxid;
+    assert!(snap.zxid < deleted_at);
+    assert!(
+        snap.nodes.iter().any(|n| n.path == "/p/c"),
+        "the snapshot is fuzzy: it holds the child created after the delete"
+    );
+    net.restart(1);
+    net.settle(5_000);
+    net.run_for(50);
+    net.assert_converged();
+    assert!(net.server(1).tree().get("/p/c").is_some());
+}
+
+#[test]
 fn a_snapshot_restore_replays_only_the_log_after_its_label() {
     // Server::recover: the tree comes from the newest snapshot; the txns logged after it are
     // kept but applied only once a leader confirms them (the follower may have logged
