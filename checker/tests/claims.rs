@@ -30,6 +30,8 @@ const ZK38: [&str; 3] = [
     "zk38-history/reconnects-seed2",
     "zk38-history/no-pauses-seed3",
 ];
+/// The requests that write (each takes a zxid, whether it succeeds or fails).
+const WRITES: [&str; 6] = ["Create", "Delete", "SetData", "SetAcl", "Check", "Multi"];
 /// Sites tried per edit.
 const SITES: usize = 4;
 
@@ -145,6 +147,16 @@ fn move_back(events: &mut Vec<Value>, from: usize, to: usize) {
 /// The `n`th position satisfying `pred`.
 fn nth(events: &[Value], n: usize, pred: impl Fn(&[Value], usize) -> bool) -> Option<usize> {
     (0..events.len()).filter(|&i| pred(events, i)).nth(n)
+}
+
+/// The zxid a reply or a notification carries, if above 0.
+fn seen_zxid(e: &Value) -> Option<i64> {
+    let z = match kind(e) {
+        "complete" => reply(e)?["zxid"].as_i64(),
+        "watch" => e["zxid"].as_i64(),
+        _ => None,
+    };
+    z.filter(|&z| z > 0)
 }
 
 fn ok_reply_of(events: &[Value], i: usize, name: &str) -> bool {
@@ -680,5 +692,198 @@ fn what_the_fault_free_phase_owes() {
         "progress",
         &[],
         kept_alive_expired,
+    );
+}
+
+// ---- no-time-travel: a server with no database ----
+
+/// A read answered by a server with no database loaded (zxid 0, no node) after its session
+/// had seen the node: tagged 0, the reply is not the client's last zxid, yet it is older
+/// than anything the session saw.
+fn read_answered_from_an_empty_database(events: &mut Vec<Value>, n: usize) -> Option<()> {
+    let i = nth(events, n, |e, i| {
+        ok_reply_of(e, i, "GetData")
+            && request_of(e, i).is_some_and(|op| op["GetData"]["watch"] == false)
+            && e[..i].iter().any(|x| {
+                reply(x).is_some_and(|r| r["zxid"].as_i64() > Some(0)) && client(x) == client(&e[i])
+            })
+    })?;
+    let r = &mut events[i]["outcome"]["reply"];
+    r["err"] = json!("NoNode");
+    r["zxid"] = json!(0);
+    r["response"] = json!("Empty");
+    Some(())
+}
+
+#[test]
+fn a_read_from_a_server_with_no_database() {
+    claim(
+        ZKSIM,
+        "a read answered with zxid 0",
+        "no-time-travel",
+        // After a sync of the session, the read also misses what the sync promised; after
+        // a notification on the connection, the connection goes back.
+        &["read-after-sync", "watch-before-later-read"],
+        read_answered_from_an_empty_database,
+    );
+}
+
+// ---- read-after-sync ----
+
+/// A sync answered at the zxid its session had already seen, below the newest write
+/// acknowledged before it was invoked (so the session does not go back in zxid).
+fn sync_answered_behind_an_acknowledged_write(events: &mut Vec<Value>, n: usize) -> Option<()> {
+    let mut found = 0;
+    for i in 0..events.len() {
+        if !ok_reply_of(events, i, "Sync") {
+            continue;
+        }
+        let c = client(&events[i]);
+        let Some(at) = invoke_of(events, c, &events[i]["xid"]) else {
+            continue;
+        };
+        let acked = events[..at]
+            .iter()
+            .filter(|e| reply(e).is_some())
+            .filter(|e| {
+                let op = invoke_of(events, client(e), &e["xid"]).map(|j| &events[j]["op"]);
+                op.is_some_and(|op| WRITES.contains(&op_name(op)))
+            })
+            .filter_map(|e| e["outcome"]["reply"]["zxid"].as_i64())
+            .max();
+        let Some(acked) = acked else { continue };
+        // What the client heard before the reply, notifications included.
+        let seen = events[..i]
+            .iter()
+            .filter(|e| e["client"] == c)
+            .filter_map(seen_zxid)
+            .max()
+            .unwrap_or(0);
+        if seen == 0 || seen >= acked {
+            continue;
+        }
+        if found == n {
+            events[i]["outcome"]["reply"]["zxid"] = json!(seen);
+            return Some(());
+        }
+        found += 1;
+    }
+    None
+}
+
+#[test]
+fn a_sync_that_misses_an_acknowledged_write() {
+    claim(
+        ZKSIM,
+        "a sync answered behind an acknowledged write",
+        "read-after-sync",
+        &[],
+        sync_answered_behind_an_acknowledged_write,
+    );
+}
+
+// ---- acknowledged-writes-survive ----
+
+/// A write acknowledged at a zxid other than its txn's: the reply names the next txn's
+/// zxid, as if the leader had answered from another proposal (what the client hears next is
+/// no older, so its connection does not go back).
+fn write_acknowledged_at_another_zxid(events: &mut Vec<Value>, n: usize) -> Option<()> {
+    let zxids: BTreeSet<i64> = events
+        .iter()
+        .filter(|e| kind(e) == "txn")
+        .filter_map(|e| e["zxid"].as_i64())
+        .collect();
+    let mut found = 0;
+    for i in 0..events.len() {
+        let write = reply(&events[i]).is_some_and(|r| r["zxid"].as_i64() > Some(0))
+            && request_of(events, i).is_some_and(|op| {
+                // Sequential names are judged in the zxid order their replies give.
+                WRITES.contains(&op_name(op)) && !op.to_string().contains("Sequential")
+            });
+        if !write {
+            continue;
+        }
+        let z = events[i]["outcome"]["reply"]["zxid"].as_i64()?;
+        let c = client(&events[i]);
+        let next = events[i + 1..]
+            .iter()
+            .filter(|e| e["client"] == c)
+            .find_map(seen_zxid);
+        // Nor is it told of the change at z + 1 after a reply that now reflects it.
+        let told_later = events[i + 1..]
+            .iter()
+            .any(|e| kind(e) == "watch" && e["client"] == c && e["zxid"].as_i64() == Some(z + 1));
+        if !zxids.contains(&(z + 1)) || next.is_some_and(|next| next <= z) || told_later {
+            continue;
+        }
+        if found == n {
+            events[i]["outcome"]["reply"]["zxid"] = json!(z + 1);
+            return Some(());
+        }
+        found += 1;
+    }
+    None
+}
+
+#[test]
+fn a_write_acknowledged_at_another_zxid() {
+    for fixture in std::iter::once(ZKSIM).chain(ZK38) {
+        claim(
+            fixture,
+            "a write acknowledged at another zxid",
+            "acknowledged-writes-survive",
+            // The zxid order of the writes no longer explains the replies either.
+            &["linearizable-writes"],
+            write_acknowledged_at_another_zxid,
+        );
+    }
+}
+
+// ---- sequential-names ----
+
+/// A sequential create told the name the previous sequential create of the same path got.
+fn sequential_name_given_twice(events: &mut Vec<Value>, n: usize) -> Option<()> {
+    let named: Vec<usize> = (0..events.len())
+        .filter(|&i| {
+            ok_reply_of(events, i, "Create")
+                && request_of(events, i).is_some_and(|op| {
+                    op["Create"]["mode"]
+                        .as_str()
+                        .is_some_and(|m| m.ends_with("Sequential"))
+                })
+        })
+        .collect();
+    let path = |events: &[Value], i: usize| -> Option<String> {
+        let p = events[i]["outcome"]["reply"]["response"]["Create"]["path"].as_str()?;
+        Some(p.to_string())
+    };
+    // The requested path: the name without its ten digits.
+    let prefix = |p: &str| p[..p.len().saturating_sub(10)].to_string();
+    let mut found = 0;
+    for (k, &i) in named.iter().enumerate() {
+        let Some(me) = path(events, i) else { continue };
+        let before = named[..k].iter().rev().find_map(|&j| {
+            let p = path(events, j)?;
+            (prefix(&p) == prefix(&me)).then_some(p)
+        });
+        let Some(before) = before else { continue };
+        if found == n {
+            events[i]["outcome"]["reply"]["response"]["Create"]["path"] = json!(before);
+            return Some(());
+        }
+        found += 1;
+    }
+    None
+}
+
+#[test]
+fn a_sequential_name_given_twice() {
+    claim(
+        ZKSIM,
+        "a sequential name given twice",
+        "sequential-names",
+        // The reply no longer names its own txn's path.
+        &["linearizable-writes"],
+        sequential_name_given_twice,
     );
 }
