@@ -137,7 +137,8 @@ fn run_zksim(args: &CheckArgs) -> ExitCode {
     );
     print!("{}", report::render(&h, &report, recipe.as_ref(), &file));
     if let Some(path) = &args.html {
-        if let Err(error) = std::fs::write(path, html::render(&h, &report, &file)) {
+        if let Err(error) = std::fs::write(path, html::render(&h, &report, recipe.as_ref(), &file))
+        {
             eprintln!("zksim check: {}: {error}", path.display());
             return ExitCode::from(CANNOT_DECIDE);
         }

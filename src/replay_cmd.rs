@@ -67,7 +67,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         ("report.txt", text.clone()),
         (
             "report.html",
-            zksim_checker::html::render(&history, &verdict, "history.jsonl"),
+            zksim_checker::html::render(&history, &verdict, recipe.as_ref(), "history.jsonl"),
         ),
     ];
     for (file, content) in files {

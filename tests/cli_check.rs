@@ -254,12 +254,22 @@ fn recipe_history_that_holds_exits_0() {
 }
 
 // watch-after-read breaks the config recipe's invariant: `zksim check` of the saved history
-// reports it, exit 1.
+// reports it, exit 1, and the page shows it beside the properties.
 #[test]
 fn recipe_history_with_a_broken_invariant_exits_1() {
     let file = HistoryFile::new("config.jsonl", "");
     run_recipe("config", "0", Some("watch-after-read"), &file);
-    let output = zksim_check(&[file.path()]);
+    let html = HistoryFile::new("config.html", "");
+    let output = zksim_check(&[file.path(), "--html", html.path()]);
+    let page = std::fs::read_to_string(&html.0).expect("the page is written");
+    assert!(
+        page.contains(r#"["config-no-mixed-versions","violated""#),
+        "the page lists the recipe's invariant as violated"
+    );
+    assert!(
+        page.contains("with no watch event for /ready in between"),
+        "the page holds the recipe's finding"
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let out = stdout(&output);
     assert!(

@@ -4,7 +4,9 @@
 //! notifications and session events, and a strip colored by the server it is connected
 //! to), a lane per server (its roles: looking, following, leading, with epochs), a lane of
 //! faults, and the verdict of every property. The operations a violation involves are
-//! outlined in red; clicking a finding zooms to them. Wheel zooms, drag pans, hovering
+//! outlined in red; clicking a finding zooms to them. A recipe's invariants (the lock's one
+//! holder, the queue's exactly-once, ...) stand beside the properties, their findings beside
+//! the properties' findings. Wheel zooms, drag pans, hovering
 //! shows an operation's request, reply, zxids and times.
 //!
 //! Histories beyond `FULL_OPS_MAX` operations keep, besides every operation a finding
@@ -15,9 +17,10 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::{Value, json};
 
 use crate::history::SessionEvent;
-use crate::index::{End, History, OpKind};
+use crate::index::{End, History, OpId, OpKind};
 use crate::props::describe::{request, zxid as z};
 use crate::props::{Report, Verdict};
+use crate::recipes::RecipeReport;
 use crate::report::{op_line, txn_line};
 
 /// Histories up to this many operations are drawn whole.
@@ -25,8 +28,8 @@ pub const FULL_OPS_MAX: usize = 50_000;
 /// Otherwise, this many operations on each side of each one a finding names.
 const WINDOW_OPS: usize = 2_000;
 
-pub fn render(h: &History, report: &Report, file: &str) -> String {
-    let data = data(h, report, file);
+pub fn render(h: &History, report: &Report, recipe: Option<&RecipeReport>, file: &str) -> String {
+    let data = data(h, report, recipe, file);
     let json = serde_json::to_string(&data)
         .expect("page data serializes")
         .replace("</", "<\\/");
@@ -41,16 +44,23 @@ fn escape(s: &str) -> String {
 }
 
 /// Which operations to draw: all, or those near the ones findings name.
-fn chosen_ops(h: &History, report: &Report) -> (Vec<usize>, bool) {
+fn chosen_ops(h: &History, report: &Report, recipe: Option<&RecipeReport>) -> (Vec<usize>, bool) {
     if h.ops.len() <= FULL_OPS_MAX {
         return ((0..h.ops.len()).collect(), false);
     }
     let mut keep = BTreeSet::new();
-    for f in report.findings() {
-        for &op in &f.ops {
-            let i = op as usize;
-            keep.extend(i.saturating_sub(WINDOW_OPS)..(i + WINDOW_OPS).min(h.ops.len()));
-        }
+    let recipe_ops = recipe
+        .into_iter()
+        .flat_map(|r| r.outcomes.iter())
+        .flat_map(|o| o.findings.iter())
+        .flat_map(|f| f.ops.iter());
+    for &op in report
+        .findings()
+        .flat_map(|f| f.ops.iter())
+        .chain(recipe_ops)
+    {
+        let i = op as usize;
+        keep.extend(i.saturating_sub(WINDOW_OPS)..(i + WINDOW_OPS).min(h.ops.len()));
     }
     if keep.is_empty() {
         keep.extend(0..FULL_OPS_MAX);
@@ -58,8 +68,8 @@ fn chosen_ops(h: &History, report: &Report) -> (Vec<usize>, bool) {
     (keep.into_iter().collect(), true)
 }
 
-fn data(h: &History, report: &Report, file: &str) -> Value {
-    let (chosen, partial) = chosen_ops(h, report);
+fn data(h: &History, report: &Report, recipe: Option<&RecipeReport>, file: &str) -> Value {
+    let (chosen, partial) = chosen_ops(h, report, recipe);
     let mut op_index = HashMap::new();
     let ops: Vec<Value> = chosen
         .iter()
@@ -81,22 +91,69 @@ fn data(h: &History, report: &Report, file: &str) -> Value {
         .enumerate()
         .map(|(k, s)| (s.at, k))
         .collect();
-    let findings: Vec<Value> = report
-        .findings()
-        .map(|f| {
-            let mut details: Vec<String> =
-                f.ops.iter().map(|&o| op_line(h, o)).collect();
-            details.extend(f.txns.iter().map(|&t| txn_line(h, t)));
+    let finding =
+        |property: String, sentence: &str, ops: &[OpId], events: &[usize], details: Vec<String>| {
             json!({
-                "property": f.property.name(),
-                "sentence": f.sentence,
-                "ops": f.ops.iter().filter_map(|&o| op_index.get(&(o as usize))).collect::<Vec<_>>(),
-                "notes": f.events.iter().filter_map(|at| note_index.get(at)).collect::<Vec<_>>(),
-                "sess": f.events.iter().filter_map(|at| sess_index.get(at)).collect::<Vec<_>>(),
+                "property": property,
+                "sentence": sentence,
+                "ops": ops.iter().filter_map(|&o| op_index.get(&(o as usize))).collect::<Vec<_>>(),
+                "notes": events.iter().filter_map(|at| note_index.get(at)).collect::<Vec<_>>(),
+                "sess": events.iter().filter_map(|at| sess_index.get(at)).collect::<Vec<_>>(),
                 "details": details,
             })
+        };
+    let mut findings: Vec<Value> = report
+        .findings()
+        .map(|f| {
+            let mut details: Vec<String> = f.ops.iter().map(|&o| op_line(h, o)).collect();
+            details.extend(f.txns.iter().map(|&t| txn_line(h, t)));
+            finding(
+                f.property.name().to_string(),
+                &f.sentence,
+                &f.ops,
+                &f.events,
+                details,
+            )
         })
         .collect();
+    let mut outcomes: Vec<Value> = report
+        .outcomes
+        .iter()
+        .map(|o| {
+            let (status, total) = match &o.verdict {
+                Verdict::Holds => ("holds", 0),
+                Verdict::Violated { total, .. } => ("violated", *total),
+                Verdict::Unknown(_) => ("unknown", 0),
+            };
+            json!([
+                o.property.name(),
+                status,
+                o.property.source(),
+                o.checked,
+                total
+            ])
+        })
+        .collect();
+    if let Some(r) = recipe {
+        for o in &r.outcomes {
+            let name = o.invariant.to_string();
+            let status = if o.holds() { "holds" } else { "violated" };
+            let source = format!("an invariant of the {} recipe (docs/recipes.md)", o.recipe);
+            // What the recipe did, as the properties' "checked" column.
+            let did: u64 = r.counts.iter().map(|&(_, n)| n).sum();
+            outcomes.push(json!([name, status, source, did, o.total]));
+            for f in &o.findings {
+                let details = f.ops.iter().map(|&op| op_line(h, op)).collect();
+                findings.push(finding(
+                    name.clone(),
+                    &f.sentence,
+                    &f.ops,
+                    &f.events,
+                    details,
+                ));
+            }
+        }
+    }
     json!({
         "file": file,
         "seed": h.header.seed,
@@ -113,14 +170,7 @@ fn data(h: &History, report: &Report, file: &str) -> Value {
         "sess": h.sessions.iter().map(|s| session_value(s.client, s.t, s.session, s.event)).collect::<Vec<_>>(),
         "roles": h.roles.iter().map(|r| json!([r.server, r.t, format!("{:?}", r.state), r.epoch])).collect::<Vec<_>>(),
         "faults": h.faults.iter().map(|f| json!([f.t, f.kind, f.detail])).collect::<Vec<_>>(),
-        "outcomes": report.outcomes.iter().map(|o| {
-            let (status, total) = match &o.verdict {
-                Verdict::Holds => ("holds", 0),
-                Verdict::Violated { total, .. } => ("violated", *total),
-                Verdict::Unknown(_) => ("unknown", 0),
-            };
-            json!([o.property.name(), status, o.property.source(), o.checked, total])
-        }).collect::<Vec<_>>(),
+        "outcomes": outcomes,
         "findings": findings,
     })
 }
