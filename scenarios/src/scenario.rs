@@ -285,7 +285,6 @@ impl Scenario {
         serde_json::to_string_pretty(self).expect("scenarios serialize")
     }
 
-    /// Check every field a run depends on.
     /// How long clients keep their sessions idle once the liveness phase begins.
     pub fn liveness_hold_ms(&self) -> u64 {
         if let Some(ms) = self.liveness_hold_ms {
@@ -303,6 +302,7 @@ impl Scenario {
         hold.min(self.liveness_ms / 2)
     }
 
+    /// Check every field a run depends on.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         if !(1..=9).contains(&self.servers) {
             return Err(field(
