@@ -1,5 +1,6 @@
 //! `zksim bench`: the simulator's speed, measured and printed, never asserted.
 
+use crate::output::{errln, outln};
 use std::process::ExitCode;
 
 use crate::run_cmd::load_scenario;
@@ -17,26 +18,30 @@ pub fn run(args: BenchArgs) -> ExitCode {
     let scenario = match load_scenario(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("zksim bench: {e}");
+            errln!("zksim bench: {e}");
             return ExitCode::from(2);
         }
     };
-    println!(
+    outln!(
         "zksim bench: scenario {}, seed {}, one thread",
-        scenario.name, args.seed
+        scenario.name,
+        args.seed
     );
     let f = zksim_sim::bench::measure(&scenario, args.seed);
-    println!(
+    outln!(
         "  {} client operations and {} messages in {:.2} s of wall time for {:.2} s simulated",
-        f.ops, f.msgs, f.wall_s, f.sim_s
+        f.ops,
+        f.msgs,
+        f.wall_s,
+        f.sim_s
     );
-    println!(
+    outln!(
         "  server-to-server messages: {:.0} per wall second",
         f.peer_msgs_per_wall_s
     );
-    println!("ops_per_wall_s: {:.0}", f.ops_per_wall_s);
-    println!("msgs_per_wall_s: {:.0}", f.msgs_per_wall_s);
-    println!("raw_msgs_per_wall_s: {:.0}", f.raw_msgs_per_wall_s);
-    println!("sim_wall_ratio: {:.1}", f.sim_wall_ratio);
+    outln!("ops_per_wall_s: {:.0}", f.ops_per_wall_s);
+    outln!("msgs_per_wall_s: {:.0}", f.msgs_per_wall_s);
+    outln!("raw_msgs_per_wall_s: {:.0}", f.raw_msgs_per_wall_s);
+    outln!("sim_wall_ratio: {:.1}", f.sim_wall_ratio);
     ExitCode::SUCCESS
 }

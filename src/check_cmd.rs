@@ -7,6 +7,7 @@
 //! first line names the property), 2 anything else (a file that cannot be read or parsed,
 //! a verdict the search budget could not reach). See docs/checker.md.
 
+use crate::output::{errln, out, outln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -63,13 +64,13 @@ pub fn run(args: CheckArgs) -> ExitCode {
         return run_zksim(&args);
     };
     if args.html.is_some() {
-        eprintln!("zksim check: --html is for zksim histories; drop --format or --html");
+        errln!("zksim check: --html is for zksim histories; drop --format or --html");
         return ExitCode::from(CANNOT_DECIDE);
     }
     let history = match ExternalHistory::load(format.into(), &args.file) {
         Ok(history) => history,
         Err(error) => {
-            eprintln!("zksim check: {error}");
+            errln!("zksim check: {error}");
             return ExitCode::from(CANNOT_DECIDE);
         }
     };
@@ -83,19 +84,20 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 1 => "1 partition".to_string(),
                 n => format!("{n} partitions"),
             };
-            println!(
+            outln!(
                 "linearizable: {file} ({} operations, {partitions}, {} search steps)",
-                stats.operations, stats.steps
+                stats.operations,
+                stats.steps
             );
             ExitCode::SUCCESS
         }
         Verdict::Violation(_) => {
-            println!("NOT linearizable: {file}");
-            print!("{}", history.report(&result.verdict));
+            outln!("NOT linearizable: {file}");
+            out!("{}", history.report(&result.verdict));
             ExitCode::from(NOT_LINEARIZABLE)
         }
         Verdict::Unknown(reason) => {
-            println!("unknown: {file}: {reason}");
+            outln!("unknown: {file}: {reason}");
             ExitCode::from(CANNOT_DECIDE)
         }
     }
@@ -111,21 +113,21 @@ fn run_zksim(args: &CheckArgs) -> ExitCode {
     let events = match events {
         Ok(events) => events,
         Err(error) => {
-            eprintln!("zksim check: {file}: {error}");
+            errln!("zksim check: {file}: {error}");
             return ExitCode::from(CANNOT_DECIDE);
         }
     };
     let h = match History::new(&events) {
         Ok(h) => h,
         Err(error) => {
-            eprintln!("zksim check: {file}: {error}");
+            errln!("zksim check: {file}: {error}");
             return ExitCode::from(CANNOT_DECIDE);
         }
     };
     let recipe = match recipes::check(&h) {
         Ok(recipe) => recipe,
         Err(error) => {
-            eprintln!("zksim check: {file}: {error}");
+            errln!("zksim check: {file}: {error}");
             return ExitCode::from(CANNOT_DECIDE);
         }
     };
@@ -135,11 +137,11 @@ fn run_zksim(args: &CheckArgs) -> ExitCode {
             max_steps: args.max_steps.unwrap_or(Options::DEFAULT_MAX_STEPS),
         },
     );
-    print!("{}", report::render(&h, &report, recipe.as_ref(), &file));
+    out!("{}", report::render(&h, &report, recipe.as_ref(), &file));
     if let Some(path) = &args.html {
         if let Err(error) = std::fs::write(path, html::render(&h, &report, recipe.as_ref(), &file))
         {
-            eprintln!("zksim check: {}: {error}", path.display());
+            errln!("zksim check: {}: {error}", path.display());
             return ExitCode::from(CANNOT_DECIDE);
         }
     }

@@ -4,6 +4,7 @@
 //! Seeds are taken in order from `--start`, so a fuzz run is reproducible from its start
 //! seed and the number of seeds it reached; nightly shards use disjoint starts.
 
+use crate::output::{errln, outln};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -68,7 +69,7 @@ pub fn run(args: FuzzArgs) -> ExitCode {
     let (scenario, bugs) = match setup {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("zksim fuzz: {e}");
+            errln!("zksim fuzz: {e}");
             return ExitCode::from(2);
         }
     };
@@ -76,7 +77,7 @@ pub fn run(args: FuzzArgs) -> ExitCode {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let budget = Duration::from_secs_f64(args.minutes * 60.0);
-    println!(
+    outln!(
         "zksim fuzz: scenario {}, seeds from {}, {:.1} minutes on {jobs} threads, corpus {}, bugs: {}",
         scenario.arg(),
         args.start,
@@ -106,7 +107,7 @@ pub fn run(args: FuzzArgs) -> ExitCode {
                     ran.fetch_add(1, Ordering::Relaxed);
                     ops.fetch_add(j.ops, Ordering::Relaxed);
                     if !j.ok() {
-                        println!("FAILED {} seed {seed}: {}", scenario.arg(), j.reason());
+                        outln!("FAILED {} seed {seed}: {}", scenario.arg(), j.reason());
                         failures.lock().expect("failures lock").push(j);
                     }
                 }
@@ -117,7 +118,7 @@ pub fn run(args: FuzzArgs) -> ExitCode {
     let ran = ran.into_inner();
     let mut failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
     failures.sort_by_key(|j| j.seed);
-    println!(
+    outln!(
         "{ran} seeds ({}..{}), {} operations, {} failed, in {fuzz_s:.0} s ({:.2} seeds/s)",
         args.start,
         args.start + ran as u64,
@@ -130,9 +131,9 @@ pub fn run(args: FuzzArgs) -> ExitCode {
             .corpus
             .join(format!("{}-seed-{}", file_stem(scenario.arg()), j.seed));
         match keep_case(&case, &scenario, j, bugs, jobs, !args.no_shrink) {
-            Ok(()) => println!("  kept {}", case.display()),
+            Ok(()) => outln!("  kept {}", case.display()),
             Err(e) => {
-                eprintln!("zksim fuzz: cannot keep {}: {e}", case.display());
+                errln!("zksim fuzz: cannot keep {}: {e}", case.display());
                 return ExitCode::from(2);
             }
         }

@@ -3,6 +3,7 @@
 //! needed per range, their median and worst, the properties the failures broke, and the
 //! size of the first failure once shrunk. This is how docs/bugs.md is measured.
 
+use crate::output::{errln, outln};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -60,7 +61,7 @@ pub fn run(args: HuntArgs) -> ExitCode {
     let (scenario, bugs) = match setup {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("zksim hunt: {e}");
+            errln!("zksim hunt: {e}");
             return ExitCode::from(2);
         }
     };
@@ -68,7 +69,7 @@ pub fn run(args: HuntArgs) -> ExitCode {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let names = bugs.names();
-    println!(
+    outln!(
         "zksim hunt: scenario {}, bugs: {}, {} ranges of at most {} seeds",
         scenario.arg(),
         if names.is_empty() {
@@ -110,13 +111,13 @@ pub fn run(args: HuntArgs) -> ExitCode {
                         }
                     }
                     match &result.failure {
-                        Some(j) => println!(
+                        Some(j) => outln!(
                             "  range {range} (seeds from {first}): found after {} seeds, seed {}: {}",
                             result.seeds.unwrap_or(0),
                             j.seed,
                             j.reason()
                         ),
-                        None => println!(
+                        None => outln!(
                             "  range {range} (seeds from {first}): not found in {} seeds",
                             args.max_seeds
                         ),
@@ -137,7 +138,7 @@ pub fn run(args: HuntArgs) -> ExitCode {
             *properties.entry(kind).or_default() += 1;
         }
     }
-    println!(
+    outln!(
         "found in {} of {} ranges; seeds needed: median {}, worst {}{}",
         needed.len(),
         found.len(),
@@ -158,7 +159,7 @@ pub fn run(args: HuntArgs) -> ExitCode {
             .iter()
             .map(|(p, n)| format!("{p} ({n})"))
             .collect();
-        println!("failures broke: {}", list.join(", "));
+        outln!("failures broke: {}", list.join(", "));
     }
     if args.shrink {
         if let Some(j) = found.iter().find_map(|f| f.failure.as_ref()) {
@@ -170,15 +171,18 @@ pub fn run(args: HuntArgs) -> ExitCode {
                 400,
                 false,
             ) {
-                Ok(s) => println!(
+                Ok(s) => outln!(
                     "shrunk seed {} ({} runs): {} -> {}",
-                    j.seed, s.runs, s.original, s.shrunk
+                    j.seed,
+                    s.runs,
+                    s.original,
+                    s.shrunk
                 ),
-                Err(e) => println!("shrinking seed {} failed: {e}", j.seed),
+                Err(e) => outln!("shrinking seed {} failed: {e}", j.seed),
             }
         }
     }
-    println!(
+    outln!(
         "{} runs in {:.0} s",
         runs.into_inner(),
         wall.elapsed().as_secs_f64()

@@ -5,6 +5,7 @@ mod check_cmd;
 mod fuzz_cmd;
 mod hunt_cmd;
 mod judge;
+mod output;
 mod replay_cmd;
 mod run_cmd;
 mod shrink_cmd;
@@ -49,7 +50,31 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help, the version, or a usage error, written as our own output is (a closed
+        // pipe ends quietly, a full disk is one line).
+        Err(e) => {
+            use std::io::IsTerminal;
+            let terminal = if e.use_stderr() {
+                std::io::stderr().is_terminal()
+            } else {
+                std::io::stdout().is_terminal()
+            };
+            let rendered = e.render();
+            let text = if terminal {
+                rendered.ansi().to_string()
+            } else {
+                rendered.to_string()
+            };
+            if e.use_stderr() {
+                output::errln!("{}", text.trim_end());
+            } else {
+                output::outln!("{}", text.trim_end());
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match cli.command {
         Command::Tree(cmd) => tree_cmd::run(cmd),
         Command::Check(args) => check_cmd::run(args),

@@ -1,6 +1,7 @@
 //! `zksim replay`: rerun one seed with the full trace, write its history, trace and HTML
 //! report, and print the verdict.
 
+use crate::output::{errln, out, outln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,13 +30,13 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     let (arg, bugs) = match (ScenarioArg::parse(&args.scenario), parse_bugs(&args.bugs)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("zksim replay: {e}");
+            errln!("zksim replay: {e}");
             return ExitCode::from(2);
         }
     };
     let scenario = arg.for_seed(args.seed);
     let replay = replay_command(arg.arg(), args.seed, &bugs);
-    println!("zksim replay: scenario {}, seed {}", arg.arg(), args.seed);
+    outln!("zksim replay: scenario {}, seed {}", arg.arg(), args.seed);
     let (j, report) = judge(
         &scenario,
         args.seed,
@@ -44,12 +45,12 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         Some(replay.clone()),
     );
     let Some(report) = report else {
-        println!("FAILED: {}", j.reason());
-        println!("replay: {replay}");
+        outln!("FAILED: {}", j.reason());
+        outln!("replay: {replay}");
         return ExitCode::from(1);
     };
     if let Err(e) = std::fs::create_dir_all(&args.out) {
-        eprintln!("zksim replay: cannot create {}: {e}", args.out.display());
+        errln!("zksim replay: cannot create {}: {e}", args.out.display());
         return ExitCode::from(2);
     }
     let history = History::new(&report.history).expect("a run's history is well formed");
@@ -73,25 +74,25 @@ pub fn run(args: ReplayArgs) -> ExitCode {
     for (file, content) in files {
         let path = args.out.join(file);
         if let Err(e) = std::fs::write(&path, content) {
-            eprintln!("zksim replay: cannot write {}: {e}", path.display());
+            errln!("zksim replay: cannot write {}: {e}", path.display());
             return ExitCode::from(2);
         }
     }
-    println!(
+    outln!(
         "  {} trace lines (hash {:016x}), {} history events",
         report.trace_count,
         report.trace_hash.unwrap_or(0),
         report.history.len()
     );
     if let Some(l) = &j.liveness {
-        println!("  FAILED: no liveness: {l}");
+        outln!("  FAILED: no liveness: {l}");
     }
     for p in &j.protocol {
-        println!("  FAILED: client protocol violation: {p}");
+        outln!("  FAILED: client protocol violation: {p}");
     }
-    println!();
-    print!("{text}");
-    println!(
+    outln!();
+    out!("{text}");
+    outln!(
         "\nwrote {0}/trace.txt, {0}/history.jsonl, {0}/report.txt and {0}/report.html",
         args.out.display()
     );

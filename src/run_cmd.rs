@@ -1,5 +1,6 @@
 //! `zksim run`: one simulated run, its options, and a summary a person can read.
 
+use crate::output::{errln, out, outln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,7 +44,7 @@ pub fn load_scenario(name: &str) -> Result<Scenario, String> {
 /// `zksim bugs`: every knob with what it re-creates.
 pub fn print_bugs() {
     for (name, what) in Bugs::NAMES.iter().zip(Bugs::DESCRIPTIONS) {
-        println!("{name:<24} {what}");
+        outln!("{name:<24} {what}");
     }
 }
 
@@ -63,7 +64,7 @@ pub fn run_cmd(args: RunArgs) -> ExitCode {
     let (scenario, bugs) = match (scenario, parse_bugs(&args.bugs)) {
         (Ok(s), Ok(b)) => (s, b),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("zksim run: {e}");
+            errln!("zksim run: {e}");
             return ExitCode::from(2);
         }
     };
@@ -93,20 +94,20 @@ pub fn run_cmd(args: RunArgs) -> ExitCode {
         let mut text = report.trace_lines.join("\n");
         text.push('\n');
         if let Err(e) = std::fs::write(path, text) {
-            eprintln!("zksim run: cannot write trace {}: {e}", path.display());
+            errln!("zksim run: cannot write trace {}: {e}", path.display());
             return ExitCode::from(2);
         }
     }
     if let Some(path) = &args.history {
         if let Err(e) = std::fs::write(path, zksim_checker::history::to_jsonl(&report.history)) {
-            eprintln!("zksim run: cannot write history {}: {e}", path.display());
+            errln!("zksim run: cannot write history {}: {e}", path.display());
             return ExitCode::from(2);
         }
     }
     let mut ok = print_summary(&report, &replay);
     ok &= print_verdict(&report);
     if args.hash {
-        println!("{:016x}", report.trace_hash.expect("hashing was on"));
+        outln!("{:016x}", report.trace_hash.expect("hashing was on"));
     }
     if ok {
         ExitCode::SUCCESS
@@ -125,13 +126,16 @@ pub fn replay_command(scenario: &str, seed: u64, bugs: &[String]) -> String {
 
 /// The seed and every option the seed chose, before anything runs (as VOPR prints them).
 fn print_options(s: &Scenario, seed: u64, bugs: &Bugs, plan: &FaultPlan) {
-    println!("zksim run: scenario {}, seed {seed}", s.name);
-    println!(
+    outln!("zksim run: scenario {}, seed {seed}", s.name);
+    outln!(
         "  ensemble: {} servers, {} observers, tick {} ms, snapCount {}",
-        s.servers, s.observers, s.tick_ms, s.snap_count
+        s.servers,
+        s.observers,
+        s.tick_ms,
+        s.snap_count
     );
     let w = &s.workload;
-    println!(
+    outln!(
         "  clients: {} (pipeline {}, {} keys, values up to {} B, watch {}%, ephemeral {}%, sequential {}%, session timeout {} ms)",
         s.clients,
         w.pipeline,
@@ -142,12 +146,13 @@ fn print_options(s: &Scenario, seed: u64, bugs: &Bugs, plan: &FaultPlan) {
         w.sequential_percent,
         w.session_timeout_ms
     );
-    println!(
+    outln!(
         "  phases: safety {} ms with faults, liveness bound {} ms",
-        s.safety_ms, s.liveness_ms
+        s.safety_ms,
+        s.liveness_ms
     );
     let names = bugs.names();
-    println!(
+    outln!(
         "  bugs: {}",
         if names.is_empty() {
             "none".to_string()
@@ -155,7 +160,7 @@ fn print_options(s: &Scenario, seed: u64, bugs: &Bugs, plan: &FaultPlan) {
             names.join(", ")
         }
     );
-    println!(
+    outln!(
         "  fault plan: {} events{}",
         plan.faults.len(),
         if s.plan.is_some() {
@@ -165,7 +170,7 @@ fn print_options(s: &Scenario, seed: u64, bugs: &Bugs, plan: &FaultPlan) {
         }
     );
     for f in &plan.faults {
-        println!(
+        outln!(
             "    {:>8} ms  {}",
             f.at_ms,
             serde_json::to_string(&f.fault).expect("faults serialize")
@@ -179,31 +184,31 @@ fn print_verdict(r: &RunReport) -> bool {
     let history = match zksim_checker::History::new(&r.history) {
         Ok(h) => h,
         Err(e) => {
-            println!("  FAILED: the run's history is malformed: {e}");
+            outln!("  FAILED: the run's history is malformed: {e}");
             return false;
         }
     };
     let recipe = match zksim_checker::recipes::check(&history) {
         Ok(recipe) => recipe,
         Err(e) => {
-            println!("  FAILED: the run's history cannot be judged: {e}");
+            outln!("  FAILED: the run's history cannot be judged: {e}");
             return false;
         }
     };
     if let Some(rr) = &recipe {
         let counts: Vec<String> = rr.counts.iter().map(|(w, n)| format!("{w} {n}")).collect();
-        println!("  recipe {}: {}", rr.recipe, counts.join(", "));
+        outln!("  recipe {}: {}", rr.recipe, counts.join(", "));
     }
     let verdict = zksim_checker::check_all(&history, crate::judge::run_check_options());
     let recipe_holds = recipe.as_ref().is_none_or(|rr| rr.holds());
     if verdict.holds() && recipe_holds {
         let checked: usize = verdict.outcomes.iter().map(|o| o.checked).sum();
-        println!(
+        outln!(
             "  properties: all {} hold ({checked} checks)",
             verdict.outcomes.len()
         );
         if let Some(rr) = &recipe {
-            println!(
+            outln!(
                 "  recipe {}: all {} invariants hold",
                 rr.recipe,
                 rr.outcomes.len()
@@ -211,10 +216,10 @@ fn print_verdict(r: &RunReport) -> bool {
         }
         return true;
     }
-    println!();
+    outln!();
     let name = "the run's history";
     let text = zksim_checker::report::render(&history, &verdict, recipe.as_ref(), name);
-    print!("{text}");
+    out!("{text}");
     false
 }
 
@@ -223,44 +228,49 @@ fn print_summary(r: &RunReport, replay: &str) -> bool {
     let wall_s = r.wall.as_secs_f64();
     let sim_s = r.sim_ms as f64 / 1000.0;
     let ops = r.clients.ops_completed + r.clients.ops_unknown;
-    println!("summary:");
-    println!(
+    outln!("summary:");
+    outln!(
         "  operations: {ops} ({} answered, {} with unknown outcome)",
-        r.clients.ops_completed, r.clients.ops_unknown
+        r.clients.ops_completed,
+        r.clients.ops_unknown
     );
-    println!(
+    outln!(
         "  sessions: {} opened, {} expired",
-        r.clients.sessions, r.clients.expired
+        r.clients.sessions,
+        r.clients.expired
     );
-    println!(
+    outln!(
         "  faults: {}; leader changes: {}; link breaks: {}",
-        r.stats.faults, r.stats.leader_changes, r.stats.link_breaks
+        r.stats.faults,
+        r.stats.leader_changes,
+        r.stats.link_breaks
     );
-    println!(
+    outln!(
         "  messages: {} between servers, {} with clients",
-        r.stats.peer_messages, r.stats.client_messages
+        r.stats.peer_messages,
+        r.stats.client_messages
     );
-    println!(
+    outln!(
         "  sim time {sim_s:.2} s; wall time {wall_s:.2} s; sim/wall {:.1}",
         if wall_s > 0.0 { sim_s / wall_s } else { 0.0 }
     );
     let mut ok = true;
     match &r.liveness {
-        Ok(()) => println!(
+        Ok(()) => outln!(
             "  liveness: converged {} ms after the faults healed",
             r.converged_after_ms.unwrap_or(0)
         ),
         Err(e) => {
             ok = false;
-            println!("  FAILED: no liveness: {e} (seed {})", r.seed);
+            outln!("  FAILED: no liveness: {e} (seed {})", r.seed);
         }
     }
     for v in &r.clients.protocol_violations {
         ok = false;
-        println!("  FAILED: client protocol violation: {v}");
+        outln!("  FAILED: client protocol violation: {v}");
     }
     if !ok {
-        println!("  replay: {replay}");
+        outln!("  replay: {replay}");
     }
     ok
 }

@@ -8,6 +8,7 @@
 //! failure (the same property, or no liveness, or a panic). Candidates of one step run in
 //! parallel; the lowest-numbered failing one wins, so the result does not depend on timing.
 
+use crate::output::{errln, outln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -73,12 +74,12 @@ pub fn run(args: ShrinkArgs) -> ExitCode {
     let (arg, bugs) = match (ScenarioArg::parse(&args.scenario), parse_bugs(&args.bugs)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("zksim shrink: {e}");
+            errln!("zksim shrink: {e}");
             return ExitCode::from(2);
         }
     };
     if args.jobs == Some(0) {
-        eprintln!("zksim shrink: --jobs must be at least 1");
+        errln!("zksim shrink: --jobs must be at least 1");
         return ExitCode::from(2);
     }
     let jobs = args
@@ -91,7 +92,7 @@ pub fn run(args: ShrinkArgs) -> ExitCode {
             .unwrap_or_else(|| "scenario".into());
         PathBuf::from(format!("shrunk-{stem}-{}.json", args.seed))
     });
-    println!(
+    outln!(
         "zksim shrink: scenario {}, seed {}, bugs: {}",
         arg.arg(),
         args.seed,
@@ -112,24 +113,24 @@ pub fn run(args: ShrinkArgs) -> ExitCode {
     ) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("zksim shrink: {e}");
+            errln!("zksim shrink: {e}");
             return ExitCode::from(2);
         }
     };
     if let Err(e) = std::fs::write(&out, shrunk.scenario.to_json() + "\n") {
-        eprintln!("zksim shrink: cannot write {}: {e}", out.display());
+        errln!("zksim shrink: cannot write {}: {e}", out.display());
         return ExitCode::from(2);
     }
-    println!("failure kept: {}", shrunk.kind);
-    println!("original: {}", shrunk.original);
-    println!("shrunk:   {}", shrunk.shrunk);
-    println!(
+    outln!("failure kept: {}", shrunk.kind);
+    outln!("original: {}", shrunk.original);
+    outln!("shrunk:   {}", shrunk.shrunk);
+    outln!(
         "{} runs in {:.1} s; wrote {}",
         shrunk.runs,
         wall.elapsed().as_secs_f64(),
         out.display()
     );
-    println!(
+    outln!(
         "replay: {}",
         crate::judge::replay_command(&out.display().to_string(), args.seed, &bugs)
     );
@@ -192,7 +193,7 @@ impl Shrinker {
                 self.best = s;
                 self.best_ops = j.ops;
                 if self.verbose {
-                    println!(
+                    outln!(
                         "  {what}: {} fault events, {} clients, {} ms, {} ops (run {})",
                         plan_len(&self.best),
                         self.best.clients,
@@ -366,7 +367,7 @@ pub fn shrink(
         }
     );
     if verbose {
-        println!("failure to keep: {kind} ({})", j.reason());
+        outln!("failure to keep: {kind} ({})", j.reason());
     }
     let original = size(&explicit, j.ops);
     let mut s = Shrinker {

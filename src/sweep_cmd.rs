@@ -2,6 +2,7 @@
 //! with progress, a summary table, every failing seed with its replay command, and JSON
 //! for machines. Exit 1 when anything failed.
 
+use crate::output::{errln, outln};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -101,7 +102,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
     let (scenarios, seeds, shard, bugs) = match setup {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("zksim sweep: {e}");
+            errln!("zksim sweep: {e}");
             return ExitCode::from(2);
         }
     };
@@ -119,7 +120,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
     let names: Vec<&str> = scenarios.iter().map(ScenarioArg::arg).collect();
     if !args.json {
         let bug_names = bugs.names();
-        println!(
+        outln!(
             "zksim sweep: scenario {}, seeds {}{}, {} runs on {jobs_n} threads, bugs: {}",
             names.join(", "),
             args.seeds,
@@ -212,7 +213,7 @@ fn run_jobs(
         }
     });
     if tty {
-        eprintln!();
+        errln!();
     }
     Arc::try_unwrap(results)
         .expect("threads joined")
@@ -281,8 +282,8 @@ fn print_table(
         .max()
         .unwrap_or(0)
         .max("scenario".len());
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9}",
         "scenario",
         "seeds",
@@ -314,7 +315,7 @@ fn print_table(
         } else {
             0.0
         };
-        println!(
+        outln!(
             "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9.1}",
             s.arg(),
             rows.len(),
@@ -333,25 +334,25 @@ fn print_table(
         }
     }
     let runs = results.len();
-    println!(
+    outln!(
         "wall time {wall_s:.1} s on {threads} threads ({:.2} seeds/s)",
         runs as f64 / wall_s.max(1e-9)
     );
     if !by_property.is_empty() {
-        println!("violations by property:");
+        outln!("violations by property:");
         for (p, n) in &by_property {
-            println!("  {p}: {n} seeds");
+            outln!("  {p}: {n} seeds");
         }
     }
     let failures: Vec<&(usize, Judgement)> = results.iter().filter(|(_, j)| !j.ok()).collect();
     if failures.is_empty() {
-        println!("all {runs} runs passed");
+        outln!("all {runs} runs passed");
         return;
     }
-    println!("failing seeds ({}):", failures.len());
+    outln!("failing seeds ({}):", failures.len());
     for (i, j) in failures {
-        println!("  {} seed {}: {}", scenarios[*i].arg(), j.seed, j.reason());
-        println!(
+        outln!("  {} seed {}: {}", scenarios[*i].arg(), j.seed, j.reason());
+        outln!(
             "    replay: {}",
             replay_command(scenarios[*i].arg(), j.seed, bugs)
         );
@@ -380,5 +381,5 @@ fn print_json(names: &[&str], results: &[(usize, Judgement)], wall_s: f64, bugs:
         .collect();
     let failed = results.iter().filter(|(_, j)| !j.ok()).count();
     let out = json!({"runs": runs, "failed": failed, "total": results.len(), "wall_s": wall_s, "bugs": bugs.names()});
-    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    outln!("{}", serde_json::to_string_pretty(&out).expect("json"));
 }

@@ -1,5 +1,6 @@
 //! `zksim tree replay`: apply a JSON-lines file of operations to a fresh data tree.
 
+use crate::output::errln;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,14 +27,14 @@ fn replay_file(file: &PathBuf) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) => {
-            eprintln!("zksim tree replay: cannot read {}: {e}", file.display());
+            errln!("zksim tree replay: cannot read {}: {e}", file.display());
             return ExitCode::from(2);
         }
     };
     let results = match replay::replay_text(&text) {
         Ok(results) => results,
         Err(e) => {
-            eprintln!("zksim tree replay: {}: {e}", file.display());
+            errln!("zksim tree replay: {}: {e}", file.display());
             return ExitCode::from(2);
         }
     };
@@ -41,7 +42,7 @@ fn replay_file(file: &PathBuf) -> ExitCode {
     let mut out = std::io::BufWriter::new(stdout.lock());
     for (i, r) in results.iter().enumerate() {
         if let Some(message) = &r.message {
-            eprintln!("operation {i}: {message}");
+            errln!("operation {i}: {message}");
         }
         if writeln!(out, "{}", r.json).is_err() {
             return ExitCode::from(2);
