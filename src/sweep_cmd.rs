@@ -252,7 +252,7 @@ fn report_progress(
             let _ = writeln!(err, "FAILED {f}");
         }
         let step = (total / 10).max(1);
-        if finished % step == 0 || finished == total {
+        if finished.is_multiple_of(step) || finished == total {
             let _ = writeln!(
                 err,
                 "progress: {finished}/{total} seeds, {failed} failed, {secs:.1} s"

@@ -305,7 +305,7 @@ fn step(
         // The hold: an idle session the service must keep alive while its client pings.
         // Every other client closes at once instead, while the ensemble may still be
         // settling after the heal (where a close can get lost, ZOOKEEPER-2355).
-        if c.idx % 2 == 0 && now_ns < world.lock().hold_until_ns && !c.session_closing() {
+        if c.idx.is_multiple_of(2) && now_ns < world.lock().hold_until_ns && !c.session_closing() {
             return;
         }
         if !c.closing && c.in_flight.is_empty() && !c.session_closing() {
