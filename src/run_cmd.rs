@@ -30,15 +30,45 @@ pub struct RunArgs {
     pub hash: bool,
 }
 
-/// A scenario by built-in name or file path; the error is one line.
+/// A scenario by built-in name or file path; the error is one line. A file is named by a
+/// path (one that contains `/` or ends in `.json`); any other name is a built-in one, so a
+/// folder or file called `config` in the working directory never hides the built-in.
 pub fn load_scenario(name: &str) -> Result<Scenario, String> {
-    let path = std::path::Path::new(name);
-    if name.ends_with(".json") || path.exists() {
-        let text = std::fs::read_to_string(path)
+    if is_scenario_path(name) {
+        use std::io::Read;
+        let mut text = Vec::new();
+        std::fs::File::open(name)
+            .and_then(|f| f.take(SCENARIO_FILE_MAX + 1).read_to_end(&mut text))
             .map_err(|e| format!("cannot read scenario file {name}: {e}"))?;
-        return Scenario::from_json(&text).map_err(|e| format!("scenario file {name}: {e}"));
+        if text.len() as u64 > SCENARIO_FILE_MAX {
+            return Err(format!(
+                "scenario file {name}: larger than {} MiB; a scenario is a small JSON object",
+                SCENARIO_FILE_MAX >> 20
+            ));
+        }
+        let scenario =
+            Scenario::from_json_bytes(&text).map_err(|e| format!("scenario file {name}: {e}"))?;
+        for warning in scenario.warnings() {
+            errln!("zksim: warning: scenario file {name}: {warning}");
+        }
+        return Ok(scenario);
     }
-    builtin(name).map_err(|e| e.to_string())
+    builtin(name).map_err(|e| {
+        let mut message = e.to_string();
+        if std::path::Path::new(name).is_file() {
+            message.push_str(&format!(" (to read the file {name}, write ./{name})"));
+        }
+        message
+    })
+}
+
+/// The largest scenario file read (the largest real one, a shrunk plan of a long run, is
+/// tens of kilobytes).
+const SCENARIO_FILE_MAX: u64 = 16 << 20;
+
+/// Whether a `--scenario` argument names a file rather than a built-in scenario.
+fn is_scenario_path(name: &str) -> bool {
+    name.contains('/') || name.ends_with(".json")
 }
 
 /// `zksim bugs`: every knob with what it re-creates.

@@ -126,3 +126,244 @@ fn a_full_disk_behind_standard_output_is_one_line() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// Exit 2 with one line on standard error that contains every one of `what`, nothing on
+/// standard output, and no panic.
+fn refused(args: &[&str], what: &[&str]) {
+    let o = zksim().args(args).output().expect("zksim runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+    for w in what {
+        assert!(err.contains(w), "{args:?}: {err:?} should say {w:?}");
+    }
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(o.stdout.is_empty(), "{args:?}: nothing on stdout");
+}
+
+/// A scenario that is valid but for `change`, as JSON text.
+fn scenario_with(change: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v = serde_json::json!({
+        "name": "hostile", "servers": 3, "clients": 2, "safety_ms": 2000, "liveness_ms": 20000
+    });
+    change(&mut v);
+    v.to_string()
+}
+
+// Every malformed scenario is refused with one line naming the field and the reason: bad
+// JSON of every shape, and every number out of its documented range (several of which
+// overflowed the harness's arithmetic before they were checked).
+#[test]
+fn scenario_messages_name_the_field_and_the_reason() {
+    let dir = TempDir::new("scenario-messages");
+    let huge = "y".repeat(100_000);
+    let cases: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
+        ("array", b"[1, 2]".to_vec(), vec!["a JSON object", "a JSON array"]),
+        ("empty", Vec::new(), vec!["is empty"]),
+        (
+            "bom",
+            [&b"\xEF\xBB\xBF"[..], scenario_with(|_| {}).as_bytes()].concat(),
+            vec!["byte order mark"],
+        ),
+        ("latin1", b"{\"name\": \"caf\xE9\"}".to_vec(), vec!["not UTF-8", "offset 13"]),
+        ("truncated", b"{\"name\": \"x\", \"servers\": 3,".to_vec(), vec!["not valid JSON"]),
+        (
+            "trailing",
+            format!("{} {{}}", scenario_with(|_| {})).into_bytes(),
+            vec!["not valid JSON", "trailing characters"],
+        ),
+        (
+            "beyond-u32",
+            scenario_with(|v| v["servers"] = 5_000_000_000u64.into()).into_bytes(),
+            vec!["field `servers`", "5000000000", "expected u32"],
+        ),
+        (
+            "float",
+            scenario_with(|v| v["workload"] = serde_json::json!({"pipeline": 1.5})).into_bytes(),
+            vec!["field `workload.pipeline`", "floating point `1.5`"],
+        ),
+        (
+            "huge",
+            scenario_with(|v| v["workload"] = serde_json::json!({"keys": huge})).into_bytes(),
+            vec!["field `workload.keys`", "... (100000 characters)"],
+        ),
+        (
+            "unknown-field",
+            scenario_with(|v| v["workload"] = serde_json::json!({"pipline": 2})).into_bytes(),
+            vec!["field `workload.pipline`", "unknown field `pipline`"],
+        ),
+        (
+            "weights-overflow",
+            scenario_with(|v| {
+                v["workload"] = serde_json::json!({"mix": {"create": u32::MAX, "delete": u32::MAX}})
+            })
+            .into_bytes(),
+            vec!["field `workload.mix`", "create weighs 4294967295"],
+        ),
+        (
+            "fault-weight",
+            scenario_with(|v| v["faults"] = serde_json::json!({"kill": u32::MAX, "pause": 9})).into_bytes(),
+            vec!["field `faults`", "kill weighs"],
+        ),
+        (
+            "mean-interval",
+            scenario_with(|v| v["faults"] = serde_json::json!({"mean_interval_ms": u64::MAX}))
+                .into_bytes(),
+            vec!["field `faults.mean_interval_ms`"],
+        ),
+        (
+            "duration",
+            scenario_with(|v| v["faults"] = serde_json::json!({"duration_ms": [1, u64::MAX]}))
+                .into_bytes(),
+            vec!["field `faults.duration_ms`"],
+        ),
+        (
+            "think",
+            scenario_with(|v| v["workload"] = serde_json::json!({"think_ms_max": u64::MAX}))
+                .into_bytes(),
+            vec!["field `workload.think_ms_max`"],
+        ),
+        (
+            "snap-count",
+            scenario_with(|v| v["snap_count"] = u64::MAX.into()).into_bytes(),
+            vec!["field `snap_count`"],
+        ),
+        (
+            "session-timeout",
+            scenario_with(|v| v["workload"] = serde_json::json!({"session_timeout_ms": -5}))
+                .into_bytes(),
+            vec!["field `workload.session_timeout_ms`"],
+        ),
+        (
+            "liveness-unreachable",
+            scenario_with(|v| v["liveness_ms"] = 3_000.into()).into_bytes(),
+            vec!["field `liveness_ms`", "can never be met", "at least 6000 ms"],
+        ),
+        (
+            "fault-after-safety",
+            scenario_with(|v| {
+                v["plan"] = serde_json::json!({"faults": [{"at_ms": 99_999, "kind": "heal_network"}]})
+            })
+            .into_bytes(),
+            vec!["field `plan`", "after the safety phase"],
+        ),
+        (
+            "loss",
+            scenario_with(|v| {
+                v["plan"] = serde_json::json!({"faults": [{"at_ms": 1, "kind": "loss", "per_mille": 5000}]})
+            })
+            .into_bytes(),
+            vec!["field `plan`", "5000 per mille"],
+        ),
+        (
+            "latency",
+            scenario_with(|v| {
+                v["plan"] = serde_json::json!({"faults": [{"at_ms": 1, "kind": "latency", "extra_ms": u64::MAX}]})
+            })
+            .into_bytes(),
+            vec!["field `plan`", "latency of"],
+        ),
+        (
+            "clock-jump",
+            scenario_with(|v| {
+                v["plan"] = serde_json::json!({"faults": [{"at_ms": 1, "kind": "clock_jump", "server": 1, "delta_ms": i64::MIN}]})
+            })
+            .into_bytes(),
+            vec!["field `plan`", "clock jump of"],
+        ),
+        (
+            "fsync",
+            scenario_with(|v| {
+                v["plan"] = serde_json::json!({"faults": [{"at_ms": 1, "kind": "disk_slow", "server": 2, "fsync_ms": u64::MAX}]})
+            })
+            .into_bytes(),
+            vec!["field `plan`", "fsync of"],
+        ),
+    ];
+    let mut cases = cases;
+    cases.push((
+        "oversized",
+        vec![b' '; 17 << 20],
+        vec!["larger than 16 MiB"],
+    ));
+    for (name, text, what) in cases {
+        let file = dir.path(&format!("{name}.json"));
+        std::fs::write(&file, &text).expect("write");
+        for command in ["run", "sweep"] {
+            let mut args = vec![command, "--scenario", &file];
+            if command == "sweep" {
+                args.extend(["--seeds", "0..2"]);
+            }
+            refused(&args, &what);
+        }
+    }
+}
+
+// A built-in scenario name always means the built-in: a folder `config` or a file `default`
+// in the working directory does not hide it. A file is a path (with `/`, or ending .json).
+#[test]
+fn builtin_names_are_never_hidden_by_files() {
+    let dir = TempDir::new("names");
+    std::fs::create_dir_all(dir.0.join("config")).expect("a folder named config");
+    std::fs::write(dir.0.join("default"), "not a scenario").expect("a file named default");
+    std::fs::write(dir.0.join("mine"), scenario_with(|_| {})).expect("a file named mine");
+    for name in ["config", "default"] {
+        let o = zksim()
+            .current_dir(&dir.0)
+            .args(["run", "--scenario", name, "--seed", "1"])
+            .output()
+            .expect("zksim runs");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        assert!(
+            out.starts_with(&format!("zksim run: scenario {name}, seed 1")),
+            "{name}: {out}"
+        );
+    }
+    // The file is read when named as a path.
+    let o = zksim()
+        .current_dir(&dir.0)
+        .args(["run", "--scenario", "./default", "--seed", "1"])
+        .output()
+        .expect("zksim runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("scenario file ./default: not valid JSON"),
+        "{}",
+        stderr(&o)
+    );
+    // A name that is neither: the error says how to read the file of that name.
+    let o = zksim()
+        .current_dir(&dir.0)
+        .args(["run", "--scenario", "mine", "--seed", "1"])
+        .output()
+        .expect("zksim runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown scenario \"mine\"") && stderr(&o).contains("write ./mine"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+// A valid plan that is likely not meant (every voter down, none back) runs, with a warning
+// that says why.
+#[test]
+fn a_plan_that_downs_every_voter_for_good_is_warned_about() {
+    let dir = TempDir::new("warn");
+    let file = dir.path("all-down.json");
+    let text = scenario_with(|v| {
+        v["plan"] = serde_json::json!({"faults": [{"at_ms": 500, "kind": "kill_many", "servers": [1, 2, 3]}]})
+    });
+    std::fs::write(&file, text).expect("write");
+    let o = zksim()
+        .args(["run", "--scenario", &file, "--seed", "1"])
+        .output()
+        .expect("zksim runs");
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning") && err.contains("leaves every voter down, and none comes back"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -237,7 +237,7 @@ fn bad_input_is_refused_with_exit_code_2() {
     let too_many_down = dir.path("down.json");
     std::fs::write(
         &too_many_down,
-        r#"{"name": "down", "servers": 3, "clients": 2, "safety_ms": 1000, "liveness_ms": 5000,
+        r#"{"name": "down", "servers": 3, "clients": 2, "safety_ms": 1000, "liveness_ms": 10000,
             "plan": {"faults": [{"at_ms": 10, "kind": "kill_many", "servers": [1, 2, 3, 4]}]}}"#,
     )
     .expect("write");

@@ -94,7 +94,48 @@ pub enum Fault {
     },
 }
 
+/// The largest extra message latency and fsync time a fault may add.
+pub const DELAY_MAX_MS: u64 = 60_000;
+/// The largest clock skew or jump, either way.
+pub const CLOCK_MAX_MS: i64 = 3_600_000;
+
 impl Fault {
+    /// Check the values a fault carries.
+    pub fn check_values(&self) -> Result<(), String> {
+        match self {
+            Fault::Loss { per_mille } if *per_mille > 1000 => {
+                Err(format!("loss of {per_mille} per mille; 0 to 1000"))
+            }
+            Fault::Latency { extra_ms } if *extra_ms > DELAY_MAX_MS => Err(format!(
+                "latency of {extra_ms} ms; at most {DELAY_MAX_MS} ms"
+            )),
+            Fault::DiskSlow { fsync_ms, .. } if *fsync_ms > DELAY_MAX_MS => {
+                Err(format!("fsync of {fsync_ms} ms; at most {DELAY_MAX_MS} ms"))
+            }
+            Fault::ClockSkew { offset_ms, .. }
+                if offset_ms.unsigned_abs() > CLOCK_MAX_MS.unsigned_abs() =>
+            {
+                Err(format!(
+                    "clock skew of {offset_ms} ms; at most {CLOCK_MAX_MS} ms either way"
+                ))
+            }
+            Fault::ClockJump { delta_ms, .. }
+                if delta_ms.unsigned_abs() > CLOCK_MAX_MS.unsigned_abs() =>
+            {
+                Err(format!(
+                    "clock jump of {delta_ms} ms; at most {CLOCK_MAX_MS} ms either way"
+                ))
+            }
+            Fault::Partition { side } if side.is_empty() => {
+                Err("a partition with an empty side".to_string())
+            }
+            Fault::KillMany { servers } if servers.is_empty() => {
+                Err("kill_many with no servers".to_string())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The servers a fault takes down, if any.
     pub fn takes_down(&self) -> Vec<u64> {
         match self {
@@ -146,9 +187,12 @@ pub struct FaultPlan {
 }
 
 impl FaultPlan {
-    /// Check that the plan can happen on `servers` servers: known ids, times in order,
-    /// never every server down at once.
-    pub fn validate(&self, servers: u32) -> Result<(), String> {
+    /// Check that the plan can happen on an ensemble of `voters` voting servers and
+    /// `observers` observers, within a safety phase of `safety_ms`: known ids, times in
+    /// order and within the phase, values in range, and never every voter down at once
+    /// but by `power_loss` (which the plan then restarts).
+    pub fn validate(&self, voters: u32, observers: u32, safety_ms: u64) -> Result<(), String> {
+        let servers = voters + observers;
         let known = |id: u64| id >= 1 && id <= u64::from(servers);
         let mut down = std::collections::BTreeSet::new();
         let mut last = 0;
@@ -159,7 +203,16 @@ impl FaultPlan {
                     p.at_ms
                 ));
             }
+            if p.at_ms > safety_ms {
+                return Err(format!(
+                    "fault {i} at {} ms is after the safety phase, which ends at {safety_ms} ms",
+                    p.at_ms
+                ));
+            }
             last = p.at_ms;
+            p.fault
+                .check_values()
+                .map_err(|e| format!("fault {i}: {e}"))?;
             let ids: Vec<u64> = match &p.fault {
                 Fault::Partition { side } => side.clone(),
                 Fault::Bridge {
@@ -194,11 +247,45 @@ impl FaultPlan {
                 Fault::PowerLoss => down.extend(1..=u64::from(servers)),
                 f => down.extend(f.takes_down()),
             }
-            if down.len() as u32 > servers {
-                return Err(format!("fault {i} takes down more servers than exist"));
-            }
         }
         Ok(())
+    }
+
+    /// What a valid plan does that is likely not meant: every voter taken down (but by
+    /// `power_loss`) with none brought back before the liveness phase, so that the rest of
+    /// the safety phase tests nothing.
+    pub fn warnings(&self, voters: u32) -> Vec<String> {
+        let voter = |s: &u64| *s >= 1 && *s <= u64::from(voters);
+        let mut down = std::collections::BTreeSet::new();
+        // The fault that took the last voter down, while every voter stays down.
+        let mut all_down_by: Option<(usize, u64)> = None;
+        for (i, p) in self.faults.iter().enumerate() {
+            match &p.fault {
+                Fault::Restart { server } | Fault::Resume { server } => {
+                    down.remove(server);
+                }
+                Fault::RestartAll => down.clear(),
+                Fault::ResumeAll => {}
+                Fault::PowerLoss => {
+                    // The plan restarts them one by one; that is the point of a power loss.
+                    down.clear();
+                }
+                f => down.extend(f.takes_down().into_iter().filter(voter)),
+            }
+            if down.len() == voters as usize && voters > 1 {
+                all_down_by.get_or_insert((i, p.at_ms));
+            } else {
+                all_down_by = None;
+            }
+        }
+        all_down_by
+            .map(|(i, at_ms)| {
+                format!(
+                    "plan: fault {i} at {at_ms} ms leaves every voter down, and none comes back before the liveness phase: the rest of the safety phase tests nothing (a power_loss followed by restarts crashes every server at once)"
+                )
+            })
+            .into_iter()
+            .collect()
     }
 
     /// Draw a plan for `scenario` from `seed`: faults start at random intervals around the
@@ -445,7 +532,8 @@ mod tests {
         let a = FaultPlan::generate(&s, 42);
         assert_eq!(a, FaultPlan::generate(&s, 42));
         assert_ne!(a, FaultPlan::generate(&s, 43));
-        a.validate(s.servers).expect("generated plans are valid");
+        a.validate(s.servers, s.observers, s.safety_ms)
+            .expect("generated plans are valid");
         let mut kinds = std::collections::BTreeSet::new();
         for seed in 0..200 {
             for f in FaultPlan::generate(&s, seed).faults {
@@ -481,7 +569,7 @@ mod tests {
             }],
         };
         assert!(
-            plan.validate(3)
+            plan.validate(3, 0, 10_000)
                 .expect_err("unknown server")
                 .contains("server 7")
         );
@@ -497,6 +585,57 @@ mod tests {
                 },
             ],
         };
-        assert!(plan.validate(3).is_err());
+        assert!(plan.validate(3, 0, 10_000).is_err());
+        let refused = |fault: Fault, at_ms: u64| {
+            FaultPlan {
+                faults: vec![PlannedFault { at_ms, fault }],
+            }
+            .validate(3, 1, 10_000)
+            .expect_err("refused")
+        };
+        assert!(refused(Fault::HealNetwork, 10_001).contains("after the safety phase"));
+        assert!(refused(Fault::Loss { per_mille: 1001 }, 0).contains("0 to 1000"));
+        assert!(refused(Fault::Latency { extra_ms: u64::MAX }, 0).contains("latency"));
+        let jump = Fault::ClockJump {
+            server: 1,
+            delta_ms: i64::MIN,
+        };
+        assert!(refused(jump, 0).contains("clock jump"));
+    }
+
+    #[test]
+    fn every_voter_down_for_good_is_warned_about() {
+        let at = |at_ms, fault| PlannedFault { at_ms, fault };
+        // Every voter down (the observer up is no quorum), none back: warned.
+        let plan = FaultPlan {
+            faults: vec![
+                at(0, Fault::Pause { server: 1 }),
+                at(
+                    1,
+                    Fault::KillMany {
+                        servers: vec![2, 3],
+                    },
+                ),
+            ],
+        };
+        plan.validate(3, 1, 10_000).expect("valid");
+        let warnings = plan.warnings(3);
+        assert!(
+            warnings[0].contains("fault 1 at 1 ms leaves every voter down"),
+            "{warnings:?}"
+        );
+        // One of them back: a plan like newleader_crash's, no warning.
+        let mut back = plan.clone();
+        back.faults.push(at(5, Fault::Restart { server: 2 }));
+        assert_eq!(back.warnings(3), Vec::<String>::new());
+        // A power loss, restarted one by one, is what power_loss means.
+        let plan = FaultPlan {
+            faults: vec![
+                at(0, Fault::PowerLoss),
+                at(10, Fault::Latency { extra_ms: 5 }),
+            ],
+        };
+        plan.validate(3, 0, 10_000).expect("a power loss is a plan");
+        assert_eq!(plan.warnings(3), Vec::<String>::new());
     }
 }

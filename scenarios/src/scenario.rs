@@ -36,6 +36,21 @@ impl Default for OpMix {
 }
 
 impl OpMix {
+    /// (name, weight) of every operation.
+    pub fn weights(&self) -> [(&'static str, u32); 9] {
+        [
+            ("create", self.create),
+            ("delete", self.delete),
+            ("set_data", self.set_data),
+            ("get_data", self.get_data),
+            ("exists", self.exists),
+            ("get_children", self.get_children),
+            ("multi", self.multi),
+            ("sync_read", self.sync_read),
+            ("check_set", self.check_set),
+        ]
+    }
+
     pub fn total(&self) -> u32 {
         self.create
             + self.delete
@@ -254,7 +269,8 @@ fn default_snap_count() -> usize {
 /// A scenario that cannot be run, with the field at fault.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("scenario is not valid JSON for a scenario: {0}")]
+    /// Not JSON, or JSON that is not a scenario: the message says which and where.
+    #[error("{0}")]
     Json(String),
     #[error("field `{field}`: {problem}")]
     Field {
@@ -265,6 +281,41 @@ pub enum ScenarioError {
     Unknown { name: String, known: String },
 }
 
+/// The largest weight of an operation or a fault kind (so that their sums cannot overflow).
+pub const WEIGHT_MAX: u32 = 1_000_000;
+
+/// Values quoted in an error longer than this are cut short.
+const QUOTE_MAX: usize = 40;
+
+/// `message` with every quoted value (between `"` or backticks) longer than `QUOTE_MAX`
+/// characters cut short: a huge bad value is named, never echoed whole.
+fn shorten_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(1024));
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let close = rest.find(quote).unwrap_or(rest.len());
+        let value = &rest[..close];
+        let chars = value.chars().count();
+        if chars > QUOTE_MAX {
+            out.extend(value.chars().take(QUOTE_MAX));
+            out.push_str(&format!("... ({chars} characters)"));
+        } else {
+            out.push_str(value);
+        }
+        if close < rest.len() {
+            out.push(quote);
+            rest = &rest[close + 1..];
+        } else {
+            rest = "";
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn field(field: &'static str, problem: impl Into<String>) -> ScenarioError {
     ScenarioError::Field {
         field,
@@ -273,10 +324,62 @@ fn field(field: &'static str, problem: impl Into<String>) -> ScenarioError {
 }
 
 impl Scenario {
-    /// Parse and validate a scenario file's text.
+    /// Parse and validate a scenario file's bytes: UTF-8 text with no byte order mark.
+    pub fn from_json_bytes(bytes: &[u8]) -> Result<Scenario, ScenarioError> {
+        if bytes.starts_with(b"\xEF\xBB\xBF") {
+            return Err(ScenarioError::Json(
+                "the text starts with a byte order mark (EF BB BF); save it as UTF-8 without one"
+                    .to_string(),
+            ));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            ScenarioError::Json(format!(
+                "not UTF-8 text: the byte at offset {} is not part of a UTF-8 character",
+                e.valid_up_to()
+            ))
+        })?;
+        Scenario::from_json(text)
+    }
+
+    /// Parse and validate a scenario file's text. An error names the field, by its path
+    /// (`workload.pipeline`, `plan.faults[2].at_ms`), and quotes a long value cut short.
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
-        let s: Scenario =
-            serde_json::from_str(text).map_err(|e| ScenarioError::Json(e.to_string()))?;
+        let start = text.trim_start();
+        let what = match start.chars().next() {
+            None => Some("empty"),
+            Some('[') => Some("a JSON array"),
+            Some('"') => Some("a JSON string"),
+            Some('t' | 'f') if start.starts_with("true") || start.starts_with("false") => {
+                Some("a JSON boolean")
+            }
+            Some('n') if start.starts_with("null") => Some("null"),
+            Some(c) if c == '-' || c.is_ascii_digit() => Some("a JSON number"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(ScenarioError::Json(format!(
+                "a scenario is a JSON object ({{\"name\": ..., \"servers\": ...}}), but the text is {what}"
+            )));
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let s: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = shorten_quoted(&inner.to_string());
+            ScenarioError::Json(if !inner.is_data() {
+                format!("not valid JSON: {message}")
+            } else if path.is_empty() || path == "." {
+                message
+            } else {
+                format!("field `{path}`: {message}")
+            })
+        })?;
+        de.end().map_err(|e| {
+            ScenarioError::Json(format!(
+                "not valid JSON: {}",
+                shorten_quoted(&e.to_string())
+            ))
+        })?;
         s.validate()?;
         Ok(s)
     }
@@ -300,6 +403,28 @@ impl Scenario {
         // At most half the liveness bound, so that a scenario written before the hold
         // existed still converges within its bound.
         hold.min(self.liveness_ms / 2)
+    }
+
+    /// What a valid scenario does that is likely not meant, each with the reason.
+    pub fn warnings(&self) -> Vec<String> {
+        self.plan
+            .as_ref()
+            .map_or_else(Vec::new, |p| p.warnings(self.servers))
+    }
+
+    /// The session timeout the servers grant the clients' request: 2 to 20 ticks
+    /// (ZooKeeper's minSessionTimeout and maxSessionTimeout defaults).
+    pub fn negotiated_timeout_ms(&self) -> u64 {
+        let requested = u64::try_from(self.workload.session_timeout_ms.max(0)).unwrap_or(0);
+        requested.clamp(2 * self.tick_ms, 20 * self.tick_ms)
+    }
+
+    /// The shortest liveness bound a run can meet: once faults heal, the clients' hold,
+    /// an election (about ten ticks: initLimit and syncLimit) and one session timeout for
+    /// the sessions left behind to expire.
+    pub fn liveness_needed_ms(&self) -> u64 {
+        self.liveness_hold_ms()
+            .max(10 * self.tick_ms + self.negotiated_timeout_ms())
     }
 
     /// Check every field a run depends on.
@@ -340,12 +465,32 @@ impl Scenario {
                 format!("{} ms; 10 to 10000", self.tick_ms),
             ));
         }
-        if self.snap_count < 2 {
-            return Err(field("snap_count", "at least 2"));
+        if !(2..=1_000_000).contains(&self.snap_count) {
+            return Err(field(
+                "snap_count",
+                format!("{}; 2 to 1000000 txns between snapshots", self.snap_count),
+            ));
         }
         let w = &self.workload;
-        if w.keys == 0 {
-            return Err(field("workload.keys", "at least one key"));
+        if !(1..=10_000).contains(&w.keys) {
+            return Err(field(
+                "workload.keys",
+                format!("{} keys; 1 to 10000", w.keys),
+            ));
+        }
+        if w.think_ms_max > 60_000 {
+            return Err(field(
+                "workload.think_ms_max",
+                format!("{} ms; at most a minute", w.think_ms_max),
+            ));
+        }
+        for (name, weight) in w.mix.weights() {
+            if weight > WEIGHT_MAX {
+                return Err(field(
+                    "workload.mix",
+                    format!("{name} weighs {weight}; a weight is 0 to {WEIGHT_MAX}"),
+                ));
+            }
         }
         if !(1..=64).contains(&w.pipeline) {
             return Err(field(
@@ -376,8 +521,14 @@ impl Scenario {
         if w.mix.total() == 0 && self.recipe.is_none() {
             return Err(field("workload.mix", "every weight is zero"));
         }
-        if w.session_timeout_ms <= 0 {
-            return Err(field("workload.session_timeout_ms", "must be positive"));
+        if !(1..=3_600_000).contains(&w.session_timeout_ms) {
+            return Err(field(
+                "workload.session_timeout_ms",
+                format!(
+                    "{} ms; 1 ms to 1 h (the server negotiates it into 2 to 20 ticks)",
+                    w.session_timeout_ms
+                ),
+            ));
         }
         if w.container_percent + w.ttl_percent > 100 {
             return Err(field(
@@ -410,7 +561,40 @@ impl Scenario {
                 ),
             ));
         }
+        let needed = self.liveness_needed_ms();
+        if self.liveness_ms < needed {
+            return Err(field(
+                "liveness_ms",
+                format!(
+                    "{} ms can never be met: sessions time out after {} ms (workload.session_timeout_ms negotiated into 2 to 20 ticks of {} ms), and once faults heal the service needs an election, a session timeout to end the sessions left behind and the {} ms clients hold their sessions: at least {needed} ms",
+                    self.liveness_ms,
+                    self.negotiated_timeout_ms(),
+                    self.tick_ms,
+                    self.liveness_hold_ms()
+                ),
+            ));
+        }
         let f = &self.faults;
+        if f.mean_interval_ms > 3_600_000 {
+            return Err(field(
+                "faults.mean_interval_ms",
+                format!("{} ms; at most an hour", f.mean_interval_ms),
+            ));
+        }
+        if f.duration_ms.iter().any(|&d| d > 3_600_000) {
+            return Err(field(
+                "faults.duration_ms",
+                format!("{:?} ms; a fault lasts at most an hour", f.duration_ms),
+            ));
+        }
+        for (name, weight) in f.weights() {
+            if weight > WEIGHT_MAX {
+                return Err(field(
+                    "faults",
+                    format!("{name} weighs {weight}; a weight is 0 to {WEIGHT_MAX}"),
+                ));
+            }
+        }
         if f.max_down >= self.servers && f.mean_interval_ms > 0 && self.servers > 1 {
             return Err(field(
                 "faults.max_down",
@@ -424,7 +608,7 @@ impl Scenario {
             return Err(field("faults.duration_ms", "the range is reversed"));
         }
         if let Some(plan) = &self.plan {
-            plan.validate(self.servers + self.observers)
+            plan.validate(self.servers, self.observers, self.safety_ms)
                 .map_err(|p| field("plan", p))?;
         }
         if let Some(r) = &self.recipe {
@@ -525,6 +709,7 @@ mod tests {
         for name in builtin_names() {
             let s = builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(s.name, name);
+            assert_eq!(s.warnings(), Vec::<String>::new(), "{name}");
         }
         assert!(matches!(
             builtin("nope"),

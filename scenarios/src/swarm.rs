@@ -137,6 +137,12 @@ mod tests {
         for seed in 0..500 {
             let s = swarm(seed);
             s.validate().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            // The plan drawn from the seed, written out as shrink does, is valid too.
+            let mut explicit = s.clone();
+            explicit.plan = Some(crate::fault::FaultPlan::generate(&s, seed));
+            explicit
+                .validate()
+                .unwrap_or_else(|e| panic!("seed {seed}, explicit plan: {e}"));
             assert_eq!(s, swarm(seed));
             sizes.insert(s.servers);
         }
