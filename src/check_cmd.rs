@@ -107,6 +107,12 @@ pub fn run(args: CheckArgs) -> ExitCode {
 fn run_zksim(args: &CheckArgs) -> ExitCode {
     let file = args.file.display().to_string();
     // Read block by block on every core: the text is never held whole.
+    if let Some(path) = &args.html {
+        if let Err(e) = crate::output::check_writable_file(path) {
+            errln!("zksim check: {e}");
+            return ExitCode::from(CANNOT_DECIDE);
+        }
+    }
     let events = std::fs::File::open(&args.file)
         .map_err(history::ReadError::from)
         .and_then(history::read);

@@ -62,8 +62,7 @@ pub fn run(args: FuzzArgs) -> ExitCode {
         }
         let scenario = ScenarioArg::parse(&args.scenario)?;
         let bugs = parse_bugs(&args.bugs)?;
-        std::fs::create_dir_all(&args.corpus)
-            .map_err(|e| format!("cannot create corpus {}: {e}", args.corpus.display()))?;
+        crate::output::check_writable_dir(&args.corpus).map_err(|e| format!("corpus: {e}"))?;
         Ok((scenario, bugs))
     })();
     let (scenario, bugs) = match setup {
@@ -161,12 +160,11 @@ fn keep_case(
     jobs: usize,
     shrink: bool,
 ) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let write = |name: &str, text: String| {
-        std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))
-    };
+    // Every file is written to a hidden folder that becomes the case once complete, so an
+    // interrupted fuzz leaves whole cases only.
+    let mut files: Vec<(&str, String)> = Vec::new();
     let s = scenario.for_seed(j.seed);
-    write("scenario.json", s.to_json() + "\n")?;
+    files.push(("scenario.json", s.to_json() + "\n"));
     let scenario_file = dir.join("scenario.json").display().to_string();
     let mut report = format!(
         "scenario {} seed {}: {}\n\nreplay:        {}\nreplay (file): {}\n",
@@ -194,7 +192,7 @@ fn keep_case(
     if shrink {
         match crate::shrink_cmd::shrink(s, j.seed, bugs, jobs, 400, false) {
             Ok(shrunk) => {
-                write("shrunk.json", shrunk.scenario.to_json() + "\n")?;
+                files.push(("shrunk.json", shrunk.scenario.to_json() + "\n"));
                 let shrunk_file = dir.join("shrunk.json").display().to_string();
                 report.push_str(&format!(
                     "\nshrunk ({} runs): {}\nreplay (shrunk): {}\n",
@@ -206,5 +204,6 @@ fn keep_case(
             Err(e) => report.push_str(&format!("\nnot shrunk: {e}\n")),
         }
     }
-    write("report.txt", report)
+    files.push(("report.txt", report));
+    crate::output::write_dir_atomically(dir, &files)
 }

@@ -34,6 +34,10 @@ pub fn run(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = crate::output::check_writable_dir(&args.out) {
+        errln!("zksim replay: {e}");
+        return ExitCode::from(2);
+    }
     let scenario = arg.for_seed(args.seed);
     let replay = replay_command(arg.arg(), args.seed, &bugs);
     outln!("zksim replay: scenario {}, seed {}", arg.arg(), args.seed);

@@ -98,6 +98,12 @@ pub fn run_cmd(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for path in [&args.trace, &args.history].into_iter().flatten() {
+        if let Err(e) = crate::output::check_writable_file(path) {
+            errln!("zksim run: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let trace = if args.trace.is_some() {
         TraceMode::Keep
     } else if args.hash {

@@ -92,6 +92,10 @@ pub fn run(args: ShrinkArgs) -> ExitCode {
             .unwrap_or_else(|| "scenario".into());
         PathBuf::from(format!("shrunk-{stem}-{}.json", args.seed))
     });
+    if let Err(e) = crate::output::check_writable_file(&out) {
+        errln!("zksim shrink: {e}");
+        return ExitCode::from(2);
+    }
     outln!(
         "zksim shrink: scenario {}, seed {}, bugs: {}",
         arg.arg(),

@@ -367,3 +367,74 @@ fn a_plan_that_downs_every_voter_for_good_is_warned_about() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+// An output that cannot be written is one line naming it, found before the run starts
+// (a shrink or a fuzz can take minutes before it writes).
+#[test]
+fn unwritable_outputs_are_refused_before_the_run() {
+    let dir = TempDir::new("unwritable");
+    let history = history(&dir);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "run",
+                "--scenario",
+                "default",
+                "--seed",
+                "1",
+                "--history",
+                "/dev/null/h.jsonl",
+            ],
+            "cannot write /dev/null/h.jsonl",
+        ),
+        (
+            vec![
+                "run",
+                "--scenario",
+                "default",
+                "--seed",
+                "1",
+                "--trace",
+                "/dev/null/t.txt",
+            ],
+            "cannot write /dev/null/t.txt",
+        ),
+        (
+            vec![
+                "shrink",
+                "--scenario",
+                "default",
+                "--seed",
+                "1",
+                "--bug",
+                "watch-after-read",
+                "--out",
+                "/dev/null/s.json",
+            ],
+            "cannot write /dev/null/s.json",
+        ),
+        (
+            vec![
+                "replay",
+                "--scenario",
+                "default",
+                "--seed",
+                "1",
+                "--out",
+                "/dev/null/r",
+            ],
+            "cannot create /dev/null/r",
+        ),
+        (
+            vec!["fuzz", "--minutes", "1", "--corpus", "/dev/null/corpus"],
+            "cannot create /dev/null/corpus",
+        ),
+        (
+            vec!["check", &history, "--html", "/dev/null/h.html"],
+            "cannot write /dev/null/h.html",
+        ),
+    ];
+    for (args, what) in cases {
+        refused(&args, &[what]);
+    }
+}

@@ -207,6 +207,12 @@ fn fuzz_keeps_failing_cases() {
     let scenario = std::fs::read_to_string(dir.path("corpus/swarm-seed-0/scenario.json"))
         .expect("scenario kept");
     assert!(scenario.contains("\"servers\""));
+    // Cases are written whole, then renamed into place: nothing half-written is left.
+    let entries: Vec<String> = std::fs::read_dir(&corpus)
+        .expect("the corpus lists")
+        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, vec!["swarm-seed-0".to_string()]);
 }
 
 // The clean path of fuzzing: no failure, exit 0, the seeds it ran.
