@@ -93,6 +93,7 @@ pub fn run(args: FuzzArgs) -> ExitCode {
     let next = AtomicU64::new(args.start);
     let ran = AtomicUsize::new(0);
     let ops = AtomicU64::new(0);
+    let harness_errors = AtomicUsize::new(0);
     let failures: Arc<Mutex<Vec<Judgement>>> = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -105,7 +106,11 @@ pub fn run(args: FuzzArgs) -> ExitCode {
                     let (j, _) = judge(&s, seed, bugs, TraceMode::Off, None);
                     ran.fetch_add(1, Ordering::Relaxed);
                     ops.fetch_add(j.ops, Ordering::Relaxed);
-                    if !j.ok() {
+                    if let Some(h) = &j.harness {
+                        // Not the service's failure: said, counted, never kept as a case.
+                        errln!("zksim fuzz: {} seed {seed}: {h}", scenario.arg());
+                        harness_errors.fetch_add(1, Ordering::Relaxed);
+                    } else if !j.ok() {
                         outln!("FAILED {} seed {seed}: {}", scenario.arg(), j.reason());
                         failures.lock().expect("failures lock").push(j);
                     }
@@ -137,10 +142,12 @@ pub fn run(args: FuzzArgs) -> ExitCode {
             }
         }
     }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    if !failures.is_empty() {
         ExitCode::from(1)
+    } else if harness_errors.into_inner() > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -85,6 +85,7 @@ pub fn run(args: HuntArgs) -> ExitCode {
     let next = AtomicUsize::new(0);
     let found: Mutex<Vec<Found>> = Mutex::new(Vec::new());
     let runs = AtomicUsize::new(0);
+    let harness_errors = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(args.ranges as usize) {
             scope.spawn(|| {
@@ -104,7 +105,13 @@ pub fn run(args: HuntArgs) -> ExitCode {
                         let (j, _) =
                             judge(&scenario.for_seed(seed), seed, bugs, TraceMode::Off, None);
                         runs.fetch_add(1, Ordering::Relaxed);
-                        if !j.ok() {
+                        if let Some(h) = &j.harness {
+                            // Not a find: the run said nothing of the service.
+                            errln!("zksim hunt: seed {seed}: {h}");
+                            harness_errors.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        if j.service_failed() {
                             result.seeds = Some(i + 1);
                             result.failure = Some(j);
                             break;
@@ -187,6 +194,13 @@ pub fn run(args: HuntArgs) -> ExitCode {
         runs.into_inner(),
         wall.elapsed().as_secs_f64()
     );
+    let harness_errors = harness_errors.into_inner();
+    if harness_errors > 0 {
+        errln!(
+            "zksim hunt: {harness_errors} ranges ended on a harness error, which is not a failure of the service"
+        );
+        return ExitCode::from(2);
+    }
     if missed == 0 {
         ExitCode::SUCCESS
     } else {

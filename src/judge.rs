@@ -85,18 +85,30 @@ pub struct Judgement {
     /// Violated properties with their first finding.
     pub violations: Vec<(String, String)>,
     pub liveness: Option<String>,
+    /// A panic in the service's code (core), under a valid scenario: a failure of the
+    /// service.
     pub panic: Option<String>,
     pub protocol: Vec<String>,
     pub unknown: Vec<(String, String)>,
+    /// The run could not say anything of the service: the scenario is invalid, or the
+    /// harness (simulator, drivers, scenarios) panicked. Never a failure of the service.
+    pub harness: Option<String>,
 }
 
 impl Judgement {
+    /// The run passed: the service did nothing wrong, and the harness did its job.
     pub fn ok(&self) -> bool {
-        self.violations.is_empty()
+        !self.service_failed() && self.harness.is_none()
+    }
+
+    /// The service failed: a property or recipe invariant violated or undecided, no
+    /// liveness, a panic in core, or a client protocol violation.
+    pub fn service_failed(&self) -> bool {
+        !(self.violations.is_empty()
             && self.liveness.is_none()
             && self.panic.is_none()
             && self.protocol.is_empty()
-            && self.unknown.is_empty()
+            && self.unknown.is_empty())
     }
 
     /// Every way the run failed, by name: the violated properties (and recipe invariants),
@@ -120,6 +132,9 @@ impl Judgement {
 
     /// A one-line reason for a failed run.
     pub fn reason(&self) -> String {
+        if let Some(h) = &self.harness {
+            return format!("harness error (not a failure of the service): {h}");
+        }
         if let Some(p) = &self.panic {
             return format!("panic: {p}");
         }
@@ -139,8 +154,22 @@ impl Judgement {
     }
 }
 
+/// A caught panic: its message with where it happened, and whether that place is the
+/// service's code.
+struct CaughtPanic {
+    message: String,
+    in_service: bool,
+}
+
 thread_local! {
-    static PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    static PANIC: RefCell<Option<CaughtPanic>> = const { RefCell::new(None) };
+}
+
+/// Whether a panic at `file` (as `std::panic::Location` names it) is in the service's
+/// code: core, the sans-IO service. Anything else (the simulator and its drivers, the
+/// scenarios, madsim, the standard library under them) is the harness.
+fn in_service(file: &str) -> bool {
+    file.starts_with("core/") || file.contains("/zksim-core/") || file.starts_with("core\\")
 }
 
 /// Capture panic messages per thread instead of printing them (sweeps run many seeds).
@@ -156,7 +185,11 @@ pub fn quiet_panics() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{at}")));
+        let caught = CaughtPanic {
+            message: format!("{msg}{at}"),
+            in_service: info.location().is_some_and(|l| in_service(l.file())),
+        };
+        PANIC.with(|p| *p.borrow_mut() = Some(caught));
     }));
 }
 
@@ -174,20 +207,42 @@ pub fn judge(
         trace,
         replay,
     };
-    PANIC.with(|p| *p.borrow_mut() = None);
-    let outcome = catch_unwind(AssertUnwindSafe(|| run(scenario, &options)));
+    // Only a valid scenario says anything of the service (a scenario built in code, not
+    // read from a file, is checked here too).
+    if let Err(e) = scenario.validate() {
+        let j = Judgement {
+            seed,
+            harness: Some(format!("invalid scenario: {e}")),
+            ..Judgement::default()
+        };
+        return (j, None);
+    }
+    judge_valid(scenario, &options)
+}
+
+/// Run a scenario already validated, and judge it.
+fn judge_valid(scenario: &Scenario, options: &RunOptions) -> (Judgement, Option<RunReport>) {
     let mut j = Judgement {
-        seed,
+        seed: options.seed,
         ..Judgement::default()
     };
+    PANIC.with(|p| *p.borrow_mut() = None);
+    let outcome = catch_unwind(AssertUnwindSafe(|| run(scenario, options)));
     let report = match outcome {
         Ok(r) => r,
         Err(payload) => {
-            let msg = PANIC
-                .with(|p| p.borrow_mut().take())
+            let caught = PANIC.with(|p| p.borrow_mut().take());
+            let message = caught
+                .as_ref()
+                .map(|c| c.message.clone())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "the simulation panicked".into());
-            j.panic = Some(msg);
+            if caught.is_some_and(|c| c.in_service) {
+                j.panic = Some(message);
+            } else {
+                j.harness = Some(format!("the harness panicked: {message}"));
+            }
             return (j, None);
         }
     };
@@ -248,4 +303,71 @@ pub fn replay_command(scenario: &str, seed: u64, bugs: &Bugs) -> String {
         cmd.push_str(&format!(" --bug {b}"));
     }
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zksim_scenarios::{Fault, FaultPlan, PlannedFault};
+
+    #[test]
+    fn only_a_panic_in_core_is_the_services() {
+        assert!(in_service("core/src/tree/mod.rs"));
+        assert!(in_service(
+            "/home/u/.cargo/git/checkouts/zksim-core/src/zab/quorum.rs"
+        ));
+        for harness in [
+            "sim/src/world.rs",
+            "scenarios/src/fault.rs",
+            "src/judge.rs",
+            "/rustc/59807616e/library/core/src/time.rs",
+            "/root/.cargo/registry/src/index.crates.io-1/madsim-0.2.34/src/sim/time/mod.rs",
+        ] {
+            assert!(!in_service(harness), "{harness}");
+        }
+    }
+
+    // A scenario value the harness cannot carry out (clock jumps beyond what an i64 holds)
+    // panics the harness, not the service: the run is a harness error, with no failure
+    // of the service to count, hunt or shrink. Such a scenario never gets this far, since
+    // judge() validates first and says so.
+    #[test]
+    fn a_panic_a_scenario_value_causes_in_the_harness_is_not_the_services() {
+        quiet_panics();
+        let mut scenario = builtin("default").expect("default");
+        scenario.safety_ms = 1_000;
+        // Two jumps of a server's clock by the most negative offset: the second overflows.
+        let jump = |at_ms| PlannedFault {
+            at_ms,
+            fault: Fault::ClockJump {
+                server: 1,
+                delta_ms: i64::MIN,
+            },
+        };
+        scenario.plan = Some(FaultPlan {
+            faults: vec![jump(10), jump(20)],
+        });
+        let options = RunOptions {
+            seed: 1,
+            bugs: Bugs::default(),
+            trace: TraceMode::Off,
+            replay: None,
+        };
+        let (j, report) = judge_valid(&scenario, &options);
+        assert!(report.is_none());
+        let harness = j.harness.clone().expect("a harness error");
+        assert!(harness.starts_with("the harness panicked: "), "{harness}");
+        assert!(j.panic.is_none() && !j.service_failed() && !j.ok());
+        assert_eq!(j.failure_kinds(), Vec::<String>::new());
+        assert!(j.reason().contains("not a failure of the service"));
+        // Through judge(), the same scenario is refused before it runs.
+        let (j, _) = judge(&scenario, 1, Bugs::default(), TraceMode::Off, None);
+        assert!(
+            j.harness
+                .as_deref()
+                .is_some_and(|h| h.starts_with("invalid scenario: field `plan`")),
+            "{:?}",
+            j.harness
+        );
+    }
 }

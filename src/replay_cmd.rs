@@ -49,6 +49,10 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         Some(replay.clone()),
     );
     let Some(report) = report else {
+        if let Some(h) = &j.harness {
+            errln!("zksim replay: {h}");
+            return ExitCode::from(2);
+        }
         outln!("FAILED: {}", j.reason());
         outln!("replay: {replay}");
         return ExitCode::from(1);

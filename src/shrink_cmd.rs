@@ -347,6 +347,12 @@ pub fn shrink(
 ) -> Result<Shrunk, String> {
     quiet_panics();
     let (j, _) = judge(&scenario, seed, bugs, TraceMode::Off, None);
+    if let Some(h) = &j.harness {
+        return Err(format!(
+            "scenario {} seed {seed}: {h}; that is not a failure of the service, so there is nothing to shrink",
+            scenario.name
+        ));
+    }
     let Some(kind) = j.failure_kinds().into_iter().next() else {
         return Err(format!(
             "scenario {} seed {seed} passes: there is no failure to shrink",

@@ -139,7 +139,8 @@ pub fn run(args: SweepArgs) -> ExitCode {
     let wall = Instant::now();
     let results = run_jobs(&scenarios, jobs, jobs_n, bugs, !args.json);
     let wall_s = wall.elapsed().as_secs_f64();
-    let failed = results.iter().any(|(_, j)| !j.ok());
+    let failed = results.iter().any(|(_, j)| j.service_failed());
+    let harness = results.iter().any(|(_, j)| j.harness.is_some());
     if args.json {
         print_json(&names, &results, wall_s, &bugs);
     } else {
@@ -147,6 +148,9 @@ pub fn run(args: SweepArgs) -> ExitCode {
     }
     if failed {
         ExitCode::from(1)
+    } else if harness {
+        // Runs that said nothing of the service: the sweep cannot vouch for it.
+        ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     }
@@ -284,7 +288,7 @@ fn print_table(
         .max("scenario".len());
     outln!();
     outln!(
-        "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9}",
+        "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>8} {:>9}",
         "scenario",
         "seeds",
         "ops",
@@ -293,6 +297,7 @@ fn print_table(
         "liveness",
         "panics",
         "failed",
+        "harness",
         "sim/wall"
     );
     let mut by_property: BTreeMap<String, usize> = BTreeMap::new();
@@ -307,7 +312,8 @@ fn print_table(
         let undecided = rows.iter().filter(|j| !j.unknown.is_empty()).count();
         let liveness = rows.iter().filter(|j| j.liveness.is_some()).count();
         let panics = rows.iter().filter(|j| j.panic.is_some()).count();
-        let failed = rows.iter().filter(|j| !j.ok()).count();
+        let failed = rows.iter().filter(|j| j.service_failed()).count();
+        let harness = rows.iter().filter(|j| j.harness.is_some()).count();
         let sim: u64 = rows.iter().map(|j| j.sim_ms).sum();
         let cpu: u64 = rows.iter().map(|j| j.wall_ms).sum();
         let ratio = if cpu > 0 {
@@ -316,7 +322,7 @@ fn print_table(
             0.0
         };
         outln!(
-            "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>9.1}",
+            "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>8} {:>9.1}",
             s.arg(),
             rows.len(),
             human(ops),
@@ -325,6 +331,7 @@ fn print_table(
             liveness,
             panics,
             failed,
+            harness,
             ratio
         );
         for j in rows {
@@ -344,9 +351,25 @@ fn print_table(
             outln!("  {p}: {n} seeds");
         }
     }
-    let failures: Vec<&(usize, Judgement)> = results.iter().filter(|(_, j)| !j.ok()).collect();
+    let broken: Vec<&(usize, Judgement)> = results
+        .iter()
+        .filter(|(_, j)| j.harness.is_some())
+        .collect();
+    if !broken.is_empty() {
+        outln!(
+            "harness errors ({}; not failures of the service, and the sweep cannot vouch for these seeds):",
+            broken.len()
+        );
+        for (i, j) in &broken {
+            outln!("  {} seed {}: {}", scenarios[*i].arg(), j.seed, j.reason());
+        }
+    }
+    let failures: Vec<&(usize, Judgement)> =
+        results.iter().filter(|(_, j)| j.service_failed()).collect();
     if failures.is_empty() {
-        outln!("all {runs} runs passed");
+        if broken.is_empty() {
+            outln!("all {runs} runs passed");
+        }
         return;
     }
     outln!("failing seeds ({}):", failures.len());
@@ -373,13 +396,15 @@ fn print_json(names: &[&str], results: &[(usize, Judgement)], wall_s: f64, bugs:
                 "violations": j.violations.iter().map(|(p, s)| json!({"property": p, "finding": s})).collect::<Vec<_>>(),
                 "liveness": j.liveness,
                 "panic": j.panic,
+                "harness": j.harness,
                 "protocol_violations": j.protocol,
                 "unknown": j.unknown.iter().map(|(p, s)| json!({"property": p, "reason": s})).collect::<Vec<_>>(),
                 "replay": (!j.ok()).then(|| replay_command(names[*i], j.seed, bugs)),
             })
         })
         .collect();
-    let failed = results.iter().filter(|(_, j)| !j.ok()).count();
-    let out = json!({"runs": runs, "failed": failed, "total": results.len(), "wall_s": wall_s, "bugs": bugs.names()});
+    let failed = results.iter().filter(|(_, j)| j.service_failed()).count();
+    let harness = results.iter().filter(|(_, j)| j.harness.is_some()).count();
+    let out = json!({"runs": runs, "failed": failed, "harness_errors": harness, "total": results.len(), "wall_s": wall_s, "bugs": bugs.names()});
     outln!("{}", serde_json::to_string_pretty(&out).expect("json"));
 }

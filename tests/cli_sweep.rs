@@ -210,7 +210,12 @@ fn fuzz_keeps_failing_cases() {
     // Cases are written whole, then renamed into place: nothing half-written is left.
     let entries: Vec<String> = std::fs::read_dir(&corpus)
         .expect("the corpus lists")
-        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     assert_eq!(entries, vec!["swarm-seed-0".to_string()]);
 }

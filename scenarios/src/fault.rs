@@ -98,6 +98,8 @@ pub enum Fault {
 pub const DELAY_MAX_MS: u64 = 60_000;
 /// The largest clock skew or jump, either way.
 pub const CLOCK_MAX_MS: i64 = 3_600_000;
+/// The farthest a server's clock may be off true time once its jumps add up, either way.
+pub const CLOCK_DRIFT_MAX_MS: i64 = 24 * CLOCK_MAX_MS;
 
 impl Fault {
     /// Check the values a fault carries.
@@ -195,6 +197,8 @@ impl FaultPlan {
         let servers = voters + observers;
         let known = |id: u64| id >= 1 && id <= u64::from(servers);
         let mut down = std::collections::BTreeSet::new();
+        // Each server's clock offset as skews set it and jumps move it.
+        let mut clocks: std::collections::BTreeMap<u64, i64> = std::collections::BTreeMap::new();
         let mut last = 0;
         for (i, p) in self.faults.iter().enumerate() {
             if p.at_ms < last {
@@ -213,6 +217,21 @@ impl FaultPlan {
             p.fault
                 .check_values()
                 .map_err(|e| format!("fault {i}: {e}"))?;
+            match &p.fault {
+                Fault::ClockSkew { server, offset_ms } => {
+                    clocks.insert(*server, *offset_ms);
+                }
+                Fault::ClockJump { server, delta_ms } => {
+                    let offset = clocks.entry(*server).or_default();
+                    *offset = offset.saturating_add(*delta_ms);
+                    if offset.unsigned_abs() > CLOCK_DRIFT_MAX_MS.unsigned_abs() {
+                        return Err(format!(
+                            "fault {i}: clock jumps put server {server} {offset} ms off true time; at most {CLOCK_DRIFT_MAX_MS} ms either way"
+                        ));
+                    }
+                }
+                _ => {}
+            }
             let ids: Vec<u64> = match &p.fault {
                 Fault::Partition { side } => side.clone(),
                 Fault::Bridge {
@@ -601,6 +620,24 @@ mod tests {
             delta_ms: i64::MIN,
         };
         assert!(refused(jump, 0).contains("clock jump"));
+        // Jumps within range that add up beyond a day.
+        let jumps = FaultPlan {
+            faults: (0..25)
+                .map(|k| PlannedFault {
+                    at_ms: k,
+                    fault: Fault::ClockJump {
+                        server: 2,
+                        delta_ms: CLOCK_MAX_MS,
+                    },
+                })
+                .collect(),
+        };
+        assert!(
+            jumps
+                .validate(3, 0, 10_000)
+                .expect_err("a day off")
+                .contains("fault 24: clock jumps put server 2")
+        );
     }
 
     #[test]
