@@ -438,3 +438,52 @@ fn unwritable_outputs_are_refused_before_the_run() {
         refused(&args, &[what]);
     }
 }
+
+// A malformed history is refused with one line naming the line, the field and the reason,
+// a huge bad value cut short.
+#[test]
+fn history_messages_name_the_line_the_field_and_the_reason() {
+    let dir = TempDir::new("history-messages");
+    let header = r#"{"type":"header","format":"zksim-history","version":2,"servers":[1],"observers":[],"bugs":[]}"#;
+    let huge = format!(
+        r#"{{"type":"invoke","t":1,"client":"{}","xid":1,"op":{{"Sync":{{"path":"/"}}}}}}"#,
+        "y".repeat(100_000)
+    );
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "array",
+            "[1, 2]\n".into(),
+            vec!["line 1", "this line is a JSON array"],
+        ),
+        (
+            "bom",
+            format!("\u{feff}{header}\n"),
+            vec!["line 1", "byte order mark"],
+        ),
+        (
+            "float",
+            header.replace(r#""bugs":[]"#, r#""bugs":[],"seed":1.5"#) + "\n",
+            vec!["line 1", "field `seed`", "floating point `1.5`"],
+        ),
+        (
+            "beyond-u64",
+            header.replace(
+                r#""bugs":[]"#,
+                r#""bugs":[],"seed":99999999999999999999999"#,
+            ) + "\n",
+            vec!["line 1", "field `seed`"],
+        ),
+        (
+            "huge",
+            format!("{header}\n{huge}\n"),
+            vec!["line 2", "field `client`", "... (100000 characters)"],
+        ),
+    ];
+    for (name, text, what) in cases {
+        let file = dir.path(&format!("{name}.jsonl"));
+        std::fs::write(&file, text).expect("write");
+        refused(&["check", &file], &what);
+        let o = zksim().args(["check", &file]).output().expect("zksim runs");
+        assert!(o.stderr.len() < 400, "{name}: {}", stderr(&o));
+    }
+}

@@ -56,7 +56,7 @@ fn parse_block(text: &str) -> Block {
                 block.events.push(event);
             }
             Err(e) => {
-                block.error = Some((index, format!("not a history event: {e}")));
+                block.error = Some((index, crate::history::errors::describe(raw, &e)));
                 break;
             }
         }
@@ -311,7 +311,7 @@ mod tests {
             }
             let event: Event = serde_json::from_str(raw).map_err(|e| HistoryError::Line {
                 line,
-                message: format!("not a history event: {e}"),
+                message: crate::history::errors::describe(raw, &e),
             })?;
             let problem = if events.is_empty() {
                 header_problem(&event)

@@ -3,6 +3,7 @@
 //! settle unknown outcomes). JSON lines, one [`Event`] each, the header first.
 
 mod blocks;
+mod errors;
 mod io;
 mod line;
 
