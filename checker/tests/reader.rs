@@ -7,7 +7,9 @@
 use std::io::{Cursor, Read};
 
 use zksim_checker::generator::{GenConfig, generate};
-use zksim_checker::history::{Event, HistoryError, ReadError, parse, read, to_jsonl};
+use zksim_checker::history::{
+    Event, HistoryError, ReadError, describe_bad_line, parse, read, to_jsonl,
+};
 
 /// Every line on serde's general path (`Event`'s derived, internally tagged reading).
 fn general(text: &str) -> Vec<Event> {
@@ -109,7 +111,7 @@ fn bad_lines_are_named_as_before() {
     for (at, bad) in cases {
         let broken = with_line(&text, at, &bad);
         let expected = serde_json::from_str::<Event>(&bad).expect_err("a bad line");
-        let message = format!("not a history event: {expected}");
+        let message = describe_bad_line(&bad, &expected);
         let want = HistoryError::Line { line: at, message };
         assert_eq!(parse(&broken), Err(want.clone()), "line {at}: {bad:.120}");
         match read_bytes(broken.as_bytes()) {

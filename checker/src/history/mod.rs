@@ -15,6 +15,7 @@ use zksim_core::txn::Txn;
 use zksim_core::watch::EventType;
 use zksim_core::zab::PeerState;
 
+pub use errors::describe as describe_bad_line;
 pub use io::{HistoryError, ReadError, parse, read, to_jsonl};
 
 /// The `format` of a header.
