@@ -163,6 +163,8 @@ struct CaughtPanic {
 
 thread_local! {
     static PANIC: RefCell<Option<CaughtPanic>> = const { RefCell::new(None) };
+    /// Whether this thread is running a judged run (whose panics are caught and reported).
+    static JUDGING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Whether a panic at `file` (as `std::panic::Location` names it) is in the service's
@@ -172,25 +174,34 @@ fn in_service(file: &str) -> bool {
     file.starts_with("core/") || file.contains("/zksim-core/") || file.starts_with("core\\")
 }
 
-/// Capture panic messages per thread instead of printing them (sweeps run many seeds).
+/// Capture the panic messages of runs being judged instead of printing them (sweeps run
+/// many seeds); any other panic is printed as usual, never swallowed.
 pub fn quiet_panics() {
-    std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".into());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let caught = CaughtPanic {
-            message: format!("{msg}{at}"),
-            in_service: info.location().is_some_and(|l| in_service(l.file())),
-        };
-        PANIC.with(|p| *p.borrow_mut() = Some(caught));
-    }));
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let print = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !JUDGING.with(|j| j.get()) {
+                print(info);
+                return;
+            }
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let caught = CaughtPanic {
+                message: format!("{msg}{at}"),
+                in_service: info.location().is_some_and(|l| in_service(l.file())),
+            };
+            PANIC.with(|p| *p.borrow_mut() = Some(caught));
+        }));
+    });
 }
 
 /// Run one seed and judge it. With `keep`, the report comes back too.
@@ -220,28 +231,40 @@ pub fn judge(
     judge_valid(scenario, &options)
 }
 
+/// Run `f`, catching a panic with its message and where it happened (with
+/// `quiet_panics` installed; without, the place is unknown and counts as the harness).
+fn catch_run<T>(f: impl FnOnce() -> T) -> Result<T, CaughtPanic> {
+    PANIC.with(|p| *p.borrow_mut() = None);
+    JUDGING.with(|j| j.set(true));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    JUDGING.with(|j| j.set(false));
+    outcome.map_err(|payload| {
+        PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_else(|| CaughtPanic {
+                message: payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "the simulation panicked".into()),
+                in_service: false,
+            })
+    })
+}
+
 /// Run a scenario already validated, and judge it.
 fn judge_valid(scenario: &Scenario, options: &RunOptions) -> (Judgement, Option<RunReport>) {
     let mut j = Judgement {
         seed: options.seed,
         ..Judgement::default()
     };
-    PANIC.with(|p| *p.borrow_mut() = None);
-    let outcome = catch_unwind(AssertUnwindSafe(|| run(scenario, options)));
-    let report = match outcome {
+    let report = match catch_run(|| run(scenario, options)) {
         Ok(r) => r,
-        Err(payload) => {
-            let caught = PANIC.with(|p| p.borrow_mut().take());
-            let message = caught
-                .as_ref()
-                .map(|c| c.message.clone())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "the simulation panicked".into());
-            if caught.is_some_and(|c| c.in_service) {
-                j.panic = Some(message);
+        Err(caught) => {
+            if caught.in_service {
+                j.panic = Some(caught.message);
             } else {
-                j.harness = Some(format!("the harness panicked: {message}"));
+                j.harness = Some(format!("the harness panicked: {}", caught.message));
             }
             return (j, None);
         }
@@ -311,6 +334,29 @@ mod tests {
     use zksim_scenarios::{Fault, FaultPlan, PlannedFault};
 
     #[test]
+    fn a_panic_is_placed_where_it_happened() {
+        quiet_panics();
+        let core = catch_run(|| zksim_core::zab::quorum::QuorumVerifier::new([]))
+            .err()
+            .expect("an ensemble without voters panics in core");
+        assert!(core.in_service, "{}", core.message);
+        assert!(
+            core.message.contains("at core/src/zab/quorum.rs"),
+            "{}",
+            core.message
+        );
+        let here = catch_run(|| panic!("a harness bug"))
+            .err()
+            .expect("a panic");
+        assert!(!here.in_service);
+        assert!(
+            here.message.starts_with("a harness bug at src/judge.rs:"),
+            "{}",
+            here.message
+        );
+    }
+
+    #[test]
     fn only_a_panic_in_core_is_the_services() {
         assert!(in_service("core/src/tree/mod.rs"));
         assert!(in_service(
@@ -357,6 +403,7 @@ mod tests {
         assert!(report.is_none());
         let harness = j.harness.clone().expect("a harness error");
         assert!(harness.starts_with("the harness panicked: "), "{harness}");
+        assert!(harness.contains("at sim/src/faults.rs:"), "{harness}");
         assert!(j.panic.is_none() && !j.service_failed() && !j.ok());
         assert_eq!(j.failure_kinds(), Vec::<String>::new());
         assert!(j.reason().contains("not a failure of the service"));
