@@ -346,9 +346,10 @@ mod tests {
             "{}",
             core.message
         );
-        let here = catch_run(|| panic!("a harness bug"))
-            .err()
-            .expect("a panic");
+        let here = catch_run(|| {
+            panic!("a harness bug");
+        })
+        .expect_err("a panic");
         assert!(!here.in_service);
         assert!(
             here.message.starts_with("a harness bug at src/judge.rs:"),
