@@ -108,6 +108,14 @@ fn run_zksim(args: &CheckArgs) -> ExitCode {
     let file = args.file.display().to_string();
     // Read block by block on every core: the text is never held whole.
     if let Some(path) = &args.html {
+        let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+        if same(path, &args.file) {
+            errln!(
+                "zksim check: --html {} is the history being checked; it would be overwritten",
+                path.display()
+            );
+            return ExitCode::from(CANNOT_DECIDE);
+        }
         if let Err(e) = crate::output::check_writable_file(path) {
             errln!("zksim check: {e}");
             return ExitCode::from(CANNOT_DECIDE);

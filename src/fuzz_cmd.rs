@@ -102,6 +102,10 @@ pub fn run(args: FuzzArgs) -> ExitCode {
                     && failures.lock().expect("failures lock").len() < args.max_failures
                 {
                     let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed < args.start {
+                        // Every seed from --start to the last one has been taken.
+                        break;
+                    }
                     let s = scenario.for_seed(seed);
                     let (j, _) = judge(&s, seed, bugs, TraceMode::Off, None);
                     ran.fetch_add(1, Ordering::Relaxed);
@@ -123,9 +127,9 @@ pub fn run(args: FuzzArgs) -> ExitCode {
     let mut failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
     failures.sort_by_key(|j| j.seed);
     outln!(
-        "{ran} seeds ({}..{}), {} operations, {} failed, in {fuzz_s:.0} s ({:.2} seeds/s)",
+        "{ran} seeds ({}..={}), {} operations, {} failed, in {fuzz_s:.0} s ({:.2} seeds/s)",
         args.start,
-        args.start + ran as u64,
+        args.start.saturating_add((ran as u64).saturating_sub(1)),
         ops.into_inner(),
         failures.len(),
         ran as f64 / fuzz_s.max(1e-9)

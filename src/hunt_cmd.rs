@@ -48,6 +48,9 @@ struct Found {
     failure: Option<Judgement>,
 }
 
+/// Range k starts at seed `start + k * RANGE_STRIDE`.
+const RANGE_STRIDE: u64 = 1_000_000;
+
 pub fn run(args: HuntArgs) -> ExitCode {
     let setup = (|| -> Result<_, String> {
         if args.ranges == 0 || args.max_seeds == 0 {
@@ -55,6 +58,20 @@ pub fn run(args: HuntArgs) -> ExitCode {
         }
         if args.jobs == Some(0) {
             return Err("--jobs must be at least 1".into());
+        }
+        // The last range's last seed must be a seed.
+        let last = (args.ranges - 1)
+            .checked_mul(RANGE_STRIDE)
+            .and_then(|r| r.checked_add(args.start))
+            .and_then(|first| first.checked_add(args.max_seeds - 1));
+        if last.is_none() {
+            return Err(format!(
+                "--start {} with {} ranges of {} seeds, {RANGE_STRIDE} apart, runs past the last seed ({})",
+                args.start,
+                args.ranges,
+                args.max_seeds,
+                u64::MAX
+            ));
         }
         Ok((ScenarioArg::parse(&args.scenario)?, parse_bugs(&args.bugs)?))
     })();
@@ -94,7 +111,7 @@ pub fn run(args: HuntArgs) -> ExitCode {
                     if range >= args.ranges {
                         return;
                     }
-                    let first = args.start + range * 1_000_000;
+                    let first = args.start + range * RANGE_STRIDE;
                     let mut result = Found {
                         range,
                         seeds: None,
