@@ -54,6 +54,11 @@ fn malformed_input_is_refused_with_the_line_and_exit_code_2() {
             "line 2: invalid JSON",
         ),
         (
+            "bom.jsonl",
+            "\u{feff}{\"s\":1,\"op\":\"connect\"}\n",
+            "line 1: the line starts with a byte order mark",
+        ),
+        (
             "unknown_op.jsonl",
             "{\"s\":1,\"op\":\"connect\"}\n{\"s\":1,\"op\":\"fly\"}\n",
             "line 2: unknown operation \"fly\"",

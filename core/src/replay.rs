@@ -64,6 +64,12 @@ pub fn parse(text: &str) -> Result<Vec<Line>, ReplayError> {
             continue;
         }
         let fail = |message: String| ReplayError { line, message };
+        if trimmed.starts_with('\u{feff}') {
+            return Err(fail(
+                "the line starts with a byte order mark (EF BB BF); save the file as UTF-8 without one"
+                    .to_string(),
+            ));
+        }
         let value: Value =
             serde_json::from_str(trimmed).map_err(|e| fail(format!("invalid JSON: {e}")))?;
         let op = parse_op(&value).map_err(fail)?;
