@@ -53,21 +53,20 @@ pub fn run(args: HuntArgs) -> ExitCode {
         if args.ranges == 0 || args.max_seeds == 0 {
             return Err("--ranges and --max-seeds must be at least 1".into());
         }
-        if args.jobs == Some(0) {
-            return Err("--jobs must be at least 1".into());
-        }
-        Ok((ScenarioArg::parse(&args.scenario)?, parse_bugs(&args.bugs)?))
+        let jobs = crate::sweep_cmd::jobs("hunt", args.jobs)?;
+        Ok((
+            ScenarioArg::parse(&args.scenario)?,
+            parse_bugs(&args.bugs)?,
+            jobs,
+        ))
     })();
-    let (scenario, bugs) = match setup {
+    let (scenario, bugs, jobs) = match setup {
         Ok(s) => s,
         Err(e) => {
             errln!("zksim hunt: {e}");
             return ExitCode::from(2);
         }
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let names = bugs.names();
     outln!(
         "zksim hunt: scenario {}, bugs: {}, {} ranges of at most {} seeds",
