@@ -54,27 +54,22 @@ pub fn run(args: FuzzArgs) -> ExitCode {
                 args.minutes
             ));
         }
-        if args.jobs == Some(0) {
-            return Err("--jobs must be at least 1".into());
-        }
         if args.max_failures == 0 {
             return Err("--max-failures must be at least 1".into());
         }
         let scenario = ScenarioArg::parse(&args.scenario)?;
         let bugs = parse_bugs(&args.bugs)?;
+        let jobs = crate::sweep_cmd::jobs("fuzz", args.jobs)?;
         crate::output::check_writable_dir(&args.corpus).map_err(|e| format!("corpus: {e}"))?;
-        Ok((scenario, bugs))
+        Ok((scenario, bugs, jobs))
     })();
-    let (scenario, bugs) = match setup {
+    let (scenario, bugs, jobs) = match setup {
         Ok(s) => s,
         Err(e) => {
             errln!("zksim fuzz: {e}");
             return ExitCode::from(2);
         }
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let budget = Duration::from_secs_f64(args.minutes * 60.0);
     outln!(
         "zksim fuzz: scenario {}, seeds from {}, {:.1} minutes on {jobs} threads, corpus {}, bugs: {}",

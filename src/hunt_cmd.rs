@@ -56,9 +56,7 @@ pub fn run(args: HuntArgs) -> ExitCode {
         if args.ranges == 0 || args.max_seeds == 0 {
             return Err("--ranges and --max-seeds must be at least 1".into());
         }
-        if args.jobs == Some(0) {
-            return Err("--jobs must be at least 1".into());
-        }
+        let jobs = crate::sweep_cmd::jobs("hunt", args.jobs)?;
         // The last range's last seed must be a seed.
         let last = (args.ranges - 1)
             .checked_mul(RANGE_STRIDE)
@@ -73,18 +71,19 @@ pub fn run(args: HuntArgs) -> ExitCode {
                 u64::MAX
             ));
         }
-        Ok((ScenarioArg::parse(&args.scenario)?, parse_bugs(&args.bugs)?))
+        Ok((
+            ScenarioArg::parse(&args.scenario)?,
+            parse_bugs(&args.bugs)?,
+            jobs,
+        ))
     })();
-    let (scenario, bugs) = match setup {
+    let (scenario, bugs, jobs) = match setup {
         Ok(s) => s,
         Err(e) => {
             errln!("zksim hunt: {e}");
             return ExitCode::from(2);
         }
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let names = bugs.names();
     outln!(
         "zksim hunt: scenario {}, bugs: {}, {} ranges of at most {} seeds",

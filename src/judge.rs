@@ -75,6 +75,9 @@ pub fn run_check_options() -> Options {
     }
 }
 
+/// The failure kind of a run whose budget of simulated events ran out.
+pub const BUDGET_EXCEEDED: &str = "run budget exceeded";
+
 /// How one run ended.
 #[derive(Clone, Debug, Default)]
 pub struct Judgement {
@@ -82,6 +85,13 @@ pub struct Judgement {
     pub ops: u64,
     pub sim_ms: u64,
     pub wall_ms: u64,
+    /// Simulated events the run took (its budget is `Scenario::max_events`).
+    pub events: u64,
+    /// What the run held until it was judged (history and disks), estimated, in bytes.
+    pub held_bytes: u64,
+    /// The run's budget (of simulated events, or of memory) ran out: the reason, with what
+    /// was still busy.
+    pub budget: Option<String>,
     /// Violated properties with their first finding.
     pub violations: Vec<(String, String)>,
     pub liveness: Option<String>,
@@ -101,10 +111,11 @@ impl Judgement {
         !self.service_failed() && self.harness.is_none()
     }
 
-    /// The service failed: a property or recipe invariant violated or undecided, no
-    /// liveness, a panic in core, or a client protocol violation.
+    /// The service failed: a property or recipe invariant violated or undecided, the run
+    /// budget exceeded, no liveness, a panic in core, or a client protocol violation.
     pub fn service_failed(&self) -> bool {
         !(self.violations.is_empty()
+            && self.budget.is_none()
             && self.liveness.is_none()
             && self.panic.is_none()
             && self.protocol.is_empty()
@@ -112,12 +123,16 @@ impl Judgement {
     }
 
     /// Every way the run failed, by name: the violated properties (and recipe invariants),
-    /// `undecided <property>`, `no liveness`, `panic`, `client protocol`. A shrunk run must
-    /// fail in the same way as the original: its list must contain the original's first.
+    /// `undecided <property>`, `no liveness`, `panic`, `run budget exceeded`, `client
+    /// protocol`. A shrunk run must fail in the same way as the original: its list must
+    /// contain the original's first.
     pub fn failure_kinds(&self) -> Vec<String> {
         let mut kinds = Vec::new();
         if self.panic.is_some() {
             kinds.push("panic".to_string());
+        }
+        if self.budget.is_some() {
+            kinds.push(BUDGET_EXCEEDED.to_string());
         }
         kinds.extend(self.violations.iter().map(|(p, _)| p.clone()));
         if self.liveness.is_some() {
@@ -130,13 +145,18 @@ impl Judgement {
         kinds
     }
 
-    /// A one-line reason for a failed run.
+    /// A one-line reason for a failed run. A spent budget comes before the properties:
+    /// the run was cut short, so what its history ends without (an answer, a deletion)
+    /// says more of the cut than of the service.
     pub fn reason(&self) -> String {
         if let Some(h) = &self.harness {
             return format!("harness error (not a failure of the service): {h}");
         }
         if let Some(p) = &self.panic {
             return format!("panic: {p}");
+        }
+        if let Some(b) = &self.budget {
+            return b.clone();
         }
         if let Some((prop, sentence)) = self.violations.first() {
             return format!("{prop}: {sentence}");
@@ -272,7 +292,12 @@ fn judge_valid(scenario: &Scenario, options: &RunOptions) -> (Judgement, Option<
     j.ops = report.clients.ops_completed + report.clients.ops_unknown;
     j.sim_ms = report.sim_ms;
     j.wall_ms = report.wall.as_millis() as u64;
-    j.liveness = report.liveness.clone().err();
+    j.events = report.events;
+    j.held_bytes = report.held_bytes;
+    j.budget = report.budget_exceeded.clone();
+    if j.budget.is_none() {
+        j.liveness = report.liveness.clone().err();
+    }
     j.protocol = report.clients.protocol_violations.clone();
     match History::new(&report.history) {
         Err(e) => j.violations.push((

@@ -92,6 +92,9 @@ pub fn run(args: ReplayArgs) -> ExitCode {
         report.trace_hash.unwrap_or(0),
         report.history.len()
     );
+    if let Some(b) = &j.budget {
+        outln!("  FAILED: {b}");
+    }
     if let Some(l) = &j.liveness {
         outln!("  FAILED: no liveness: {l}");
     }

@@ -183,9 +183,11 @@ fn print_options(s: &Scenario, seed: u64, bugs: &Bugs, plan: &FaultPlan) {
         w.session_timeout_ms
     );
     outln!(
-        "  phases: safety {} ms with faults, liveness bound {} ms",
+        "  phases: safety {} ms with faults, liveness bound {} ms; budget {} events, {} MB",
         s.safety_ms,
-        s.liveness_ms
+        s.liveness_ms,
+        s.max_events(),
+        s.memory_mb_max()
     );
     let names = bugs.names();
     outln!(
@@ -287,16 +289,27 @@ fn print_summary(r: &RunReport, replay: &str) -> bool {
         r.stats.client_messages
     );
     outln!(
+        "  budget: {} events of {}; {} MB held of {} MB",
+        r.events,
+        r.scenario.max_events(),
+        r.held_bytes >> 20,
+        r.scenario.memory_mb_max()
+    );
+    outln!(
         "  sim time {sim_s:.2} s; wall time {wall_s:.2} s; sim/wall {:.1}",
         if wall_s > 0.0 { sim_s / wall_s } else { 0.0 }
     );
     let mut ok = true;
-    match &r.liveness {
-        Ok(()) => outln!(
+    match (&r.budget_exceeded, &r.liveness) {
+        (Some(b), _) => {
+            ok = false;
+            outln!("  FAILED: {b} (seed {})", r.seed);
+        }
+        (None, Ok(())) => outln!(
             "  liveness: converged {} ms after the faults healed",
             r.converged_after_ms.unwrap_or(0)
         ),
-        Err(e) => {
+        (None, Err(e)) => {
             ok = false;
             outln!("  FAILED: no liveness: {e} (seed {})", r.seed);
         }

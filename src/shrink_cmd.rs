@@ -78,13 +78,13 @@ pub fn run(args: ShrinkArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.jobs == Some(0) {
-        errln!("zksim shrink: --jobs must be at least 1");
-        return ExitCode::from(2);
-    }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = match crate::sweep_cmd::jobs("shrink", args.jobs) {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            errln!("zksim shrink: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = std::path::Path::new(arg.arg())
             .file_stem()

@@ -2,12 +2,11 @@
 //! with progress, a summary table, every failing seed with its replay command, and JSON
 //! for machines. Exit 1 when anything failed.
 
-use crate::output::{errln, outln};
+use crate::output::{errln, out, outln};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde_json::json;
@@ -79,9 +78,185 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((k - 1, n))
 }
 
-struct Job {
+/// The runs of a sweep, numbered without being listed: run `i` is scenario `i % S` with
+/// the `i / S`-th seed of the (sharded) range, so that a range of 2^64 seeds starts at
+/// once, every scenario of `all` comes early, and a run's seed is O(1) arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The first seed of the shard.
+    first: u64,
+    /// Seeds between two runs of the shard (its N).
+    stride: u64,
+    /// Seeds in the shard.
+    seeds: u64,
+    scenarios: u64,
+}
+
+impl Plan {
+    /// The seeds of `range` whose position is `k` modulo `n` (`shard` = (k, n)), for each
+    /// of `scenarios` scenarios.
+    pub fn new(range: std::ops::Range<u64>, shard: Option<(u64, u64)>, scenarios: usize) -> Plan {
+        let (k, n) = shard.unwrap_or((0, 1));
+        assert!(n >= 1);
+        assert!(k < n);
+        let len = range.end - range.start;
+        let seeds = if k >= len { 0 } else { (len - k - 1) / n + 1 };
+        Plan {
+            first: range.start.saturating_add(k),
+            stride: n,
+            seeds,
+            scenarios: scenarios as u64,
+        }
+    }
+
+    /// How many runs the sweep has.
+    pub fn total(&self) -> u128 {
+        u128::from(self.seeds) * u128::from(self.scenarios)
+    }
+
+    /// Run `i`: (scenario, seed).
+    pub fn run(&self, i: u128) -> (usize, u64) {
+        assert!(i < self.total());
+        let scenarios = u128::from(self.scenarios);
+        let position = u64::try_from(i / scenarios).expect("below the number of seeds");
+        let scenario = usize::try_from(i % scenarios).expect("below the number of scenarios");
+        // position < seeds, so first + position * stride stays within the range.
+        (scenario, self.first + position * self.stride)
+    }
+}
+
+/// At most this many failing runs are kept for the summary (the rest are counted), so that
+/// a long sweep that fails everywhere holds bounded memory.
+const FAILURES_LISTED: usize = 1_000;
+
+/// What the summary table says of one scenario.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    seeds: u64,
+    ops: u64,
+    violations: u64,
+    undecided: u64,
+    liveness: u64,
+    budget: u64,
+    panics: u64,
+    failed: u64,
+    harness: u64,
+    sim_ms: u64,
+    wall_ms: u64,
+}
+
+impl Tally {
+    fn add(&mut self, j: &Judgement) {
+        self.seeds += 1;
+        self.ops = self.ops.saturating_add(j.ops);
+        self.violations += u64::from(!j.violations.is_empty());
+        self.undecided += u64::from(!j.unknown.is_empty());
+        self.liveness += u64::from(j.liveness.is_some());
+        self.budget += u64::from(j.budget.is_some());
+        self.panics += u64::from(j.panic.is_some());
+        self.failed += u64::from(j.service_failed());
+        self.harness += u64::from(j.harness.is_some());
+        self.sim_ms = self.sim_ms.saturating_add(j.sim_ms);
+        self.wall_ms = self.wall_ms.saturating_add(j.wall_ms);
+    }
+}
+
+/// A failing run, as the summary lists it.
+struct Failure {
     scenario: usize,
     seed: u64,
+    reason: String,
+}
+
+/// Everything a sweep keeps while it runs: O(scenarios) counts, the first failures, and in
+/// JSON mode the finished runs that wait for an earlier one to be printed.
+struct Summary {
+    tallies: Vec<Tally>,
+    by_property: BTreeMap<String, u64>,
+    /// The first failing runs by run number.
+    failures: BTreeMap<u128, Failure>,
+    failed: u64,
+    /// The first runs that said nothing of the service (harness errors), and how many.
+    harness_errors: BTreeMap<u128, Failure>,
+    harness: u64,
+    finished: u128,
+    /// JSON mode: the next run to print, and finished runs waiting for it.
+    json_next: u128,
+    json_waiting: BTreeMap<u128, String>,
+}
+
+/// Where the sweep's results go as runs finish.
+struct Sink<'a> {
+    scenarios: &'a [ScenarioArg],
+    bugs: Bugs,
+    json: bool,
+    progress: bool,
+    tty: bool,
+    total: u128,
+    start: Instant,
+    summary: Mutex<Summary>,
+}
+
+impl Sink<'_> {
+    /// Count run `i` and print what is due: its failure and progress on standard error, and
+    /// in JSON mode every run up to the first one still running.
+    fn finished(&self, i: u128, scenario: usize, j: Judgement) {
+        let mut s = self.summary.lock().expect("summary lock");
+        s.tallies[scenario].add(&j);
+        for (p, _) in &j.violations {
+            *s.by_property.entry(p.clone()).or_default() += 1;
+        }
+        s.finished += 1;
+        let name = self.scenarios[scenario].arg();
+        if j.harness.is_some() {
+            s.harness += 1;
+            s.harness_errors.insert(
+                i,
+                Failure {
+                    scenario,
+                    seed: j.seed,
+                    reason: j.reason(),
+                },
+            );
+            if s.harness_errors.len() > FAILURES_LISTED {
+                s.harness_errors.pop_last();
+            }
+        }
+        let failure = j.service_failed().then(|| {
+            s.failed += 1;
+            let reason = j.reason();
+            s.failures.insert(
+                i,
+                Failure {
+                    scenario,
+                    seed: j.seed,
+                    reason: reason.clone(),
+                },
+            );
+            if s.failures.len() > FAILURES_LISTED {
+                s.failures.pop_last();
+            }
+            format!("{name} seed {}: {reason}", j.seed)
+        });
+        if self.json {
+            let text = run_json(name, &j, &self.bugs);
+            s.json_waiting.insert(i, text);
+            self.print_json_runs(&mut s);
+        }
+        if self.progress {
+            report_progress(
+                self.tty, s.finished, self.total, s.failed, self.start, failure,
+            );
+        }
+    }
+
+    fn print_json_runs(&self, s: &mut Summary) {
+        while let Some(text) = s.json_waiting.remove(&s.json_next) {
+            let sep = if s.json_next == 0 { "" } else { ",\n" };
+            out!("{sep}{text}");
+            s.json_next += 1;
+        }
+    }
 }
 
 pub fn run(args: SweepArgs) -> ExitCode {
@@ -94,41 +269,32 @@ pub fn run(args: SweepArgs) -> ExitCode {
         let seeds = parse_seeds(&args.seeds)?;
         let shard = args.shard.as_deref().map(parse_shard).transpose()?;
         let bugs = parse_bugs(&args.bugs)?;
-        if args.jobs == Some(0) {
-            return Err("--jobs must be at least 1".into());
-        }
-        Ok((scenarios, seeds, shard, bugs))
+        let jobs = jobs("sweep", args.jobs)?;
+        Ok((scenarios, seeds, shard, bugs, jobs))
     })();
-    let (scenarios, seeds, shard, bugs) = match setup {
+    let (scenarios, seeds, shard, bugs, jobs_n) = match setup {
         Ok(s) => s,
         Err(e) => {
             errln!("zksim sweep: {e}");
             return ExitCode::from(2);
         }
     };
-    let jobs_n = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut jobs = Vec::new();
-    for (i, _) in scenarios.iter().enumerate() {
-        for (pos, seed) in seeds.clone().enumerate() {
-            if shard.is_none_or(|(k, n)| pos as u64 % n == k) {
-                jobs.push(Job { scenario: i, seed });
-            }
-        }
-    }
+    let plan = Plan::new(seeds, shard, scenarios.len());
+    let total = plan.total();
+    let threads = jobs_n.min(usize::try_from(total).unwrap_or(usize::MAX).max(1));
     let names: Vec<&str> = scenarios.iter().map(ScenarioArg::arg).collect();
-    if !args.json {
+    if args.json {
+        outln!("{{\n  \"runs\": [");
+    } else {
         let bug_names = bugs.names();
         outln!(
-            "zksim sweep: scenario {}, seeds {}{}, {} runs on {jobs_n} threads, bugs: {}",
+            "zksim sweep: scenario {}, seeds {}{}, {total} runs on {threads} threads, bugs: {}",
             names.join(", "),
             args.seeds,
             args.shard
                 .as_ref()
                 .map(|s| format!(" (shard {s})"))
                 .unwrap_or_default(),
-            jobs.len(),
             if bug_names.is_empty() {
                 "none".to_string()
             } else {
@@ -136,19 +302,40 @@ pub fn run(args: SweepArgs) -> ExitCode {
             }
         );
     }
-    let wall = Instant::now();
-    let results = run_jobs(&scenarios, jobs, jobs_n, bugs, !args.json);
-    let wall_s = wall.elapsed().as_secs_f64();
-    let failed = results.iter().any(|(_, j)| j.service_failed());
-    let harness = results.iter().any(|(_, j)| j.harness.is_some());
-    if args.json {
-        print_json(&names, &results, wall_s, &bugs);
-    } else {
-        print_table(&scenarios, &results, wall_s, jobs_n, &bugs);
+    let sink = Sink {
+        scenarios: &scenarios,
+        bugs,
+        json: args.json,
+        progress: !args.json,
+        tty: !args.json && std::io::stderr().is_terminal(),
+        total,
+        start: Instant::now(),
+        summary: Mutex::new(Summary {
+            tallies: vec![Tally::default(); scenarios.len()],
+            by_property: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            failed: 0,
+            harness_errors: BTreeMap::new(),
+            harness: 0,
+            finished: 0,
+            json_next: 0,
+            json_waiting: BTreeMap::new(),
+        }),
+    };
+    run_all(&scenarios, plan, threads, bugs, &sink);
+    let wall_s = sink.start.elapsed().as_secs_f64();
+    if sink.tty {
+        errln!();
     }
-    if failed {
+    let summary = sink.summary.into_inner().expect("summary lock");
+    if args.json {
+        print_json_end(&summary, total, wall_s, &bugs);
+    } else {
+        print_table(&scenarios, &summary, wall_s, threads, &bugs);
+    }
+    if summary.failed > 0 {
         ExitCode::from(1)
-    } else if harness {
+    } else if summary.harness > 0 {
         // Runs that said nothing of the service: the sweep cannot vouch for it.
         ExitCode::from(2)
     } else {
@@ -156,83 +343,68 @@ pub fn run(args: SweepArgs) -> ExitCode {
     }
 }
 
-/// Run every job on `threads` threads; results in job order.
-fn run_jobs(
-    scenarios: &[ScenarioArg],
-    jobs: Vec<Job>,
-    threads: usize,
-    bugs: Bugs,
-    progress: bool,
-) -> Vec<(usize, Judgement)> {
-    quiet_panics();
-    let total = jobs.len();
-    let jobs = Arc::new(jobs);
-    let next = Arc::new(AtomicUsize::new(0));
-    type Slots = Vec<Option<(usize, Judgement)>>;
-    let results: Arc<Mutex<Slots>> = Arc::new(Mutex::new((0..total).map(|_| None).collect()));
-    let done = Arc::new(AtomicUsize::new(0));
-    let failures = Arc::new(AtomicUsize::new(0));
-    let tty = progress && std::io::stderr().is_terminal();
-    let start = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(total.max(1)) {
-            let (jobs, next, results, done, failures) = (
-                Arc::clone(&jobs),
-                Arc::clone(&next),
-                Arc::clone(&results),
-                Arc::clone(&done),
-                Arc::clone(&failures),
+/// `--jobs`: at least 1, and at most the CPUs this process may use (more threads would only
+/// share them, each holding a run's memory), with a note on standard error when clamped.
+pub fn jobs(command: &str, asked: Option<usize>) -> Result<usize, String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match asked {
+        None => Ok(cpus),
+        Some(0) => Err("--jobs must be at least 1".into()),
+        Some(n) if n > cpus => {
+            errln!(
+                "zksim {command}: --jobs {n} is more than the {cpus} CPUs available; running {cpus} at a time"
             );
-            scope.spawn(move || {
+            Ok(cpus)
+        }
+        Some(n) => Ok(n),
+    }
+}
+
+/// Run every run of `plan` on `threads` threads, handing each result to `sink`.
+fn run_all(scenarios: &[ScenarioArg], plan: Plan, threads: usize, bugs: Bugs, sink: &Sink<'_>) {
+    quiet_panics();
+    let total = plan.total();
+    let next = Mutex::new(0u128);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { return };
-                    let scenario = scenarios[job.scenario].for_seed(job.seed);
-                    let (j, _) = judge(&scenario, job.seed, bugs, TraceMode::Off, None);
-                    let ok = j.ok();
-                    if !ok {
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if progress {
-                        report_progress(
-                            tty,
-                            finished,
-                            total,
-                            failures.load(Ordering::Relaxed),
-                            start,
-                            (!ok).then(|| {
-                                format!(
-                                    "{} seed {}: {}",
-                                    scenarios[job.scenario].arg(),
-                                    job.seed,
-                                    j.reason()
-                                )
-                            }),
-                        );
-                    }
-                    results.lock().expect("results lock")[i] = Some((job.scenario, j));
+                    let i = {
+                        let mut next = next.lock().expect("next lock");
+                        let i = *next;
+                        if i >= total {
+                            return;
+                        }
+                        *next += 1;
+                        i
+                    };
+                    let (scenario, seed) = plan.run(i);
+                    let s = scenarios[scenario].for_seed(seed);
+                    let (j, _) = judge(&s, seed, bugs, TraceMode::Off, None);
+                    sink.finished(i, scenario, j);
                 }
             });
         }
     });
-    if tty {
-        errln!();
-    }
-    Arc::try_unwrap(results)
-        .expect("threads joined")
-        .into_inner()
-        .expect("results lock")
-        .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect()
+}
+
+/// This process's resident memory and its peak, in kB, from /proc/self/status (Linux).
+pub fn resident_kb() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 fn report_progress(
     tty: bool,
-    finished: usize,
-    total: usize,
-    failed: usize,
+    finished: u128,
+    total: u128,
+    failed: u64,
     start: Instant,
     failure: Option<String>,
 ) {
@@ -240,7 +412,7 @@ fn report_progress(
     let mut err = std::io::stderr().lock();
     if tty {
         let width = 30;
-        let filled = finished * width / total.max(1);
+        let filled = usize::try_from(finished * width as u128 / total.max(1)).unwrap_or(width);
         if let Some(f) = failure {
             let _ = writeln!(err, "\r\x1b[2KFAILED {f}");
         }
@@ -255,11 +427,16 @@ fn report_progress(
         if let Some(f) = failure {
             let _ = writeln!(err, "FAILED {f}");
         }
-        let step = (total / 10).max(1);
-        if finished.is_multiple_of(step) || finished == total {
+        // A line after the first seed, every tenth of the sweep (at least every 1,000
+        // seeds), and at the end.
+        let step = (total / 10).clamp(1, 1_000);
+        if finished == 1 || finished.is_multiple_of(step) || finished == total {
+            let rss = resident_kb()
+                .map(|(rss, _)| format!(", {} MB resident", rss / 1024))
+                .unwrap_or_default();
             let _ = writeln!(
                 err,
-                "progress: {finished}/{total} seeds, {failed} failed, {secs:.1} s"
+                "progress: {finished}/{total} seeds, {failed} failed, {secs:.1} s{rss}"
             );
         }
     }
@@ -275,7 +452,7 @@ fn human(n: u64) -> String {
 
 fn print_table(
     scenarios: &[ScenarioArg],
-    results: &[(usize, Judgement)],
+    summary: &Summary,
     wall_s: f64,
     threads: usize,
     bugs: &Bugs,
@@ -288,123 +465,175 @@ fn print_table(
         .max("scenario".len());
     outln!();
     outln!(
-        "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>8} {:>9}",
+        "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>9}",
         "scenario",
         "seeds",
         "ops",
         "violations",
         "undecided",
         "liveness",
+        "budget",
         "panics",
         "failed",
         "harness",
         "sim/wall"
     );
-    let mut by_property: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, s) in scenarios.iter().enumerate() {
-        let rows: Vec<&Judgement> = results
-            .iter()
-            .filter(|(k, _)| *k == i)
-            .map(|(_, j)| j)
-            .collect();
-        let ops: u64 = rows.iter().map(|j| j.ops).sum();
-        let violations = rows.iter().filter(|j| !j.violations.is_empty()).count();
-        let undecided = rows.iter().filter(|j| !j.unknown.is_empty()).count();
-        let liveness = rows.iter().filter(|j| j.liveness.is_some()).count();
-        let panics = rows.iter().filter(|j| j.panic.is_some()).count();
-        let failed = rows.iter().filter(|j| j.service_failed()).count();
-        let harness = rows.iter().filter(|j| j.harness.is_some()).count();
-        let sim: u64 = rows.iter().map(|j| j.sim_ms).sum();
-        let cpu: u64 = rows.iter().map(|j| j.wall_ms).sum();
-        let ratio = if cpu > 0 {
-            sim as f64 / cpu as f64
+    for (s, t) in scenarios.iter().zip(&summary.tallies) {
+        let ratio = if t.wall_ms > 0 {
+            t.sim_ms as f64 / t.wall_ms as f64
         } else {
             0.0
         };
         outln!(
-            "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>9} {:>8} {:>9.1}",
+            "{:<width$} {:>6} {:>9} {:>11} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>9.1}",
             s.arg(),
-            rows.len(),
-            human(ops),
-            violations,
-            undecided,
-            liveness,
-            panics,
-            failed,
-            harness,
+            t.seeds,
+            human(t.ops),
+            t.violations,
+            t.undecided,
+            t.liveness,
+            t.budget,
+            t.panics,
+            t.failed,
+            t.harness,
             ratio
         );
-        for j in rows {
-            for (p, _) in &j.violations {
-                *by_property.entry(p.clone()).or_default() += 1;
-            }
-        }
     }
-    let runs = results.len();
+    let runs = summary.finished;
+    let rss = resident_kb()
+        .map(|(rss, peak)| format!("; {} MB resident, at most {} MB", rss / 1024, peak / 1024))
+        .unwrap_or_default();
     outln!(
-        "wall time {wall_s:.1} s on {threads} threads ({:.2} seeds/s)",
+        "wall time {wall_s:.1} s on {threads} threads ({:.2} seeds/s){rss}",
         runs as f64 / wall_s.max(1e-9)
     );
-    if !by_property.is_empty() {
+    if !summary.by_property.is_empty() {
         outln!("violations by property:");
-        for (p, n) in &by_property {
+        for (p, n) in &summary.by_property {
             outln!("  {p}: {n} seeds");
         }
     }
-    let broken: Vec<&(usize, Judgement)> = results
-        .iter()
-        .filter(|(_, j)| j.harness.is_some())
-        .collect();
-    if !broken.is_empty() {
+    if summary.harness > 0 {
         outln!(
             "harness errors ({}; not failures of the service, and the sweep cannot vouch for these seeds):",
-            broken.len()
+            summary.harness
         );
-        for (i, j) in &broken {
-            outln!("  {} seed {}: {}", scenarios[*i].arg(), j.seed, j.reason());
+        for f in summary.harness_errors.values() {
+            outln!(
+                "  {} seed {}: {}",
+                scenarios[f.scenario].arg(),
+                f.seed,
+                f.reason
+            );
         }
     }
-    let failures: Vec<&(usize, Judgement)> =
-        results.iter().filter(|(_, j)| j.service_failed()).collect();
-    if failures.is_empty() {
-        if broken.is_empty() {
+    if summary.failed == 0 {
+        if summary.harness == 0 {
             outln!("all {runs} runs passed");
         }
         return;
     }
-    outln!("failing seeds ({}):", failures.len());
-    for (i, j) in failures {
-        outln!("  {} seed {}: {}", scenarios[*i].arg(), j.seed, j.reason());
+    let listed = summary.failures.len() as u64;
+    if listed < summary.failed {
         outln!(
-            "    replay: {}",
-            replay_command(scenarios[*i].arg(), j.seed, bugs)
+            "failing seeds ({}; the first {listed} listed):",
+            summary.failed
         );
+    } else {
+        outln!("failing seeds ({}):", summary.failed);
+    }
+    for f in summary.failures.values() {
+        let name = scenarios[f.scenario].arg();
+        outln!("  {name} seed {}: {}", f.seed, f.reason);
+        outln!("    replay: {}", replay_command(name, f.seed, bugs));
     }
 }
 
-fn print_json(names: &[&str], results: &[(usize, Judgement)], wall_s: f64, bugs: &Bugs) {
-    let runs: Vec<serde_json::Value> = results
-        .iter()
-        .map(|(i, j)| {
-            json!({
-                "scenario": names[*i],
-                "seed": j.seed,
-                "ok": j.ok(),
-                "ops": j.ops,
-                "sim_ms": j.sim_ms,
-                "wall_ms": j.wall_ms,
-                "violations": j.violations.iter().map(|(p, s)| json!({"property": p, "finding": s})).collect::<Vec<_>>(),
-                "liveness": j.liveness,
-                "panic": j.panic,
-                "harness": j.harness,
-                "protocol_violations": j.protocol,
-                "unknown": j.unknown.iter().map(|(p, s)| json!({"property": p, "reason": s})).collect::<Vec<_>>(),
-                "replay": (!j.ok()).then(|| replay_command(names[*i], j.seed, bugs)),
-            })
-        })
-        .collect();
-    let failed = results.iter().filter(|(_, j)| j.service_failed()).count();
-    let harness = results.iter().filter(|(_, j)| j.harness.is_some()).count();
-    let out = json!({"runs": runs, "failed": failed, "harness_errors": harness, "total": results.len(), "wall_s": wall_s, "bugs": bugs.names()});
-    outln!("{}", serde_json::to_string_pretty(&out).expect("json"));
+/// One run's JSON object, indented to sit in the `runs` array.
+fn run_json(name: &str, j: &Judgement, bugs: &Bugs) -> String {
+    let v = json!({
+        "scenario": name,
+        "seed": j.seed,
+        "ok": j.ok(),
+        "ops": j.ops,
+        "events": j.events,
+        "held_mb": j.held_bytes >> 20,
+        "sim_ms": j.sim_ms,
+        "wall_ms": j.wall_ms,
+        "violations": j.violations.iter().map(|(p, s)| json!({"property": p, "finding": s})).collect::<Vec<_>>(),
+        "liveness": j.liveness,
+        "budget": j.budget,
+        "panic": j.panic,
+        "harness": j.harness,
+        "protocol_violations": j.protocol,
+        "unknown": j.unknown.iter().map(|(p, s)| json!({"property": p, "reason": s})).collect::<Vec<_>>(),
+        "replay": (!j.ok()).then(|| replay_command(name, j.seed, bugs)),
+    });
+    let text = serde_json::to_string_pretty(&v).expect("json");
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The end of the JSON document whose `runs` were printed as they finished.
+fn print_json_end(summary: &Summary, total: u128, wall_s: f64, bugs: &Bugs) {
+    let (rss, peak) = resident_kb().map_or((None, None), |(r, p)| (Some(r), Some(p)));
+    let end = json!({
+        "failed": summary.failed,
+        "harness_errors": summary.harness,
+        "total": u64::try_from(total).ok(),
+        "wall_s": wall_s,
+        "bugs": bugs.names(),
+        "rss_kb": rss,
+        "peak_rss_kb": peak,
+    });
+    let text = serde_json::to_string_pretty(&end).expect("json");
+    // The fields follow the runs array inside the one document.
+    let fields = text
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .trim_matches('\n');
+    if summary.json_next > 0 {
+        outln!();
+    }
+    outln!("  ],\n{fields}\n}}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A plan numbers its runs without listing them: the largest range and its shards are
+    // a few multiplications, seed-major so that every scenario of `all` comes early.
+    #[test]
+    fn a_plan_is_arithmetic_over_the_largest_range() {
+        let plan = Plan::new(0..u64::MAX, None, 17);
+        assert_eq!(plan.total(), u128::from(u64::MAX) * 17);
+        assert_eq!(plan.run(0), (0, 0));
+        assert_eq!(plan.run(16), (16, 0));
+        assert_eq!(plan.run(17), (0, 1));
+        assert_eq!(plan.run(plan.total() - 1), (16, u64::MAX - 1));
+
+        let shard = Plan::new(0..u64::MAX, Some((2, 3)), 1);
+        assert_eq!(shard.total(), u128::from(u64::MAX / 3));
+        assert_eq!(shard.run(0), (0, 2));
+        assert_eq!(shard.run(1), (0, 5));
+        assert_eq!(shard.run(shard.total() - 1), (0, u64::MAX - 1));
+    }
+
+    // Sharding splits a range exactly: every seed in one shard, none twice.
+    #[test]
+    fn shards_split_a_range_exactly() {
+        for n in 1..6 {
+            let mut seeds = Vec::new();
+            for k in 0..n {
+                let plan = Plan::new(10..23, Some((k, n)), 1);
+                seeds.extend((0..plan.total()).map(|i| plan.run(i).1));
+            }
+            seeds.sort();
+            assert_eq!(seeds, (10..23).collect::<Vec<u64>>(), "n = {n}");
+        }
+        assert_eq!(Plan::new(0..2, Some((3, 4)), 1).total(), 0);
+    }
 }

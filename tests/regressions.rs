@@ -73,6 +73,9 @@ fn replay(case: &Case) -> Option<String> {
     if !run["liveness"].is_null() {
         failed.push("no liveness".into());
     }
+    if !run["budget"].is_null() {
+        failed.push("run budget exceeded".into());
+    }
     for key in ["panic", "protocol_violations", "unknown"] {
         let x = &run[key];
         if !(x.is_null() || x.as_array().is_some_and(Vec::is_empty)) {

@@ -169,6 +169,34 @@ impl Request {
         )
     }
 
+    /// Roughly the heap bytes the request holds (paths, data, names, ACLs): what a record
+    /// of it costs beyond its own size, for a run's budget of memory.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Request::Create {
+                path, data, acl, ..
+            } => string_bytes(path) + data_bytes(data) + acl_bytes(acl),
+            Request::SetData { path, data, .. } => string_bytes(path) + data_bytes(data),
+            Request::SetAcl { path, acl, .. } => string_bytes(path) + acl_bytes(acl),
+            Request::Multi(ops) | Request::MultiRead(ops) => ops
+                .iter()
+                .map(|op| std::mem::size_of::<Request>() + op.heap_bytes())
+                .sum(),
+            Request::SetWatches {
+                data,
+                exist,
+                child,
+                persistent,
+                persistent_recursive,
+                ..
+            } => [data, exist, child, persistent, persistent_recursive]
+                .into_iter()
+                .map(|paths| strings_bytes(paths))
+                .sum(),
+            other => other.path().map_or(0, string_bytes),
+        }
+    }
+
     /// The znode path a request names, if it names one.
     pub fn path(&self) -> Option<&str> {
         match self {
@@ -241,6 +269,60 @@ pub enum OpResult {
         children: Vec<String>,
     },
     Error(ErrorCode),
+}
+
+impl Response {
+    /// Roughly the heap bytes the response holds (data, names, ACLs); see
+    /// [`Request::heap_bytes`].
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Response::Empty | Response::Stat(_) | Response::Count(_) => 0,
+            Response::Create { path, .. } | Response::Sync { path } => string_bytes(path),
+            Response::GetData { data, .. } => data_bytes(data),
+            Response::GetChildren { children, .. } | Response::Paths(children) => {
+                strings_bytes(children)
+            }
+            Response::GetAcl { acl, .. } => acl_bytes(acl),
+            Response::Multi(results) => results
+                .iter()
+                .map(|r| {
+                    std::mem::size_of::<OpResult>()
+                        + match r {
+                            OpResult::Create { path, .. } => string_bytes(path),
+                            OpResult::GetData { data, .. } => data_bytes(data),
+                            OpResult::GetChildren { children } => strings_bytes(children),
+                            _ => 0,
+                        }
+                })
+                .sum(),
+        }
+    }
+}
+
+/// What the allocator keeps for one heap block beyond its bytes (a rough figure).
+const BLOCK_OVERHEAD: usize = 16;
+
+fn string_bytes(s: &str) -> usize {
+    s.len() + BLOCK_OVERHEAD
+}
+
+fn strings_bytes(names: &[String]) -> usize {
+    names
+        .iter()
+        .map(|n| std::mem::size_of::<String>() + string_bytes(n))
+        .sum::<usize>()
+        + BLOCK_OVERHEAD
+}
+
+fn data_bytes(data: &Option<Vec<u8>>) -> usize {
+    data.as_ref().map_or(0, |d| d.len() + BLOCK_OVERHEAD)
+}
+
+fn acl_bytes(acl: &[Acl]) -> usize {
+    acl.iter()
+        .map(|a| std::mem::size_of::<Acl>() + string_bytes(&a.scheme) + string_bytes(&a.id))
+        .sum::<usize>()
+        + BLOCK_OVERHEAD
 }
 
 impl OpResult {

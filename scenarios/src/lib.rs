@@ -13,5 +13,8 @@ mod swarm;
 
 pub use fault::{Fault, FaultPlan, PlannedFault};
 pub use rng::{Stream, stream};
-pub use scenario::{FaultRates, OpMix, Scenario, ScenarioError, Workload, builtin, builtin_names};
+pub use scenario::{
+    FaultRates, MAX_EVENTS_DEFAULT, MAX_EVENTS_LIMIT, MEMORY_MB_DEFAULT, MEMORY_MB_LIMIT, OpMix,
+    Scenario, ScenarioError, VALUE_BYTES_LIMIT, Workload, builtin, builtin_names,
+};
 pub use swarm::swarm;

@@ -252,7 +252,38 @@ pub struct Scenario {
     /// nodes, at most half of `liveness_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_hold_ms: Option<u64>,
+    /// The run's budget of simulated events (deliveries a node takes, timer firings,
+    /// passes of the clients' loop): past it the run stops and fails with "run budget
+    /// exceeded". Default [`MAX_EVENTS_DEFAULT`], at most [`MAX_EVENTS_LIMIT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_events: Option<u64>,
+    /// The run's budget of memory, in MB: what it holds until it is judged (its history
+    /// and the servers' disks, estimated as it runs); past it the run stops and fails with
+    /// "run budget exceeded". Default [`MEMORY_MB_DEFAULT`], at most [`MEMORY_MB_LIMIT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb_max: Option<u64>,
 }
+
+/// The default budget of simulated events per run: far above what a passing run of any
+/// built-in scenario or swarm seed takes (docs/scenarios.md has the measurement).
+pub const MAX_EVENTS_DEFAULT: u64 = 20_000_000;
+
+/// The largest budget a scenario may ask for.
+pub const MAX_EVENTS_LIMIT: u64 = 100_000_000;
+
+/// The largest value the generic workload may write. ZooKeeper allows 1 MB, but a run keeps
+/// every value it wrote and read (the history, each server's log) and holds many in flight
+/// at once (`clients` x `pipeline`): at 1 MB a run outgrows 2 GB before its memory budget
+/// can stop it. At 16 KB a run at every maximum peaks below 1.6 GB (docs/scenarios.md).
+pub const VALUE_BYTES_LIMIT: u32 = 16 * 1024;
+
+/// The default budget of memory per run, in MB of what the run holds (estimated). A
+/// process's peak is up to about 1.8 times the estimate (messages in flight, every server's
+/// tree), so a run stays well under 2 GB (docs/scenarios.md has the measurement).
+pub const MEMORY_MB_DEFAULT: u64 = 896;
+
+/// The largest budget of memory a scenario may ask for.
+pub const MEMORY_MB_LIMIT: u64 = 896;
 
 fn default_container_check_ms() -> u64 {
     60_000
@@ -427,6 +458,16 @@ impl Scenario {
             .max(10 * self.tick_ms + self.negotiated_timeout_ms())
     }
 
+    /// The run's budget of simulated events.
+    pub fn max_events(&self) -> u64 {
+        self.max_events.unwrap_or(MAX_EVENTS_DEFAULT)
+    }
+
+    /// The run's budget of memory, in MB.
+    pub fn memory_mb_max(&self) -> u64 {
+        self.memory_mb_max.unwrap_or(MEMORY_MB_DEFAULT)
+    }
+
     /// Check every field a run depends on.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         if !(1..=9).contains(&self.servers) {
@@ -498,10 +539,13 @@ impl Scenario {
                 format!("{}; 1 to 64", w.pipeline),
             ));
         }
-        if w.value_bytes_max > 1024 * 1024 {
+        if w.value_bytes_max > VALUE_BYTES_LIMIT {
             return Err(field(
                 "workload.value_bytes_max",
-                "over ZooKeeper's 1 MB data limit",
+                format!(
+                    "{} bytes; at most {VALUE_BYTES_LIMIT} (16 KB), so that a run's memory stays bounded (ZooKeeper's own limit is 1 MB)",
+                    w.value_bytes_max
+                ),
             ));
         }
         for (name, v) in [
@@ -571,6 +615,30 @@ impl Scenario {
                     self.negotiated_timeout_ms(),
                     self.tick_ms,
                     self.liveness_hold_ms()
+                ),
+            ));
+        }
+        if self
+            .max_events
+            .is_some_and(|n| !(1..=MAX_EVENTS_LIMIT).contains(&n))
+        {
+            return Err(field(
+                "max_events",
+                format!(
+                    "{}; a run's budget is 1 to {MAX_EVENTS_LIMIT} events",
+                    self.max_events()
+                ),
+            ));
+        }
+        if self
+            .memory_mb_max
+            .is_some_and(|n| !(1..=MEMORY_MB_LIMIT).contains(&n))
+        {
+            return Err(field(
+                "memory_mb_max",
+                format!(
+                    "{} MB; a run's memory budget is 1 to {MEMORY_MB_LIMIT} MB",
+                    self.memory_mb_max()
                 ),
             ));
         }

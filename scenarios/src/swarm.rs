@@ -118,6 +118,8 @@ pub fn swarm(seed: u64) -> Scenario {
         recipe: None,
         container_check_ms: 60_000,
         liveness_hold_ms: None,
+        max_events: None,
+        memory_mb_max: None,
     };
     debug_assert!(
         scenario.validate().is_ok(),

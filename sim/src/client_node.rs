@@ -17,7 +17,7 @@ use zksim_core::zab::ServerId;
 use zksim_scenarios::{Scenario, Stream, stream};
 
 use crate::recipes::{self, Clients, Cx, Proposal, SessionNews, WatchNews};
-use crate::world::{Addr, Item, Shared};
+use crate::world::{Addr, ClientsBusy, Item, Shared};
 
 struct Client {
     idx: u32,
@@ -132,7 +132,15 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
     let mut stats = ClientStats::default();
     let mut out = Vec::new();
     loop {
-        let items = world.lock().take_due(Addr::Clients);
+        let items = {
+            let mut w = world.lock();
+            if w.budget_spent() {
+                // The run's budget is spent: the clients stop where they are.
+                return stats;
+            }
+            w.wakeup(Addr::Clients);
+            w.take_due(Addr::Clients)
+        };
         let now_ns = world.lock().now_ns();
         let now_ms = (now_ns / 1_000_000) as i64;
         for item in items {
@@ -176,6 +184,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
         let winding_down = world.lock().winding_down;
         let mut next: Option<u64> = None;
         let mut all_done = true;
+        let mut busy = ClientsBusy::default();
         for c in clients.iter_mut() {
             step(
                 &world,
@@ -189,6 +198,10 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 team,
             );
             all_done &= c.done;
+            busy.done += usize::from(c.done);
+            busy.in_flight += c.in_flight.len();
+            busy.sessions_open +=
+                usize::from(c.started && !c.done && !c.session.state().is_terminal());
             let d = if !c.started || (c.session.state().is_terminal() && !c.done) {
                 Some(c.start_at_ns)
             } else if c.away_until_ns > now_ns {
@@ -216,6 +229,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 }
             }
         }
+        world.lock().clients_busy = busy;
         if all_done && winding_down {
             return stats;
         }

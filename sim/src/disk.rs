@@ -34,10 +34,13 @@ pub struct ServerDisk {
 }
 
 impl ServerDisk {
-    /// Accept a persist: its records go to the cache.
-    pub fn write(&mut self, token: u64, records: &[DurableRecord], reset: bool) {
-        let encoded = records.iter().map(|r| (r.file(), log::encode(r))).collect();
+    /// Accept a persist: its records go to the cache. Returns the bytes written.
+    pub fn write(&mut self, token: u64, records: &[DurableRecord], reset: bool) -> u64 {
+        let encoded: Vec<(File, Vec<u8>)> =
+            records.iter().map(|r| (r.file(), log::encode(r))).collect();
+        let bytes = encoded.iter().map(|(_, b)| b.len() as u64).sum();
         self.cache.push((token, encoded, reset));
+        bytes
     }
 
     /// fsync: the cached writes up to `token` become durable, in order.

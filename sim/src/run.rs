@@ -56,8 +56,16 @@ pub struct RunReport {
     pub sim_ms: u64,
     /// Wall-clock time (measured by `run`, zero inside a caller's runtime).
     pub wall: std::time::Duration,
-    /// Ok, or why the liveness phase did not converge.
+    /// Ok, or why the liveness phase did not converge (Ok, not judged, when the run's
+    /// budget ran out first).
     pub liveness: Result<(), String>,
+    /// Simulated events the run took (deliveries and wake-ups, `Scenario::max_events`).
+    pub events: u64,
+    /// What the run held until it was judged (its history and disks), estimated in bytes
+    /// (`Scenario::memory_mb_max`).
+    pub held_bytes: u64,
+    /// Why the run stopped early: its budget (of simulated events, or of memory) ran out.
+    pub budget_exceeded: Option<String>,
     /// When the liveness phase converged, in simulated ms after it began.
     pub converged_after_ms: Option<u64>,
 }
@@ -87,7 +95,12 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         options.trace != TraceMode::Off,
         options.trace == TraceMode::Keep,
     );
-    let world = Shared::new(&all, trace);
+    let world = Shared::new(
+        &all,
+        trace,
+        scenario.max_events(),
+        scenario.memory_mb_max() << 20,
+    );
     let disks: SharedDisks = Arc::new(Mutex::new(Disks::default()));
     install(&disks);
     let handle = Handle::current();
@@ -124,7 +137,9 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         plan.clone(),
         start,
     ));
-    sleep(Duration::from_millis(scenario.safety_ms)).await;
+    world
+        .sleep_within_budget(start + Duration::from_millis(scenario.safety_ms))
+        .await;
     faults.abort();
     // Liveness phase: every fault healed; the clients finish and close their sessions.
     for f in heal_all(&all) {
@@ -145,6 +160,14 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
     let mut clients = Some(clients);
     let mut client_stats = None;
     let liveness = loop {
+        if world.lock().budget_spent() {
+            // The clients stop at their next pass (the budget woke them); the liveness
+            // phase is not judged, the spent budget is the run's failure.
+            if let Some(h) = clients.take() {
+                client_stats = Some(h.await.expect("the client task does not panic"));
+            }
+            break Ok(0);
+        }
         if clients.as_ref().is_some_and(|h| h.is_finished()) {
             let h = clients.take().expect("checked above");
             client_stats = Some(h.await.expect("the client task does not panic"));
@@ -166,6 +189,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         handle.kill(*node);
     }
     let mut w = world.lock();
+    let held_bytes = w.held_bytes();
     if liveness.is_err() && !w.debug_trees.is_empty() {
         print_tree_differences(&w.debug_trees);
     }
@@ -185,7 +209,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         )
         .with_timing(scenario.tick_ms, scenario.container_check_ms),
     ];
-    history.append(&mut w.history);
+    history.append(&mut w.history.take());
     for (zxid, proposals) in &w.truth.txns {
         for p in proposals {
             history.push(Event::Txn {
@@ -204,6 +228,8 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
             segments: segments.clone(),
         });
     }
+    let budget_exceeded = w.budget.spent.clone();
+    let events = w.budget.events;
     let trace_hash = w.trace.on().then(|| w.trace.hash());
     let trace_count = w.trace.count();
     let trace_lines = w.trace.take_lines();
@@ -222,8 +248,15 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         clients: client_stats.unwrap_or_default(),
         sim_ms,
         wall: std::time::Duration::ZERO,
-        converged_after_ms: liveness.as_ref().ok().copied(),
+        converged_after_ms: liveness
+            .as_ref()
+            .ok()
+            .copied()
+            .filter(|_| budget_exceeded.is_none()),
         liveness: liveness.map(|_| ()),
+        events,
+        held_bytes,
+        budget_exceeded,
         scenario,
     }
 }

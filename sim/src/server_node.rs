@@ -60,7 +60,13 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
     server.start(now, &mut out);
     node_state.effects(&world, &disks, &mut server, &mut out);
     loop {
-        let items = world.lock().take_due(Addr::Server(id));
+        let items = {
+            let mut w = world.lock();
+            if w.budget_spent() {
+                break;
+            }
+            w.take_due(Addr::Server(id))
+        };
         for item in items {
             node_state.handle(&world, &disks, &mut server, item, &mut out);
         }
@@ -73,6 +79,7 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
             )
         };
         if server.next_deadline().is_some_and(|d| d <= now_ms) {
+            world.lock().wakeup(Addr::Server(id));
             server.on_tick(now_ms, &mut out);
             node_state.effects(&world, &disks, &mut server, &mut out);
             continue;
@@ -84,6 +91,9 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
         };
         world.wait(Addr::Server(id), until).await;
     }
+    // The run's budget is spent: the server stops where it is, as if frozen, until the
+    // run ends and kills its node.
+    std::future::pending::<()>().await;
 }
 
 /// During the liveness phase, tell the run what this server holds.
@@ -201,7 +211,7 @@ impl NodeState {
                 } => {
                     let mut d = disks.lock().expect("disks");
                     let disk = d.by_node.entry(self.node).or_default();
-                    disk.write(token, &records, reset);
+                    w.budget.disk_bytes += disk.write(token, &records, reset);
                     let fsync_ns = match disk.slow_fsync_ms {
                         Some(ms) => ms * 1_000_000,
                         None => thread_rng().gen_range(100_000..1_500_000),

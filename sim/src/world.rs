@@ -17,7 +17,7 @@ use std::time::Duration;
 use madsim::rand::{Rng, thread_rng};
 use madsim::task::NodeId;
 use madsim::time::{Instant, Sleep, sleep_until};
-use zksim_checker::history::{Event, Micros, Segment};
+use zksim_checker::history::{Event, Micros, Outcome, Segment};
 use zksim_core::proto::{ClientMessage, ConnId, ServerMessage};
 use zksim_core::stat::Zxid;
 use zksim_core::zab::messages::{PeerMessage, Proposal};
@@ -72,6 +72,10 @@ struct Inbox {
     waker: Option<Waker>,
     /// The time the node sleeps until; a delivery due earlier wakes it.
     target: Option<u64>,
+    /// Events of this node counted against the run's budget: deliveries it took, and
+    /// wake-ups (a server's timer firing, a pass of the clients' loop).
+    deliveries: u64,
+    wakeups: u64,
 }
 
 /// Election notifications a link carries at once before its sender blocks (the socket's
@@ -184,7 +188,7 @@ pub struct World {
     pub trace: Trace,
     pub stats: Stats,
     pub truth: GroundTruth,
-    pub history: Vec<Event>,
+    pub history: Recorded,
     /// Whether the safety phase is over (clients stop starting work).
     pub winding_down: bool,
     /// Clients that are done keep their sessions open and idle until then (the liveness
@@ -193,6 +197,91 @@ pub struct World {
     pub published: BTreeMap<ServerId, Published>,
     /// Each server's last published tree, kept only when `ZKSIM_DEBUG_DIVERGENCE` is set.
     pub debug_trees: BTreeMap<ServerId, zksim_core::tree::Snapshot>,
+    pub budget: Budget,
+    /// What the clients hold, as of their last pass (for a spent budget's reason).
+    pub clients_busy: ClientsBusy,
+}
+
+/// The run's budget. Of simulated events: every delivery a node takes and every wake-up
+/// (a server's timer firing, a pass of the clients' loop) counts one. A service that
+/// spins (a timer that fires again at the same instant, messages that bounce without
+/// end) spends it in seconds of wall time, however little simulated time passes; the run
+/// then stops with the reason instead of running for minutes. And of memory: what the
+/// run keeps until it is judged (its history, and what the servers wrote to their disks)
+/// grows with every event, by more with larger values and longer children lists. Both are
+/// counted deterministically, so the same seed stops at the same event.
+#[derive(Debug, Default)]
+pub struct Budget {
+    pub max_events: u64,
+    pub events: u64,
+    pub max_bytes: u64,
+    /// Bytes the servers wrote to their disks (the model keeps every file whole).
+    pub disk_bytes: u64,
+    /// Why the run stopped, set once when the budget is spent.
+    pub spent: Option<String>,
+    /// The run's supervisor, woken when the budget is spent.
+    supervisor: Option<Waker>,
+}
+
+/// The history as the run records it, with an estimate of the memory it holds.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    events: Vec<Event>,
+    bytes: u64,
+}
+
+impl Recorded {
+    pub fn push(&mut self, event: Event) {
+        self.bytes += event_bytes(&event) as u64;
+        self.events.push(event);
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The estimated bytes the recorded events hold.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The events, leaving the record empty.
+    pub fn take(&mut self) -> Vec<Event> {
+        self.bytes = 0;
+        std::mem::take(&mut self.events)
+    }
+}
+
+/// Roughly the bytes a history event holds: its own size and what its request or reply
+/// holds on the heap (data, paths, children's names).
+fn event_bytes(event: &Event) -> usize {
+    let heap = match event {
+        Event::Invoke { op, .. } => op.heap_bytes(),
+        Event::Complete {
+            outcome: Outcome::Reply(reply),
+            ..
+        } => reply.response.heap_bytes() + reply.message.as_ref().map_or(0, String::len),
+        Event::Complete {
+            outcome: Outcome::Unknown { reason },
+            ..
+        } => reason.len(),
+        Event::Watch { path, .. } => path.len(),
+        Event::Fault { kind, detail, .. } => kind.len() + detail.len(),
+        _ => 0,
+    };
+    std::mem::size_of::<Event>() + heap
+}
+
+/// The clients' load as of their last pass.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientsBusy {
+    pub sessions_open: usize,
+    pub in_flight: usize,
+    pub done: usize,
 }
 
 /// The world, shared by every node task of the run.
@@ -200,7 +289,7 @@ pub struct World {
 pub struct Shared(Arc<Mutex<World>>);
 
 impl Shared {
-    pub fn new(servers: &[ServerId], trace: Trace) -> Shared {
+    pub fn new(servers: &[ServerId], trace: Trace, max_events: u64, max_bytes: u64) -> Shared {
         let mut inboxes = BTreeMap::new();
         inboxes.insert(Addr::Clients, Inbox::default());
         let mut slots = BTreeMap::new();
@@ -235,11 +324,17 @@ impl Shared {
             trace,
             stats: Stats::default(),
             truth: GroundTruth::default(),
-            history: Vec::new(),
+            history: Recorded::default(),
             winding_down: false,
             hold_until_ns: 0,
             published: BTreeMap::new(),
             debug_trees: BTreeMap::new(),
+            budget: Budget {
+                max_events,
+                max_bytes,
+                ..Budget::default()
+            },
+            clients_busy: ClientsBusy::default(),
         })))
     }
 
@@ -257,6 +352,36 @@ impl Shared {
             until_ns,
             sleep,
         }
+    }
+
+    /// Sleep until `until`, or until the run's budget is spent, whichever comes first.
+    pub fn sleep_within_budget(&self, until: Instant) -> BudgetSleep {
+        BudgetSleep {
+            world: self.clone(),
+            sleep: Box::pin(sleep_until(until)),
+        }
+    }
+}
+
+/// The future behind [`Shared::sleep_within_budget`]. It adds no timer and wakes no task
+/// of its own, so a run within its budget is scheduled exactly as with a plain sleep.
+pub struct BudgetSleep {
+    world: Shared,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl Future for BudgetSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        {
+            let mut w = self.world.lock();
+            if w.budget.spent.is_some() {
+                return Poll::Ready(());
+            }
+            w.budget.supervisor = Some(cx.waker().clone());
+        }
+        self.sleep.as_mut().poll(cx)
     }
 }
 
@@ -326,7 +451,8 @@ impl World {
         }
     }
 
-    /// Remove and return the items due by now for `addr`, in order.
+    /// Remove and return the items due by now for `addr`, in order; each counts against
+    /// the run's budget.
     pub fn take_due(&mut self, addr: Addr) -> Vec<Item> {
         let now = self.now_ns();
         let inbox = self.inboxes.get_mut(&addr).expect("known inbox");
@@ -337,7 +463,110 @@ impl World {
             }
             due.push(entry.remove());
         }
+        inbox.deliveries += due.len() as u64;
+        self.spend(due.len() as u64);
         due
+    }
+
+    /// A wake-up of `addr` that takes no delivery (a server's timer firing, a pass of the
+    /// clients' loop), counted against the run's budget.
+    pub fn wakeup(&mut self, addr: Addr) {
+        self.inboxes.get_mut(&addr).expect("known inbox").wakeups += 1;
+        self.spend(1);
+    }
+
+    /// Whether the run's budget is spent: every node stops at its next step.
+    pub fn budget_spent(&self) -> bool {
+        self.budget.spent.is_some()
+    }
+
+    /// What the run holds in memory until it is judged, in estimated bytes.
+    pub fn held_bytes(&self) -> u64 {
+        self.history.bytes() + self.budget.disk_bytes
+    }
+
+    fn spend(&mut self, events: u64) {
+        self.budget.events += events;
+        let held = self.held_bytes();
+        let within = self.budget.events <= self.budget.max_events && held <= self.budget.max_bytes;
+        if within || self.budget.spent.is_some() {
+            return;
+        }
+        let memory = if held > self.budget.max_bytes {
+            format!(
+                ", holding {} MB, over its {} MB (a history of {} events, {} MB; disks {} MB)",
+                held >> 20,
+                self.budget.max_bytes >> 20,
+                self.history.len(),
+                self.history.bytes() >> 20,
+                self.budget.disk_bytes >> 20
+            )
+        } else {
+            String::new()
+        };
+        let reason = format!(
+            "run budget exceeded after {} events{memory} at {} ms simulated: still busy: {}",
+            self.budget.events,
+            self.now_ns() / 1_000_000,
+            self.busy()
+        );
+        self.budget.spent = Some(reason);
+        // Every node and the supervisor hear of it now: the nodes stop at their next
+        // step, and the supervisor ends the run.
+        if let Some(w) = self.budget.supervisor.take() {
+            w.wake();
+        }
+        for inbox in self.inboxes.values_mut() {
+            if let Some(w) = inbox.waker.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// What every node was doing when the budget ran out: each server's role, its events
+    /// and what waits in its inbox, busiest first; the clients' sessions and requests.
+    fn busy(&self) -> String {
+        let mut servers: Vec<(u64, String)> = self
+            .servers
+            .iter()
+            .map(|(id, s)| {
+                let inbox = &self.inboxes[&Addr::Server(*id)];
+                let role = if !s.alive {
+                    "down".to_string()
+                } else if s.paused {
+                    "paused".to_string()
+                } else {
+                    format!(
+                        "{} epoch {}{}",
+                        s.state.name(),
+                        s.epoch,
+                        if s.serving { "" } else { " (not serving)" }
+                    )
+                };
+                let events = inbox.deliveries + inbox.wakeups;
+                let text = format!(
+                    "S{id} {role}: {} deliveries, {} timer firings, {} queued",
+                    inbox.deliveries,
+                    inbox.wakeups,
+                    inbox.queue.len()
+                );
+                (events, text)
+            })
+            .collect();
+        servers.sort_by_key(|s| std::cmp::Reverse(s.0));
+        let clients = &self.inboxes[&Addr::Clients];
+        let c = self.clients_busy;
+        let mut parts: Vec<String> = servers.into_iter().map(|(_, t)| t).collect();
+        parts.push(format!(
+            "clients: {} sessions open, {} requests in flight, {} done; {} deliveries, {} wake-ups, {} queued",
+            c.sessions_open,
+            c.in_flight,
+            c.done,
+            clients.deliveries,
+            clients.wakeups,
+            clients.queue.len()
+        ));
+        parts.join("; ")
     }
 
     pub fn next_due(&self, addr: Addr) -> Option<u64> {
@@ -370,9 +599,10 @@ impl World {
         self.conns.clear();
         self.servers.clear();
         self.truth = GroundTruth::default();
-        self.history = Vec::new();
+        self.history = Recorded::default();
         self.published.clear();
         self.debug_trees.clear();
+        self.budget.supervisor = None;
     }
 
     fn alive(&self, id: ServerId) -> bool {

@@ -906,6 +906,10 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
             s.go_looking(now_ms, out);
             return;
         }
+        if now_ms >= l.next_ping_ms && s.config.bugs.leader_stops_pinging {
+            // Bug knob: the timer stays due, and nothing is sent.
+            return;
+        }
         if now_ms >= l.next_ping_ms {
             l.next_ping_ms = now_ms + tick / 2;
             if l.phase == Phase::Broadcast && !quorum_alive(s, l, now_ms) {

@@ -67,11 +67,15 @@ pub struct Bugs {
     /// The leader's container manager never deletes anything: empty containers and
     /// expired TTL nodes stay forever.
     pub no_container_reaping: bool,
+    /// The leader stops pinging: once its ping timer is due it neither pings nor re-arms
+    /// the timer, which so fires again at the same instant forever. A wedged service: the
+    /// run's budget of simulated events ends the run.
+    pub leader_stops_pinging: bool,
 }
 
 impl Bugs {
     /// Every knob, by its command-line name.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "stale-read",
         "watch-after-read",
         "fifo-reorder",
@@ -86,10 +90,11 @@ impl Bugs {
         "vote-order-not-total",
         "session-touch-lost",
         "no-container-reaping",
+        "leader-stops-pinging",
     ];
 
     /// What each knob in `NAMES` re-creates, in the same order.
-    pub const DESCRIPTIONS: [&'static str; 14] = [
+    pub const DESCRIPTIONS: [&'static str; 15] = [
         "a server answers a client that has seen a later zxid from its older state",
         "a watch notification is sent after the read reply it should precede",
         "a learner forwards a session's pipelined writes with pairs swapped",
@@ -104,6 +109,7 @@ impl Bugs {
         "ZOOKEEPER-1419: leader election compares votes by an order that is not total",
         "the leader drops session touches: busy sessions expire one timeout after they began",
         "the leader never deletes empty containers or expired TTL nodes",
+        "the leader stops pinging and its ping timer fires at the same instant forever",
     ];
 
     /// The knobs with one of them switched on by name; `None` for an unknown name.
@@ -123,6 +129,7 @@ impl Bugs {
             "vote-order-not-total" => &mut self.vote_order_not_total,
             "session-touch-lost" => &mut self.session_touch_lost,
             "no-container-reaping" => &mut self.no_container_reaping,
+            "leader-stops-pinging" => &mut self.leader_stops_pinging,
             _ => return None,
         };
         *flag = true;
@@ -157,6 +164,7 @@ impl Bugs {
             (self.vote_order_not_total, other.vote_order_not_total),
             (self.session_touch_lost, other.session_touch_lost),
             (self.no_container_reaping, other.no_container_reaping),
+            (self.leader_stops_pinging, other.leader_stops_pinging),
         ];
         pairs.iter().all(|(a, b)| !a || *b)
     }
