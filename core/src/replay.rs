@@ -52,11 +52,21 @@ pub struct Line {
     pub op: ReplayOp,
 }
 
+/// The largest session handle: its session id, `0x0100_0000_0000 + s`, stays below the
+/// next server id's.
+pub const MAX_HANDLE: i64 = 0xFF_FFFF_FFFF;
+
+/// How far the replay's clock may run (a century, in ms), so that session deadlines and
+/// TTLs computed from it cannot overflow.
+pub const MAX_CLOCK_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
+
 /// Parse a whole file. Sessions are checked too: every operation but `connect` and `reap`
 /// must name an open session.
 pub fn parse(text: &str) -> Result<Vec<Line>, ReplayError> {
     let mut lines = Vec::new();
     let mut open = std::collections::BTreeSet::new();
+    // The clock `Replayer::step` will keep: 1 ms per operation, plus each reap's wait.
+    let mut clock_ms: i64 = 0;
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let trimmed = raw.trim();
@@ -90,6 +100,16 @@ pub fn parse(text: &str) -> Result<Vec<Line>, ReplayError> {
                 }
             }
             ReplayOp::Reap { .. } => {}
+        }
+        let wait_ms = match &op {
+            ReplayOp::Reap { after_ms } => *after_ms,
+            _ => 0,
+        };
+        clock_ms = clock_ms.saturating_add(1).saturating_add(wait_ms);
+        if clock_ms > MAX_CLOCK_MS {
+            return Err(fail(format!(
+                "the replay's clock passes {MAX_CLOCK_MS} ms (a century): the reaps' \"after_ms\" add up to too much"
+            )));
         }
         lines.push(Line { line, op });
     }
@@ -221,6 +241,13 @@ fn parse_op(value: &Value) -> Result<ReplayOp, String> {
     let s = f.int("s")?.ok_or("missing field \"s\" (the session)")?;
     if s < 1 {
         return Err(format!("field \"s\": session handles start at 1, got {s}"));
+    }
+    // Handle `s` becomes session id `0x0100_0000_0000 + s` (`Replayer::session_id`): a
+    // larger handle would reach into the server id's byte, or past i64.
+    if s > MAX_HANDLE {
+        return Err(format!(
+            "field \"s\": session handles are at most {MAX_HANDLE}, got {s}"
+        ));
     }
     let parsed = match op.as_str() {
         "connect" => ReplayOp::Connect {

@@ -497,6 +497,20 @@ fn malformed_replay_input_names_the_line() {
             "ops[0]: operation \"get_data\" is not allowed here",
         ),
         ("{\"s\":0,\"op\":\"connect\"}", "session handles start at 1"),
+        // Found by fuzzing: the handle's session id overflowed i64.
+        (
+            "{\"s\":9223372036854775807,\"op\":\"connect\"}",
+            "line 1: field \"s\": session handles are at most 1099511627775",
+        ),
+        // Found by fuzzing: the replay's clock overflowed i64 after a long reap.
+        (
+            "{\"op\":\"reap\",\"after_ms\":9223372036854775807}",
+            "line 1: the replay's clock passes",
+        ),
+        (
+            "{\"op\":\"reap\",\"after_ms\":3000000000000}\n{\"op\":\"reap\",\"after_ms\":153600000000}",
+            "line 2: the replay's clock passes",
+        ),
         ("[1,2]", "expected a JSON object"),
     ];
     for (input, expected) in cases {

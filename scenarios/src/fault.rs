@@ -4,7 +4,43 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::rng::stream;
-use crate::scenario::Scenario;
+use crate::scenario::{FaultRates, Scenario};
+
+/// The longest fault interval or duration a scenario may ask for: an hour, as long as the
+/// safety phase may last, so that drawing a plan's times cannot overflow.
+const MAX_RATE_MS: u64 = 3_600_000;
+/// The shortest mean interval between faults (0 turns them off): an hour's safety phase
+/// then draws at most about 36,000 faults, in milliseconds.
+const MIN_INTERVAL_MS: u64 = 100;
+/// The largest sum of the fault kinds' weights, so that drawing a kind cannot overflow.
+const MAX_TOTAL_WEIGHT: u64 = 1_000_000;
+
+impl FaultRates {
+    /// Check the numbers `FaultPlan::generate` computes with; the error names the field.
+    pub(crate) fn check_bounds(&self) -> Result<(), (&'static str, String)> {
+        let interval = self.mean_interval_ms;
+        if interval != 0 && !(MIN_INTERVAL_MS..=MAX_RATE_MS).contains(&interval) {
+            return Err((
+                "faults.mean_interval_ms",
+                format!("{interval} ms; 0 (no faults) or {MIN_INTERVAL_MS} ms to an hour"),
+            ));
+        }
+        if self.duration_ms[1] > MAX_RATE_MS {
+            return Err((
+                "faults.duration_ms",
+                format!("{} ms; at most an hour", self.duration_ms[1]),
+            ));
+        }
+        let total: u64 = self.weights().iter().map(|(_, w)| u64::from(*w)).sum();
+        if total > MAX_TOTAL_WEIGHT {
+            return Err((
+                "faults",
+                format!("the fault kinds' weights add up to {total}; at most {MAX_TOTAL_WEIGHT}"),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// One fault, or its healing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -544,6 +580,62 @@ impl FaultPlan {
 mod tests {
     use super::*;
     use crate::scenario::builtin;
+
+    // Found by fuzzing: rates whose arithmetic overflowed when a plan was drawn are refused
+    // by validation, naming the field, and the largest rates allowed draw a plan.
+    #[test]
+    fn rates_that_would_overflow_a_plan_are_refused() {
+        let mut s = builtin("default").expect("default");
+        s.faults.mean_interval_ms = 8_446_744_073_709_551_615;
+        let e = s
+            .validate()
+            .expect_err("an interval past an hour")
+            .to_string();
+        assert!(e.contains("faults.mean_interval_ms"), "{e}");
+        // Found by fuzzing: a fault every millisecond took seconds to draw.
+        s.faults.mean_interval_ms = 1;
+        let e = s
+            .validate()
+            .expect_err("an interval under 100 ms")
+            .to_string();
+        assert!(e.contains("faults.mean_interval_ms"), "{e}");
+        let mut s = builtin("default").expect("default");
+        s.faults.duration_ms = [0, u64::MAX];
+        let e = s
+            .validate()
+            .expect_err("a duration past an hour")
+            .to_string();
+        assert!(e.contains("faults.duration_ms"), "{e}");
+        let mut s = builtin("default").expect("default");
+        s.faults.kill = u32::MAX;
+        let e = s
+            .validate()
+            .expect_err("weights past the bound")
+            .to_string();
+        assert!(e.contains("weights add up to"), "{e}");
+        let mut s = builtin("default").expect("default");
+        s.safety_ms = 3_600_000;
+        s.faults.mean_interval_ms = MIN_INTERVAL_MS;
+        s.validate().expect("the shortest interval is valid");
+        assert!(FaultPlan::generate(&s, 1).faults.len() > 30_000);
+        s.faults.mean_interval_ms = MAX_RATE_MS;
+        s.faults.duration_ms = [MAX_RATE_MS, MAX_RATE_MS];
+        s.faults.kill = u32::try_from(MAX_TOTAL_WEIGHT).expect("fits") / 2;
+        s.safety_ms = 3_600_000;
+        s.validate().expect("the largest rates are valid");
+        let plan = FaultPlan::generate(&s, 1);
+        plan.validate(s.servers).expect("a valid plan");
+    }
+
+    // Found by fuzzing: an operation mix whose weights overflowed u32 when added up is
+    // refused by validation, naming the field.
+    #[test]
+    fn a_mix_that_overflows_is_refused() {
+        let mut s = builtin("default").expect("default");
+        s.workload.mix.create = u32::MAX;
+        let e = s.validate().expect_err("weights past u32").to_string();
+        assert!(e.contains("workload.mix"), "{e}");
+    }
 
     #[test]
     fn plans_are_reproducible_valid_and_use_every_kind() {

@@ -51,16 +51,27 @@ impl OpMix {
         ]
     }
 
+    /// The sum of the weights; `validate` refuses a mix whose sum does not fit in u32.
     pub fn total(&self) -> u32 {
-        self.create
-            + self.delete
-            + self.set_data
-            + self.get_data
-            + self.exists
-            + self.get_children
-            + self.multi
-            + self.sync_read
-            + self.check_set
+        self.checked_total()
+            .expect("a validated mix's weights add up within u32")
+    }
+
+    /// The sum of the weights, `None` when it does not fit in u32.
+    pub fn checked_total(&self) -> Option<u32> {
+        [
+            self.create,
+            self.delete,
+            self.set_data,
+            self.get_data,
+            self.exists,
+            self.get_children,
+            self.multi,
+            self.sync_read,
+            self.check_set,
+        ]
+        .into_iter()
+        .try_fold(0u32, u32::checked_add)
     }
 }
 
@@ -426,7 +437,7 @@ impl Scenario {
         }
         let w = &self.workload;
         let timeout = u64::try_from(w.session_timeout_ms.max(0)).expect("non-negative");
-        let mut hold = timeout * 3 / 2;
+        let mut hold = timeout.saturating_mul(3) / 2;
         if w.container_percent > 0 || w.ttl_percent > 0 {
             let ttl = u64::try_from(w.ttl_ms.max(0)).expect("non-negative");
             hold += self.container_check_ms + ttl;
@@ -562,6 +573,12 @@ impl Scenario {
                 return Err(field(name, format!("{v} is not a percentage")));
             }
         }
+        if w.mix.checked_total().is_none() {
+            return Err(field(
+                "workload.mix",
+                "the weights add up to more than 4294967295",
+            ));
+        }
         if w.mix.total() == 0 && self.recipe.is_none() {
             return Err(field("workload.mix", "every weight is zero"));
         }
@@ -675,6 +692,8 @@ impl Scenario {
         if f.duration_ms[0] > f.duration_ms[1] {
             return Err(field("faults.duration_ms", "the range is reversed"));
         }
+        f.check_bounds()
+            .map_err(|(name, problem)| field(name, problem))?;
         if let Some(plan) = &self.plan {
             plan.validate(self.servers, self.observers, self.safety_ms)
                 .map_err(|p| field("plan", p))?;
