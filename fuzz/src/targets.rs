@@ -190,13 +190,12 @@ fn run_scenario(text: &str) -> Vec<String> {
     };
     let mut features = vec!["valid".to_string()];
     let _ = scenario.liveness_hold_ms();
-    let servers = scenario.server_ids().len() + scenario.observer_ids().len();
     for seed in [0, 1] {
         let plan = scenario
             .plan
             .clone()
             .unwrap_or_else(|| FaultPlan::generate(&scenario, seed));
-        if let Err(e) = plan.validate(u32::try_from(servers).expect("at most 13 servers")) {
+        if let Err(e) = plan.validate(scenario.servers, scenario.observers, scenario.safety_ms) {
             features.push(kind("plan refused", &e, text.as_bytes()));
         }
         features.push(format!("faults {}", bucket(plan.faults.len())));

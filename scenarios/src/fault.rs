@@ -612,7 +612,8 @@ mod tests {
             .validate()
             .expect_err("weights past the bound")
             .to_string();
-        assert!(e.contains("weights add up to"), "{e}");
+        // Each weight is bounded, and so is their sum.
+        assert!(e.contains("field `faults`") && e.contains("weigh"), "{e}");
         let mut s = builtin("default").expect("default");
         s.safety_ms = 3_600_000;
         s.faults.mean_interval_ms = MIN_INTERVAL_MS;
@@ -624,7 +625,8 @@ mod tests {
         s.safety_ms = 3_600_000;
         s.validate().expect("the largest rates are valid");
         let plan = FaultPlan::generate(&s, 1);
-        plan.validate(s.servers).expect("a valid plan");
+        plan.validate(s.servers, s.observers, s.safety_ms)
+            .expect("a valid plan");
     }
 
     // Found by fuzzing: an operation mix whose weights overflowed u32 when added up is
