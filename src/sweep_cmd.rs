@@ -185,6 +185,14 @@ struct Summary {
     json_waiting: BTreeMap<u128, String>,
 }
 
+/// Keep `f` under run number `i` among the first `FAILURES_LISTED` by run number.
+fn keep_first(list: &mut BTreeMap<u128, Failure>, i: u128, f: Failure) {
+    list.insert(i, f);
+    if list.len() > FAILURES_LISTED {
+        list.pop_last();
+    }
+}
+
 /// Where the sweep's results go as runs finish.
 struct Sink<'a> {
     scenarios: &'a [ScenarioArg],
@@ -208,36 +216,23 @@ impl Sink<'_> {
         }
         s.finished += 1;
         let name = self.scenarios[scenario].arg();
-        if j.harness.is_some() {
+        let listed = Failure {
+            scenario,
+            seed: j.seed,
+            reason: j.reason(),
+        };
+        let failure = if j.harness.is_some() {
             s.harness += 1;
-            s.harness_errors.insert(
-                i,
-                Failure {
-                    scenario,
-                    seed: j.seed,
-                    reason: j.reason(),
-                },
-            );
-            if s.harness_errors.len() > FAILURES_LISTED {
-                s.harness_errors.pop_last();
-            }
-        }
-        let failure = j.service_failed().then(|| {
+            keep_first(&mut s.harness_errors, i, listed);
+            None
+        } else if j.service_failed() {
             s.failed += 1;
-            let reason = j.reason();
-            s.failures.insert(
-                i,
-                Failure {
-                    scenario,
-                    seed: j.seed,
-                    reason: reason.clone(),
-                },
-            );
-            if s.failures.len() > FAILURES_LISTED {
-                s.failures.pop_last();
-            }
-            format!("{name} seed {}: {reason}", j.seed)
-        });
+            let line = format!("{name} seed {}: {}", j.seed, listed.reason);
+            keep_first(&mut s.failures, i, listed);
+            Some(line)
+        } else {
+            None
+        };
         if self.json {
             let text = run_json(name, &j, &self.bugs);
             s.json_waiting.insert(i, text);
