@@ -15,7 +15,7 @@ use zksim_checker::History;
 use zksim_core::server::Bugs;
 use zksim_sim::TraceMode;
 
-use crate::judge::{Judgement, ScenarioArg, judge, quiet_panics, replay_command};
+use crate::judge::{Judgement, ScenarioArg, judge, judge_only, quiet_panics, replay_command};
 use crate::run_cmd::parse_bugs;
 
 #[derive(clap::Args)]
@@ -102,7 +102,7 @@ pub fn run(args: FuzzArgs) -> ExitCode {
                         break;
                     }
                     let s = scenario.for_seed(seed);
-                    let (j, _) = judge(&s, seed, bugs, TraceMode::Off, None);
+                    let j = judge_only(&s, seed, bugs);
                     ran.fetch_add(1, Ordering::Relaxed);
                     ops.fetch_add(j.ops, Ordering::Relaxed);
                     if let Some(h) = &j.harness {

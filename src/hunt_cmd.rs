@@ -10,9 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use zksim_sim::TraceMode;
-
-use crate::judge::{Judgement, ScenarioArg, judge, quiet_panics};
+use crate::judge::{Judgement, ScenarioArg, judge_only, quiet_panics};
 use crate::run_cmd::parse_bugs;
 
 #[derive(clap::Args)]
@@ -118,8 +116,7 @@ pub fn run(args: HuntArgs) -> ExitCode {
                     };
                     for i in 0..args.max_seeds {
                         let seed = first + i;
-                        let (j, _) =
-                            judge(&scenario.for_seed(seed), seed, bugs, TraceMode::Off, None);
+                        let j = judge_only(&scenario.for_seed(seed), seed, bugs);
                         runs.fetch_add(1, Ordering::Relaxed);
                         if let Some(h) = &j.harness {
                             // Not a find: the run said nothing of the service.

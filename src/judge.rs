@@ -251,6 +251,20 @@ pub fn judge(
     judge_valid(scenario, &options)
 }
 
+/// Run one seed and judge it, keeping only the judgement: the jobs of sweep, hunt, shrink
+/// and fuzz. The run stays admitted (sim::admission) until its memory is freed and, when it
+/// was large, handed back to the system, so the next run of its job starts from nothing.
+pub fn judge_only(scenario: &Scenario, seed: u64, bugs: Bugs) -> Judgement {
+    let admitted = zksim_sim::admission::admit();
+    let (j, report) = judge(scenario, seed, bugs, TraceMode::Off, None);
+    drop(report);
+    if j.held_bytes >= crate::memory::RELEASE_ABOVE_BYTES {
+        crate::memory::release_freed();
+    }
+    drop(admitted);
+    j
+}
+
 /// Run `f`, catching a panic with its message and where it happened (with
 /// `quiet_panics` installed; without, the place is unknown and counts as the harness).
 fn catch_run<T>(f: impl FnOnce() -> T) -> Result<T, CaughtPanic> {
@@ -278,6 +292,9 @@ fn judge_valid(scenario: &Scenario, options: &RunOptions) -> (Judgement, Option<
         seed: options.seed,
         ..Judgement::default()
     };
+    // Runs on other threads of this process share a bound on memory until this one is
+    // judged (sim::admission): it may wait for them, its outcome unchanged.
+    let _admitted = zksim_sim::admission::admit();
     let report = match catch_run(|| run(scenario, options)) {
         Ok(r) => r,
         Err(caught) => {

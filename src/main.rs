@@ -5,6 +5,7 @@ mod check_cmd;
 mod fuzz_cmd;
 mod hunt_cmd;
 mod judge;
+mod memory;
 mod output;
 mod replay_cmd;
 mod run_cmd;

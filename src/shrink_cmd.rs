@@ -17,7 +17,7 @@ use zksim_core::server::Bugs;
 use zksim_scenarios::{FaultPlan, PlannedFault, Scenario};
 use zksim_sim::TraceMode;
 
-use crate::judge::{Judgement, ScenarioArg, judge, quiet_panics};
+use crate::judge::{Judgement, ScenarioArg, judge, judge_only, quiet_panics};
 use crate::run_cmd::parse_bugs;
 
 #[derive(clap::Args)]
@@ -167,7 +167,7 @@ impl Shrinker {
             let results: Vec<Judgement> = std::thread::scope(|scope| {
                 let handles: Vec<_> = batch
                     .iter()
-                    .map(|s| scope.spawn(move || judge(s, seed, bugs, TraceMode::Off, None).0))
+                    .map(|s| scope.spawn(move || judge_only(s, seed, bugs)))
                     .collect();
                 handles
                     .into_iter()

@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use serde_json::json;
 use zksim_core::server::Bugs;
-use zksim_sim::TraceMode;
 
-use crate::judge::{Judgement, ScenarioArg, all_builtins, judge, quiet_panics, replay_command};
+use crate::judge::{
+    Judgement, ScenarioArg, all_builtins, judge_only, quiet_panics, replay_command,
+};
 use crate::run_cmd::parse_bugs;
 
 #[derive(clap::Args)]
@@ -375,7 +376,7 @@ fn run_all(scenarios: &[ScenarioArg], plan: Plan, threads: usize, bugs: Bugs, si
                     };
                     let (scenario, seed) = plan.run(i);
                     let s = scenarios[scenario].for_seed(seed);
-                    let (j, _) = judge(&s, seed, bugs, TraceMode::Off, None);
+                    let j = judge_only(&s, seed, bugs);
                     sink.finished(i, scenario, j);
                 }
             });
@@ -498,8 +499,14 @@ fn print_table(
     let rss = resident_kb()
         .map(|(rss, peak)| format!("; {} MB resident, at most {} MB", rss / 1024, peak / 1024))
         .unwrap_or_default();
+    let waits = zksim_sim::admission::waits();
+    let waits = if waits > 0 {
+        format!("; {waits} runs waited for memory")
+    } else {
+        String::new()
+    };
     outln!(
-        "wall time {wall_s:.1} s on {threads} threads ({:.2} seeds/s){rss}",
+        "wall time {wall_s:.1} s on {threads} threads ({:.2} seeds/s){rss}{waits}",
         runs as f64 / wall_s.max(1e-9)
     );
     if !summary.by_property.is_empty() {
@@ -582,6 +589,7 @@ fn print_json_end(summary: &Summary, total: u128, wall_s: f64, bugs: &Bugs) {
         "bugs": bugs.names(),
         "rss_kb": rss,
         "peak_rss_kb": peak,
+        "memory_waits": zksim_sim::admission::waits(),
     });
     let text = serde_json::to_string_pretty(&end).expect("json");
     // The fields follow the runs array inside the one document.

@@ -338,7 +338,7 @@ fn unbounded_scenario_fields_are_refused() {
         ),
         (
             r#", "memory_mb_max": 4096"#,
-            "field `memory_mb_max`: 4096 MB; a run's memory budget is 1 to 896 MB",
+            "field `memory_mb_max`: 4096 MB; a run's memory budget is 1 to 768 MB",
         ),
     ];
     for (i, (fields, expect)) in cases.into_iter().enumerate() {
@@ -346,5 +346,62 @@ fn unbounded_scenario_fields_are_refused() {
         let o = zksim(&["run", "--scenario", &file]);
         assert_eq!(o.status.code(), Some(2), "{fields}: {}", stderr(&o));
         assert!(stderr(&o).contains(expect), "{fields}: {}", stderr(&o));
+    }
+}
+
+// Jobs share a bound on memory (sim::admission): while the earliest run may grow to its
+// own budget, a later run that would hold more than the shared rest waits for it. Waiting
+// is in wall time only, so every run's outcome is what it is alone: the same events, the
+// same reason, whatever the jobs.
+#[test]
+fn jobs_share_a_bound_on_memory_without_changing_any_outcome() {
+    let dir = TempDir::new("admission");
+    let big = dir.scenario(
+        "big.json",
+        r#", "memory_mb_max": 160,
+            "workload": {"value_bytes_max": 16384, "pipeline": 16, "keys": 2000}"#,
+    );
+    let sweep = |jobs: &str| {
+        let o = zksim(&[
+            "sweep",
+            "--json",
+            "--scenario",
+            &big,
+            "--seeds",
+            "0..4",
+            "--jobs",
+            jobs,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        let outcomes: Vec<(u64, u64, String)> = v["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| {
+                (
+                    r["seed"].as_u64().expect("seed"),
+                    r["events"].as_u64().expect("events"),
+                    r["budget"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let clamped = stderr(&o).contains("CPUs available");
+        (
+            outcomes,
+            v["memory_waits"].as_u64().expect("memory_waits"),
+            clamped,
+        )
+    };
+    let (alone, waits, _) = sweep("1");
+    assert_eq!(waits, 0, "one job never waits");
+    assert!(
+        alone.iter().all(|(_, _, b)| b.contains("over its 160 MB")),
+        "every run grows to its budget: {alone:?}"
+    );
+    let (together, waits, clamped) = sweep("2");
+    assert_eq!(alone, together, "outcomes changed with the jobs");
+    if !clamped {
+        assert!(waits > 0, "two runs of 160 MB at once never waited");
     }
 }

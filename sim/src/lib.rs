@@ -8,6 +8,7 @@
 //! fault plan drawn from the seed runs during the safety phase; then everything heals and
 //! the liveness phase must converge within its bound.
 
+pub mod admission;
 pub mod bench;
 mod client_node;
 pub mod disk;

@@ -217,6 +217,8 @@ pub struct Budget {
     pub max_bytes: u64,
     /// Bytes the servers wrote to their disks (the model keeps every file whole).
     pub disk_bytes: u64,
+    /// What the run last reported holding to the process's admission (`admission::hold`).
+    pub admitted_bytes: u64,
     /// Why the run stopped, set once when the budget is spent.
     pub spent: Option<String>,
     /// The run's supervisor, woken when the budget is spent.
@@ -488,6 +490,12 @@ impl World {
     fn spend(&mut self, events: u64) {
         self.budget.events += events;
         let held = self.held_bytes();
+        if held >= self.budget.admitted_bytes + crate::admission::STEP_BYTES {
+            // Runs sharing the process share a bound: a later one may wait here (in wall
+            // time only) for the runs before it.
+            crate::admission::hold(held);
+            self.budget.admitted_bytes = held;
+        }
         let within = self.budget.events <= self.budget.max_events && held <= self.budget.max_bytes;
         if within || self.budget.spent.is_some() {
             return;
