@@ -26,8 +26,7 @@ pub struct Durability {
     /// wait on them.
     queue: VecDeque<Batch>,
     next_token: u64,
-    accepted_epoch: u32,
-    current_epoch: u32,
+    /// The epochs as they are on disk (the history holds the ones promised).
     durable_accepted_epoch: u32,
     durable_current_epoch: u32,
     /// The last txn zxid known to be on disk.
@@ -41,21 +40,11 @@ impl Durability {
             in_flight: None,
             queue: VecDeque::new(),
             next_token: 1,
-            accepted_epoch,
-            current_epoch,
             durable_accepted_epoch: accepted_epoch,
             durable_current_epoch: current_epoch,
             durable_zxid,
             last_completed: 0,
         }
-    }
-
-    pub fn accepted_epoch(&self) -> u32 {
-        self.accepted_epoch
-    }
-
-    pub fn current_epoch(&self) -> u32 {
-        self.current_epoch
     }
 
     pub fn durable_accepted_epoch(&self) -> u32 {
@@ -75,34 +64,9 @@ impl Durability {
         self.durable_zxid = self.durable_zxid.min(zxid);
     }
 
-    fn note_epochs(&mut self, records: &[DurableRecord]) {
-        for r in records {
-            match r {
-                DurableRecord::AcceptedEpoch(e) => {
-                    assert!(
-                        *e >= self.accepted_epoch,
-                        "acceptedEpoch goes back from {} to {e}",
-                        self.accepted_epoch
-                    );
-                    self.accepted_epoch = *e;
-                }
-                DurableRecord::CurrentEpoch(e) => {
-                    assert!(
-                        *e >= self.current_epoch,
-                        "currentEpoch goes back from {} to {e}",
-                        self.current_epoch
-                    );
-                    self.current_epoch = *e;
-                }
-                _ => {}
-            }
-        }
-    }
-
     /// Queue records for persistence (appended to the batch that will leave next);
     /// returns the token that completes when they are durable.
     pub fn persist(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
-        self.note_epochs(&records);
         let token = match self.queue.back_mut() {
             Some(batch) if !batch.reset && !batch.sealed => {
                 batch.records.extend(records);
@@ -117,7 +81,6 @@ impl Durability {
     /// Replace every file with `records` in one atomic step (a server repairing lost or
     /// corrupt state writes its new snapshot, log and epochs this way).
     pub fn persist_reset(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
-        self.note_epochs(&records);
         let token = self.new_batch(records, true);
         self.flush(out);
         token
@@ -125,7 +88,6 @@ impl Durability {
 
     /// Persist records in a batch of their own, ahead of anything asked for later.
     pub fn persist_alone(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
-        self.note_epochs(&records);
         let token = self.new_batch(records, false);
         if let Some(batch) = self.queue.back_mut() {
             batch.sealed = true;
@@ -179,8 +141,15 @@ impl Durability {
                     self.durable_zxid = self.durable_zxid.min(*zxid)
                 }
                 DurableRecord::Snapshot(s) => self.durable_zxid = self.durable_zxid.max(s.zxid),
-                DurableRecord::AcceptedEpoch(e) => self.durable_accepted_epoch = *e,
-                DurableRecord::CurrentEpoch(e) => self.durable_current_epoch = *e,
+                // The epoch files only move forward, but for a repair's rewrite.
+                DurableRecord::AcceptedEpoch(e) => {
+                    assert!(batch.reset || *e >= self.durable_accepted_epoch);
+                    self.durable_accepted_epoch = *e
+                }
+                DurableRecord::CurrentEpoch(e) => {
+                    assert!(batch.reset || *e >= self.durable_current_epoch);
+                    self.durable_current_epoch = *e
+                }
             }
         }
         self.flush(out);

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use super::sessions::SessionTracker;
 use super::{Effect, Effects, Role, Server, clients};
 use crate::acl::Id;
-use crate::log::DurableRecord;
 use crate::request::Request;
 use crate::stat::{SessionId, Zxid};
 use crate::txn::{Txn, TxnHeader};
@@ -155,20 +154,20 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
         outstanding: BTreeMap::new(),
         pending_syncs: Vec::new(),
         // Rounds never repeat across terms: a stale reply from an earlier term is lower.
-        ping_round: (u64::from(s.durable.accepted_epoch()) + 1) << 32,
+        ping_round: (u64::from(s.history.accepted_epoch()) + 1) << 32,
         sessions: SessionTracker::new(tick),
         next_ping_ms: now_ms + tick / 2,
         next_reap_ms: now_ms + s.config.container_check_ms,
     };
     l.infos.insert(
         s.config.id,
-        (s.durable.accepted_epoch(), s.last_logged_zxid()),
+        (s.history.accepted_epoch(), s.last_logged_zxid()),
     );
     s.role = Role::Leading(l);
     s.was_leading = true;
     out.push(Effect::Role {
         state: PeerState::Leading,
-        epoch: s.durable.current_epoch(),
+        epoch: s.history.current_epoch(),
         leader: Some(s.config.id),
     });
     with_leader(s, |s, l| try_choose_epoch(s, l, out));
@@ -187,10 +186,18 @@ fn try_choose_epoch(s: &mut Server, l: &mut Leader, out: &mut Effects) {
         .max()
         .expect("quorum is not empty");
     let epoch = max_accepted + 1;
+    // The leader's own acceptedEpoch is among the quorum's: the new epoch is above every
+    // epoch it promised (Zab paper, Alg. 1 line 6: e' > every accepted epoch).
+    assert!(
+        epoch > s.history.accepted_epoch(),
+        "server {}: choosing epoch {epoch} at or below its acceptedEpoch {}",
+        s.config.id,
+        s.history.accepted_epoch()
+    );
     l.new_epoch = Some(epoch);
     l.phase = Phase::EpochAck;
-    s.durable
-        .persist(vec![DurableRecord::AcceptedEpoch(epoch)], out);
+    let record = s.history.accept_epoch(epoch);
+    s.durable.persist(vec![record], out);
     // A single-voter ensemble may already be durable-idle later; on_durable continues.
 }
 
@@ -386,7 +393,7 @@ fn on_ack_epoch(
     if let Some(ce) = current_epoch {
         if !h.observer
             && !h.repairing
-            && (ce, last_zxid) > (s.durable.current_epoch(), s.last_logged_zxid())
+            && (ce, last_zxid) > (s.history.current_epoch(), s.last_logged_zxid())
         {
             s.go_looking(now_ms, out);
             return;
@@ -415,9 +422,17 @@ fn try_epoch_quorum(s: &mut Server, l: &mut Leader, _now_ms: i64, out: &mut Effe
     if !s.quorum.contains_quorum(&acks) {
         return;
     }
+    // Zab phase 1 ends: the leader accepted the epoch it proposes (Leader.lead writes
+    // acceptedEpoch before waitForEpochAck).
+    assert_eq!(
+        s.history.accepted_epoch(),
+        epoch,
+        "server {}: a quorum acknowledged an epoch the leader did not accept",
+        s.config.id
+    );
     l.phase = Phase::Syncing;
-    s.durable
-        .persist(vec![DurableRecord::CurrentEpoch(epoch)], out);
+    let record = s.history.set_current_epoch(epoch);
+    s.durable.persist(vec![record], out);
     let ready: Vec<ServerId> = l
         .learners
         .iter()
@@ -470,7 +485,8 @@ fn sync_packets(
     force_snap: bool,
 ) -> Vec<PeerMessage> {
     let history: Vec<&Arc<Proposal>> = s
-        .log
+        .history
+        .log()
         .iter()
         .filter(|p| p.hdr.zxid <= max_committed)
         .collect();
@@ -610,6 +626,15 @@ fn try_establish(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effects)
     for p in &tail {
         s.apply_committed(p, out);
     }
+    // Established: a quorum holds the leader's whole history in this epoch, so all of it
+    // is committed (Zab paper phase 2; Leader.lead after waitForNewLeaderAck).
+    assert_eq!(
+        s.history.committed(),
+        s.history.last_logged(),
+        "server {}: established with part of its history uncommitted",
+        s.config.id
+    );
+    assert_eq!(s.history.current_epoch(), epoch);
     for (session, timeout) in s.tree.sessions().clone() {
         // ZOOKEEPER-2355's effect: a session inherited without expiry keeps its
         // ephemerals after its client is gone.
@@ -816,12 +841,27 @@ fn try_commit(s: &mut Server, l: &mut Leader, out: &mut Effects) {
         }
         let zxid = *zxid;
         let o = l.outstanding.remove(&zxid).expect("first entry exists");
+        // Only a voter's ACK counts, and only the leader's own for its disk.
+        assert!(
+            o.acks.iter().all(|id| s.quorum.is_voter(*id)),
+            "server {}: an ACK of a non-voter counted for {zxid:#x}",
+            s.config.id
+        );
         commit(s, l, &o.proposal, out);
     }
 }
 
 fn commit(s: &mut Server, l: &mut Leader, proposal: &Arc<Proposal>, out: &mut Effects) {
     let zxid = proposal.hdr.zxid;
+    // Zab phase 3: only an established leader commits, and only txns of its own epoch
+    // (earlier epochs' txns were committed at establishment).
+    assert!(
+        l.phase == Phase::Broadcast && Some(epoch_of(zxid)) == l.new_epoch,
+        "server {}: committing {zxid:#x} in phase {:?} of epoch {:?}",
+        s.config.id,
+        l.phase,
+        l.new_epoch
+    );
     for (id, h) in &l.learners {
         if !h.forwarding() {
             continue;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use super::{Effect, Effects, Role, Server, clients};
 use crate::acl::Id;
-use crate::log::DurableRecord;
 use crate::stat::{SessionId, Zxid};
 use crate::tree::{DataTree, Snapshot};
 use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
@@ -145,7 +144,7 @@ pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out:
     };
     out.push(Effect::Role {
         state,
-        epoch: s.durable.current_epoch(),
+        epoch: s.history.current_epoch(),
         leader: Some(leader),
     });
     send_info(s, leader, info_zxid, observer, out);
@@ -153,7 +152,7 @@ pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out:
 
 fn send_info(s: &Server, leader: ServerId, last_zxid: Zxid, observer: bool, out: &mut Effects) {
     let info = PeerMessage::LearnerInfo {
-        accepted_epoch: s.durable.accepted_epoch(),
+        accepted_epoch: s.history.accepted_epoch(),
         last_zxid,
         observer,
         repairing: s.repairing,
@@ -266,16 +265,15 @@ fn on_leader_info(s: &mut Server, l: &mut Learner, now_ms: i64, new_epoch: u32, 
     if l.phase != Phase::Discovery {
         return;
     }
-    let accepted = s.durable.accepted_epoch();
+    let accepted = s.history.accepted_epoch();
     let last_zxid = l.info_zxid;
     if new_epoch > accepted {
         let ack = PeerMessage::AckEpoch {
-            current_epoch: Some(s.durable.current_epoch()),
+            current_epoch: Some(s.history.current_epoch()),
             last_zxid,
         };
-        let token = s
-            .durable
-            .persist(vec![DurableRecord::AcceptedEpoch(new_epoch)], out);
+        let record = s.history.accept_epoch(new_epoch);
+        let token = s.durable.persist(vec![record], out);
         out.push(Effect::SendAfterPersist {
             token,
             to: l.leader,
@@ -376,6 +374,8 @@ fn on_inform(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out
             l.committed_upto = l.committed_upto.max(zxid);
         }
         Phase::Broadcast => {
+            // An observer learns committed txns only, in zxid order (Observer.processPacket).
+            assert!(l.observer, "server {}: INFORM to a follower", s.config.id);
             if zxid > s.last_logged_zxid() {
                 s.log_proposal(Arc::clone(&p), out);
             }
@@ -402,7 +402,7 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
             return;
         }
         Some(SyncMode::Diff { base }) => l.confirmed = base,
-        Some(SyncMode::Trunc(t)) if s.snapshot.as_ref().is_some_and(|snap| snap.zxid > t) => {
+        Some(SyncMode::Trunc(t)) if s.history.snapshot().is_some_and(|snap| snap.zxid > t) => {
             // Our snapshot came from a SNAP that was never confirmed and holds txns the
             // leader's history lacks: it cannot be truncated, so we repair by SNAP like a
             // server whose files failed their checksums.
@@ -411,53 +411,45 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
             return;
         }
         Some(SyncMode::Trunc(t)) => {
-            s.log.retain(|p| p.hdr.zxid <= t);
+            // Nothing committed is truncated, unless a knob broke the protocol (then the
+            // tree ahead of the leader's history is rebuilt at UPTODATE).
+            let (record, _) = s
+                .history
+                .truncate(t, s.config.bugs != super::Bugs::default());
             s.durable.truncate_durable_zxid(t);
-            records.push(DurableRecord::Truncate { zxid: t });
+            records.push(record);
             l.confirmed = t;
         }
         Some(SyncMode::Snap(snap)) => {
             // A snapshot decided before this SNAP would be older than it: drop it.
             s.snapshot_label = None;
-            s.log.clear();
-            s.snapshot = Some(Arc::clone(&snap));
-            s.txns_since_snapshot = 0;
+            records.extend(s.history.install_snapshot(Arc::clone(&snap)));
             s.durable.truncate_durable_zxid(snap.zxid);
-            records.push(DurableRecord::Snapshot(Arc::clone(&snap)));
-            records.push(DurableRecord::Truncate { zxid: snap.zxid });
             l.confirmed = snap.zxid;
             l.staged_snapshot = Some(snap);
         }
     }
     let mut unacked = Vec::new();
     for p in std::mem::take(&mut l.sync_proposals) {
-        let last = s
-            .log
-            .last()
-            .map(|q| q.hdr.zxid)
-            .or(s.snapshot.as_ref().map(|q| q.zxid))
-            .unwrap_or(0);
-        if p.hdr.zxid <= last {
+        if p.hdr.zxid <= s.history.last_on_file() {
             continue;
         }
-        s.log.push(Arc::clone(&p));
-        s.txns_since_snapshot += 1;
         if p.hdr.zxid > l.committed_upto {
             unacked.push(p.hdr.zxid);
         }
-        records.push(DurableRecord::Txn(p));
+        records.push(s.history.append(p));
     }
     if s.config.bugs.epoch_before_txns {
         // ZOOKEEPER-4643: the epoch file is written on its own, ahead of the txns.
-        s.durable
-            .persist_alone(vec![DurableRecord::CurrentEpoch(epoch)], out);
+        let record = s.history.set_current_epoch(epoch);
+        s.durable.persist_alone(vec![record], out);
     } else {
-        records.push(DurableRecord::CurrentEpoch(epoch));
+        records.push(s.history.set_current_epoch(epoch));
     }
     let token = if s.repairing {
         // A repair replaces the corrupt files whole: the snapshot, the synced txns, and
         // both epochs.
-        records.push(DurableRecord::AcceptedEpoch(epoch));
+        records.push(s.history.accept_epoch(epoch));
         let token = s.durable.persist_reset(records, out);
         s.repair_token = Some(token);
         token
@@ -486,6 +478,15 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
             });
         }
     }
+    // NEWLEADER accepted: the learner holds the leader's epoch as current and accepted
+    // (Zab paper phase 2; Learner.syncWithLeader writes currentEpoch before the ACK).
+    assert!(
+        s.history.current_epoch() == epoch && s.history.accepted_epoch() == epoch,
+        "server {}: NEWLEADER of epoch {epoch} leaves epochs {} / {}",
+        s.config.id,
+        s.history.accepted_epoch(),
+        s.history.current_epoch()
+    );
     l.phase = Phase::Synced;
 }
 
@@ -497,8 +498,7 @@ fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects
         // We hold committed state the leader's history lacks: only a broken protocol does
         // that. Rebuild from our snapshot and log if we can, else start over empty.
         if !rebuild(s, l.confirmed, out) {
-            s.log.clear();
-            s.snapshot = None;
+            s.history.forget();
             install(s, DataTree::new(), out);
             s.go_looking(now_ms, out);
             return;
@@ -515,6 +515,16 @@ fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects
         s.apply_committed(p, out);
     }
     l.pending = s.log_after(bound).cloned().collect();
+    // UPTODATE: what the leader's history committed is applied here, and what remains
+    // pending is exactly the uncommitted tail of the log (Learner.syncWithLeader).
+    assert!(
+        l.pending
+            .front()
+            .is_none_or(|p| p.hdr.zxid > s.history.committed()),
+        "server {}: a pending proposal at or below the committed {:#x}",
+        s.config.id,
+        s.history.committed()
+    );
     l.phase = Phase::Broadcast;
     let epoch = l.new_epoch.expect("synced with an epoch");
     s.current_vote.peer_epoch = epoch;
@@ -532,6 +542,7 @@ fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects
 
 fn install(s: &mut Server, tree: DataTree, out: &mut Effects) {
     s.tree = tree;
+    s.history.committed_tree(s.tree.last_processed_zxid());
     s.prep.clear();
     out.push(Effect::InstalledSnapshot {
         zxid: s.tree.last_processed_zxid(),
@@ -543,14 +554,14 @@ fn install(s: &mut Server, tree: DataTree, out: &mut Effects) {
 /// is already past it.
 fn rebuild(s: &mut Server, zxid: Zxid, out: &mut Effects) -> bool {
     let mut tree = s
-        .snapshot
-        .as_deref()
-        .map(DataTree::from_snapshot)
+        .history
+        .snapshot()
+        .map(|snap| DataTree::from_snapshot(snap))
         .unwrap_or_default();
     if tree.last_processed_zxid() > zxid {
         return false;
     }
-    for p in s.log.iter().filter(|p| p.hdr.zxid <= zxid) {
+    for p in s.history.log().iter().filter(|p| p.hdr.zxid <= zxid) {
         tree.apply(&p.hdr, &p.txn, &mut Vec::new());
     }
     install(s, tree, out);

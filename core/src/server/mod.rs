@@ -19,9 +19,10 @@ use crate::prep::{Prep, PrepConfig};
 use crate::proto::{ClientMessage, ConnId, ServerMessage};
 use crate::standalone::SessionLimits;
 use crate::stat::Zxid;
-use crate::tree::{DataTree, Snapshot};
+use crate::tree::DataTree;
 use crate::watch::WatchEvent;
 use crate::zab::election::{Election, ElectionEffect, ElectionTiming, Vote};
+use crate::zab::history::History;
 use crate::zab::messages::{Notification, PeerMessage, Proposal};
 use crate::zab::quorum::QuorumVerifier;
 use crate::zab::{PeerState, ServerId};
@@ -275,9 +276,8 @@ pub struct Server {
     config: ServerConfig,
     quorum: QuorumVerifier,
     durable: Durability,
-    /// Logged txns after the last snapshot, durable or on their way (`log.*` files).
-    log: Vec<Arc<Proposal>>,
-    snapshot: Option<Arc<Snapshot>>,
+    /// The log, the snapshot, the epochs and how far they are committed.
+    history: History,
     /// Committed state, the only state clients ever see.
     tree: DataTree,
     prep: Prep,
@@ -289,7 +289,6 @@ pub struct Server {
     /// The vote this server answers LOOKING peers with while not looking.
     current_vote: Vote,
     clients: Clients,
-    txns_since_snapshot: usize,
     /// This server lost durable state (its files failed their checksums): it neither votes
     /// nor counts toward quorums until a leader has given it a full copy by SNAP and it
     /// has written that copy over its files (Alagappan et al., "Protocol-Aware Recovery
@@ -322,14 +321,13 @@ impl Server {
             .unwrap_or_default();
         let prep = Prep::new(config.prep);
         let id = config.id;
-        let mut server = Server {
+        let server = Server {
             durable: Durability::recovered(
                 state.accepted_epoch,
                 state.current_epoch,
                 state.last_logged_zxid(),
             ),
-            log: state.log,
-            snapshot: state.snapshot,
+            history: History::recovered(id, state),
             tree,
             prep,
             role: Role::Looking(Election::start(
@@ -351,7 +349,6 @@ impl Server {
                 peer_epoch: 0,
             },
             clients: Clients::default(),
-            txns_since_snapshot: 0,
             repairing: false,
             repair_token: None,
             snapshot_label: None,
@@ -361,7 +358,7 @@ impl Server {
             quorum,
             config,
         };
-        server.txns_since_snapshot = server.log.len();
+        server.check_committed();
         server
     }
 
@@ -425,25 +422,30 @@ impl Server {
     }
 
     pub fn accepted_epoch(&self) -> u32 {
-        self.durable.accepted_epoch()
+        self.history.accepted_epoch()
     }
 
     pub fn current_epoch(&self) -> u32 {
-        self.durable.current_epoch()
+        self.history.current_epoch()
     }
 
     /// The zxid of the last txn in the log (durable or not).
     pub fn last_logged_zxid(&self) -> Zxid {
-        self.log
-            .last()
-            .map(|p| p.hdr.zxid)
-            .or(self.snapshot.as_ref().map(|s| s.zxid))
-            .unwrap_or(0)
-            .max(self.tree.last_processed_zxid())
+        self.history.last_logged()
     }
 
     pub fn last_committed_zxid(&self) -> Zxid {
-        self.tree.last_processed_zxid()
+        self.history.committed()
+    }
+
+    /// The history's committed zxid is the tree's.
+    fn check_committed(&self) {
+        assert_eq!(
+            self.history.committed(),
+            self.tree.last_processed_zxid(),
+            "server {}: its history and its tree disagree on what is committed",
+            self.config.id
+        );
     }
 
     /// The earliest time at which `on_tick` has something to do.
@@ -675,7 +677,7 @@ impl Server {
             voting,
             self.logical_clock,
             self.last_logged_zxid(),
-            self.durable.current_epoch(),
+            self.history.current_epoch(),
             &mut eff,
         );
         election.vote_order_bug = self.config.bugs.vote_order_not_total;
@@ -683,7 +685,7 @@ impl Server {
         self.role = Role::Looking(election);
         out.push(Effect::Role {
             state: PeerState::Looking,
-            epoch: self.durable.current_epoch(),
+            epoch: self.history.current_epoch(),
             leader: None,
         });
         self.on_election_effects(now_ms, eff, out);
@@ -693,19 +695,8 @@ impl Server {
 
     /// Append a txn to the log and persist it (group commit).
     fn log_proposal(&mut self, proposal: Arc<Proposal>, out: &mut Effects) -> u64 {
-        if let Some(last) = self.log.last() {
-            assert!(
-                proposal.hdr.zxid > last.hdr.zxid,
-                "server {}: logging zxid {:#x} after {:#x}",
-                self.config.id,
-                proposal.hdr.zxid,
-                last.hdr.zxid
-            );
-        }
-        self.log.push(Arc::clone(&proposal));
-        self.txns_since_snapshot += 1;
-        self.durable
-            .persist(vec![DurableRecord::Txn(proposal)], out)
+        let record = self.history.append(proposal);
+        self.durable.persist(vec![record], out)
     }
 
     /// Apply a committed txn to the tree, hand its replies and watch events to clients, and
@@ -719,8 +710,10 @@ impl Server {
             proposal.hdr.zxid,
             last
         );
+        self.history.commit(proposal.hdr.zxid);
         let mut events: Vec<WatchEvent> = Vec::new();
         let result = self.tree.apply(&proposal.hdr, &proposal.txn, &mut events);
+        self.check_committed();
         self.prep.applied(proposal.hdr.zxid);
         out.push(Effect::Applied(Arc::clone(proposal)));
         clients::on_applied(self, proposal, &result, &events, out);
@@ -730,7 +723,9 @@ impl Server {
     /// `SyncRequestProcessor`: after `snapCount` txns, snapshot the committed tree and drop
     /// the log entries it covers.
     fn maybe_snapshot(&mut self, out: &mut Effects) {
-        if self.snapshot_label.is_some() || self.txns_since_snapshot < self.config.snap_count {
+        if self.snapshot_label.is_some()
+            || self.history.txns_since_snapshot() < self.config.snap_count
+        {
             return;
         }
         self.snapshot_label = Some(self.tree.last_processed_zxid());
@@ -747,15 +742,6 @@ impl Server {
         let Some(label) = self.snapshot_label.take() else {
             return;
         };
-        if let Some(current) = &self.snapshot {
-            // Snapshots only move forward: recovery reads the last one written.
-            assert!(
-                label >= current.zxid,
-                "server {}: snapshot at {label:#x} behind the one at {:#x}",
-                self.config.id,
-                current.zxid
-            );
-        }
         let mut snapshot = self.tree.snapshot();
         assert!(
             snapshot.zxid >= label,
@@ -763,17 +749,14 @@ impl Server {
             self.config.id
         );
         snapshot.zxid = label;
-        let snapshot = Arc::new(snapshot);
-        self.log.retain(|p| p.hdr.zxid > label);
-        self.txns_since_snapshot = self.log.len();
-        self.snapshot = Some(Arc::clone(&snapshot));
-        self.durable
-            .persist(vec![DurableRecord::Snapshot(snapshot)], out);
+        // Snapshots only move forward: recovery reads the last one written.
+        let record = self.history.take_snapshot(Arc::new(snapshot));
+        self.durable.persist(vec![record], out);
     }
 
     /// The logged txns after `zxid`, in order.
     fn log_after(&self, zxid: Zxid) -> impl Iterator<Item = &Arc<Proposal>> {
-        self.log.iter().filter(move |p| p.hdr.zxid > zxid)
+        self.history.log_after(zxid)
     }
 
     /// The tree the log continues. A learner writes a leader's SNAP as its snapshot when
@@ -781,7 +764,7 @@ impl Server {
     /// between, the snapshot is ahead of its committed tree and the log continues the
     /// snapshot, not the tree.
     fn history_base(&self) -> DataTree {
-        match &self.snapshot {
+        match self.history.snapshot() {
             Some(snap) if snap.zxid > self.tree.last_processed_zxid() => {
                 DataTree::from_snapshot(snap)
             }
@@ -794,7 +777,7 @@ impl Server {
     /// the older tree would skip every txn in between and leave a replica that claims the
     /// same last zxid as the others with a different tree.
     fn catch_up_to_snapshot(&mut self, out: &mut Effects) {
-        let Some(snap) = self.snapshot.clone() else {
+        let Some(snap) = self.history.snapshot().cloned() else {
             return;
         };
         if snap.zxid <= self.tree.last_processed_zxid() {
@@ -803,6 +786,7 @@ impl Server {
         self.tree = DataTree::from_snapshot(&snap);
         self.prep.clear();
         assert_eq!(self.tree.last_processed_zxid(), snap.zxid);
+        self.history.committed_tree(snap.zxid);
         out.push(Effect::InstalledSnapshot {
             zxid: snap.zxid,
             digest: self.tree.digest(),

@@ -3,6 +3,7 @@
 //! ZooKeeper 3.8 implementation; zookeeper-specifications' Zab.tla).
 
 pub mod election;
+pub mod history;
 pub mod messages;
 pub mod quorum;
 
