@@ -229,6 +229,57 @@ fn a_corrupt_record_sends_the_server_to_repair_by_snap() {
 }
 
 #[test]
+fn a_flipped_length_bit_sends_the_server_to_repair_not_to_lead() {
+    // Default seed 8326: a flipped bit in the length of a synced log record made the record
+    // run past the end of the file, so recovery read it as a torn tail and dropped it with
+    // every record after it. The server, its epoch files intact and the newest, then won
+    // the election on its currentEpoch (FastLeaderElection.totalOrderPredicate) and
+    // truncated committed txns on the server that had them. Such a log must be refused.
+    let mut net = three(1000);
+    assert_eq!(net.settle(5_000), 3);
+    let c = net.open_session(3);
+    let acked = paths("e", 5);
+    net.create_all(c, 1, &acked);
+    net.run_for(50);
+    // Server 1 stays in the first epoch; servers 2 and 3 move on to a new one.
+    net.crash(1);
+    let epoch = net.server(3).current_epoch();
+    net.crash(3);
+    net.restart(3);
+    net.settle(10_000);
+    assert!(net.server(3).current_epoch() > epoch);
+    // Server 2 goes down; server 3's first log record gets a length far past the file end.
+    net.crash(2);
+    net.crash(3);
+    let log = net
+        .nodes
+        .get_mut(&3)
+        .expect("known")
+        .disk
+        .files
+        .get_mut(&File::TxnLog)
+        .expect("the log exists");
+    log[3] ^= 0x01;
+    let err = net
+        .recovered(3)
+        .expect_err("a corrupt length is not a torn tail");
+    assert!(
+        err.to_string().contains("length checksum mismatch"),
+        "{err}"
+    );
+    net.restart(3);
+    net.restart(1);
+    assert!(net.server(3).is_repairing());
+    net.run_for(10_000);
+    assert!(net.serving().is_empty(), "served: {:?}", net.serving());
+    net.restart(2);
+    net.settle(10_000);
+    assert!(!net.server(3).is_repairing());
+    net.run_for(50);
+    assert_intact(&net, &acked, "after server 3's repair");
+}
+
+#[test]
 fn a_repairing_server_never_votes_and_no_quorum_forms_with_it() {
     // Protocol-aware recovery: a server that lost its state has no vote. Servers 1 and 2
     // are down, server 1's log is corrupt; servers 3 and 1 (repairing) could be a quorum

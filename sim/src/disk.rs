@@ -210,4 +210,26 @@ mod tests {
         raw.sync(3);
         assert!(raw.recover().is_err());
     }
+
+    // Default seed 8326: a bit flipped in a synced record's length made the record run past
+    // the end of the log; opening the disk cut it off as a torn tail, with every record
+    // after it, and the server recovered a log missing committed txns.
+    #[test]
+    fn a_corrupt_length_is_refused_not_cut_off() {
+        let mut d = ServerDisk::default();
+        d.write(
+            1,
+            &[
+                DurableRecord::Truncate { zxid: 3 },
+                DurableRecord::Truncate { zxid: 5 },
+            ],
+            false,
+        );
+        d.sync(1);
+        let len = d.files[&File::TxnLog].len();
+        d.files.get_mut(&File::TxnLog).expect("the log exists")[3] ^= 0x01;
+        d.open();
+        assert_eq!(d.files[&File::TxnLog].len(), len, "nothing is cut off");
+        assert!(d.recover().is_err(), "the corrupt length is refused");
+    }
 }
