@@ -316,6 +316,10 @@ fn judge_valid(scenario: &Scenario, options: &RunOptions) -> (Judgement, Option<
         j.liveness = report.liveness.clone().err();
     }
     j.protocol = report.clients.protocol_violations.clone();
+    // An invariant a bug knob breaks on purpose is reported, not asserted: it is a finding.
+    for b in &report.breaches {
+        j.violations.push(("assertion".into(), b.clone()));
+    }
     match History::new(&report.history) {
         Err(e) => j.violations.push((
             "history".into(),

@@ -318,6 +318,10 @@ fn print_summary(r: &RunReport, replay: &str) -> bool {
         ok = false;
         outln!("  FAILED: client protocol violation: {v}");
     }
+    for b in &r.breaches {
+        ok = false;
+        outln!("  FAILED: breach of an invariant under a bug knob: {b}");
+    }
     if !ok {
         outln!("  replay: {replay}");
     }

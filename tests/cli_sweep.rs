@@ -325,3 +325,31 @@ fn bugs_lists_every_knob() {
     }
     assert!(text.contains("sync-no-quorum") && text.contains("ZOOKEEPER-1675"));
 }
+
+// An invariant that a bug knob breaks on purpose is reported among the run's findings
+// instead of stopping the server with an assertion: with `old-leader-keeps-state`, a
+// deposed leader that applied its uncommitted txns is later told to TRUNC below them. The
+// run fails on the breach, and the checker still catches the knob on its own (replica
+// agreement).
+#[test]
+fn a_breach_under_a_bug_knob_is_a_finding_not_a_panic() {
+    let o = zksim(&[
+        "run",
+        "--scenario",
+        "swarm",
+        "--seed",
+        "0",
+        "--bug",
+        "old-leader-keeps-state",
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
+    assert!(
+        text.contains(
+            "FAILED: breach of an invariant under a bug knob: nothing committed is truncated: server 3: TRUNC to 0x300001600 below its committed 0x30000160b"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("replica-agreement is violated"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}

@@ -248,6 +248,12 @@ impl NodeState {
                     w.truth.applied(self.id, &Arc::clone(&p), t);
                 }
                 Effect::InstalledSnapshot { zxid, .. } => w.truth.start_segment(self.id, zxid),
+                Effect::Breach { invariant, detail } => {
+                    let t = w.now_us();
+                    w.trace
+                        .line(t, &format!("S{} breach of {invariant}: {detail}", self.id));
+                    w.breaches.push(format!("{invariant}: {detail}"));
+                }
             }
         }
     }

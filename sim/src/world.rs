@@ -188,6 +188,8 @@ pub struct World {
     pub trace: Trace,
     pub stats: Stats,
     pub truth: GroundTruth,
+    /// Invariants the servers breached under a bug knob (`Effect::Breach`).
+    pub breaches: Vec<String>,
     pub history: Recorded,
     /// Whether the safety phase is over (clients stop starting work).
     pub winding_down: bool,
@@ -326,6 +328,7 @@ impl Shared {
             trace,
             stats: Stats::default(),
             truth: GroundTruth::default(),
+            breaches: Vec::new(),
             history: Recorded::default(),
             winding_down: false,
             hold_until_ns: 0,

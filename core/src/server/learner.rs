@@ -413,9 +413,19 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
         Some(SyncMode::Trunc(t)) => {
             // Nothing committed is truncated, unless a knob broke the protocol (then the
             // tree ahead of the leader's history is rebuilt at UPTODATE).
-            let (record, _) = s
+            let (record, breach) = s
                 .history
                 .truncate(t, s.config.bugs != super::Bugs::default());
+            if breach {
+                out.push(Effect::Breach {
+                    invariant: "nothing committed is truncated",
+                    detail: format!(
+                        "server {}: TRUNC to {t:#x} below its committed {:#x}",
+                        s.config.id,
+                        s.history.committed()
+                    ),
+                });
+            }
             s.durable.truncate_durable_zxid(t);
             records.push(record);
             l.confirmed = t;

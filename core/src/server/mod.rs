@@ -257,6 +257,13 @@ pub enum Effect {
     Applied(Arc<Proposal>),
     /// The tree was replaced by the leader's snapshot (ground truth: the log restarts).
     InstalledSnapshot { zxid: Zxid, digest: u64 },
+    /// An invariant was breached that a bug knob breaks on purpose. Without a knob the
+    /// same breach is an assertion failure; with one, the server goes on as the knob's
+    /// bug did, and the run reports the breach among its findings.
+    Breach {
+        invariant: &'static str,
+        detail: String,
+    },
 }
 
 pub type Effects = Vec<Effect>;

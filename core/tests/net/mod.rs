@@ -512,6 +512,9 @@ impl Net {
                     self.installs.push((self.now_ms, id, zxid, digest));
                     self.nodes.get_mut(&id).expect("known").applied.clear()
                 }
+                Effect::Breach { invariant, detail } => self
+                    .conflicts
+                    .push(format!("breach of {invariant}: {detail}")),
             }
         }
     }
