@@ -2,7 +2,8 @@
 //! synchronization (DIFF/TRUNC/SNAP then NEWLEADER to each learner, establish on a quorum
 //! of NEWLEADER ACKs), then broadcast (PROPOSAL, ACK, COMMIT in order), plus pings, session
 //! expiry and container reaping. ZooKeeper 3.8's `Leader`, `LearnerHandler`,
-//! `PrepRequestProcessor` and `SessionTrackerImpl`.
+//! `PrepRequestProcessor` and `SessionTrackerImpl`. The phases' decisions are
+//! `zab::discovery`, `zab::sync` and `zab::broadcast`; this file carries them out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,7 +14,10 @@ use crate::acl::Id;
 use crate::request::Request;
 use crate::stat::{SessionId, Zxid};
 use crate::txn::{Txn, TxnHeader};
+use crate::zab::broadcast::LeaderBroadcast;
+use crate::zab::discovery::{LeaderDiscovery, follower_ahead};
 use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
+use crate::zab::sync::{SyncPlan, plan_sync};
 use crate::zab::{PeerState, ServerId, epoch_of, make_zxid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,12 +77,6 @@ impl LearnerHandle {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Outstanding {
-    proposal: Arc<Proposal>,
-    acks: BTreeSet<ServerId>,
-}
-
 /// Where a request came from: this server's own client, or a learner's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -92,13 +90,11 @@ pub struct Leader {
     started_ms: i64,
     new_epoch: Option<u32>,
     learners: BTreeMap<ServerId, LearnerHandle>,
-    /// Discovery: (accepted epoch, last zxid) of each voter that connected, self included.
-    infos: BTreeMap<ServerId, (u32, Zxid)>,
-    epoch_acks: BTreeSet<ServerId>,
+    /// Discovery: who connected, with which epochs, and who accepted the new one.
+    discovery: LeaderDiscovery,
     newleader_acks: BTreeSet<ServerId>,
-    /// Broadcast state.
-    next_counter: u32,
-    outstanding: BTreeMap<Zxid, Outstanding>,
+    /// Broadcast state: the zxids assigned, the proposals not yet committed.
+    broadcast: LeaderBroadcast,
     /// Syncs waiting for the commit of the last proposal made before they arrived.
     pending_syncs: Vec<PendingSync>,
     /// The last PING round sent.
@@ -142,16 +138,18 @@ fn with_leader<R>(s: &mut Server, f: impl FnOnce(&mut Server, &mut Leader) -> R)
 
 pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
     let tick = s.config.tick_ms;
-    let mut l = Leader {
+    let l = Leader {
         phase: Phase::Discovery,
         started_ms: now_ms,
         new_epoch: None,
         learners: BTreeMap::new(),
-        infos: BTreeMap::new(),
-        epoch_acks: BTreeSet::new(),
+        discovery: LeaderDiscovery::new(
+            s.config.id,
+            s.history.accepted_epoch(),
+            s.last_logged_zxid(),
+        ),
         newleader_acks: BTreeSet::new(),
-        next_counter: 1,
-        outstanding: BTreeMap::new(),
+        broadcast: LeaderBroadcast::default(),
         pending_syncs: Vec::new(),
         // Rounds never repeat across terms: a stale reply from an earlier term is lower.
         ping_round: (u64::from(s.history.accepted_epoch()) + 1) << 32,
@@ -159,10 +157,6 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
         next_ping_ms: now_ms + tick / 2,
         next_reap_ms: now_ms + s.config.container_check_ms,
     };
-    l.infos.insert(
-        s.config.id,
-        (s.history.accepted_epoch(), s.last_logged_zxid()),
-    );
     s.role = Role::Leading(l);
     s.was_leading = true;
     out.push(Effect::Role {
@@ -176,16 +170,12 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
 /// `Leader.getEpochToPropose`: once a quorum of voters has connected, the new epoch is one
 /// more than every accepted epoch among them; the leader persists it before telling anyone.
 fn try_choose_epoch(s: &mut Server, l: &mut Leader, out: &mut Effects) {
-    if l.phase != Phase::Discovery || !s.quorum.contains_quorum(l.infos.keys()) {
+    if l.phase != Phase::Discovery {
         return;
     }
-    let max_accepted = l
-        .infos
-        .values()
-        .map(|(e, _)| *e)
-        .max()
-        .expect("quorum is not empty");
-    let epoch = max_accepted + 1;
+    let Some(epoch) = l.discovery.epoch_to_propose(&s.quorum) else {
+        return;
+    };
     // The leader's own acceptedEpoch is among the quorum's: the new epoch is above every
     // epoch it promised (Zab paper, Alg. 1 line 6: e' > every accepted epoch).
     assert!(
@@ -209,12 +199,8 @@ pub(super) fn on_durable(s: &mut Server, now_ms: i64, out: &mut Effects) {
         try_epoch_quorum(s, l, now_ms, out);
         try_establish(s, l, now_ms, out);
         if l.phase == Phase::Broadcast {
-            let durable = s.durable.durable_zxid();
-            for (zxid, o) in l.outstanding.iter_mut() {
-                if *zxid <= durable {
-                    o.acks.insert(s.config.id);
-                }
-            }
+            l.broadcast
+                .ack_durable(s.config.id, s.durable.durable_zxid());
             try_commit(s, l, out);
         }
     });
@@ -370,7 +356,7 @@ fn on_learner_info(
     }
     // Only voters with intact state take part in choosing the epoch.
     if !observer && is_voter && !repairing && l.phase == Phase::Discovery {
-        l.infos.insert(from, (accepted_epoch, last_zxid));
+        l.discovery.follower_info(from, accepted_epoch, last_zxid);
         try_choose_epoch(s, l, out);
     }
     send_leader_infos(s, l, out);
@@ -393,7 +379,10 @@ fn on_ack_epoch(
     if let Some(ce) = current_epoch {
         if !h.observer
             && !h.repairing
-            && (ce, last_zxid) > (s.history.current_epoch(), s.last_logged_zxid())
+            && follower_ahead(
+                (ce, last_zxid),
+                (s.history.current_epoch(), s.last_logged_zxid()),
+            )
         {
             s.go_looking(now_ms, out);
             return;
@@ -401,7 +390,7 @@ fn on_ack_epoch(
     }
     h.phase = LearnerPhase::AckedEpoch { last_zxid };
     if !h.observer && !h.repairing {
-        l.epoch_acks.insert(from);
+        l.discovery.epoch_acked(from);
     }
     match l.phase {
         Phase::EpochAck => try_epoch_quorum(s, l, now_ms, out),
@@ -417,9 +406,7 @@ fn try_epoch_quorum(s: &mut Server, l: &mut Leader, _now_ms: i64, out: &mut Effe
     if l.phase != Phase::EpochAck || s.durable.durable_accepted_epoch() < epoch {
         return;
     }
-    let mut acks: Vec<ServerId> = l.epoch_acks.iter().copied().collect();
-    acks.push(s.config.id);
-    if !s.quorum.contains_quorum(&acks) {
+    if !l.discovery.epoch_quorum(&s.quorum) {
         return;
     }
     // Zab phase 1 ends: the leader accepted the epoch it proposes (Leader.lead writes
@@ -465,8 +452,8 @@ fn start_sync(s: &mut Server, l: &mut Leader, id: ServerId, out: &mut Effects) {
         s.last_logged_zxid()
     };
     let mut packets = sync_packets(s, last_zxid, max_committed, force_snap);
-    for o in l.outstanding.values() {
-        packets.push(PeerMessage::Propose(Arc::clone(&o.proposal)));
+    for p in l.broadcast.outstanding() {
+        packets.push(PeerMessage::Propose(Arc::clone(p)));
     }
     packets.push(PeerMessage::NewLeader {
         zxid: make_zxid(epoch, 0),
@@ -476,8 +463,8 @@ fn start_sync(s: &mut Server, l: &mut Leader, id: ServerId, out: &mut Effects) {
     }
 }
 
-/// The DIFF/TRUNC/SNAP decision and its packets, over the leader's history up to
-/// `max_committed` (`syncFollower` and `queueCommittedProposals`).
+/// The DIFF/TRUNC/SNAP decision (`zab::sync::plan_sync`) and its packets, over the
+/// leader's history up to `max_committed` (`syncFollower` and `queueCommittedProposals`).
 fn sync_packets(
     s: &Server,
     peer_last: Zxid,
@@ -490,8 +477,7 @@ fn sync_packets(
         .iter()
         .filter(|p| p.hdr.zxid <= max_committed)
         .collect();
-    let min_committed = history.first().map_or(max_committed, |p| p.hdr.zxid);
-    let is_new_epoch_zxid = peer_last & 0xffff_ffff == 0;
+    let zxids: Vec<Zxid> = history.iter().map(|p| p.hdr.zxid).collect();
     let commit_pairs = |after: Zxid| -> Vec<PeerMessage> {
         history
             .iter()
@@ -504,50 +490,26 @@ fn sync_packets(
             })
             .collect()
     };
-    if !force_snap {
-        if peer_last == max_committed {
-            return vec![PeerMessage::Diff { zxid: peer_last }];
-        }
-        if peer_last > max_committed && !is_new_epoch_zxid {
-            if s.config.bugs.diff_instead_of_trunc {
-                // ZOOKEEPER-1154: a DIFF lets the learner keep txns the leader never had.
-                return vec![PeerMessage::Diff { zxid: peer_last }];
-            }
-            // The learner has txns the leader never saw: cut them off.
-            return vec![PeerMessage::Trunc {
-                zxid: max_committed,
-            }];
-        }
-        if !history.is_empty() && min_committed <= peer_last && peer_last <= max_committed {
-            if history.iter().any(|p| p.hdr.zxid == peer_last) {
-                let mut packets = vec![PeerMessage::Diff {
-                    zxid: max_committed,
-                }];
-                packets.extend(commit_pairs(peer_last));
-                return packets;
-            }
-            // The learner's last txn is not in our history: truncate to the last txn we
-            // share, but never across an epoch boundary (queueCommittedProposals).
-            let prev = history
-                .iter()
-                .rev()
-                .map(|p| p.hdr.zxid)
-                .find(|z| *z < peer_last);
-            let next = history.iter().map(|p| p.hdr.zxid).find(|z| *z > peer_last);
-            if let (Some(prev), Some(next)) = (prev, next) {
-                if epoch_of(next) == epoch_of(peer_last) {
-                    if s.config.bugs.diff_instead_of_trunc {
-                        let mut packets = vec![PeerMessage::Diff { zxid: peer_last }];
-                        packets.extend(commit_pairs(peer_last));
-                        return packets;
-                    }
-                    let mut packets = vec![PeerMessage::Trunc { zxid: prev }];
-                    packets.extend(commit_pairs(prev));
-                    return packets;
-                }
-            }
-        }
+    let plan = plan_sync(
+        &zxids,
+        peer_last,
+        max_committed,
+        force_snap,
+        s.config.bugs.diff_instead_of_trunc,
+    );
+    let (first, txns_after) = match plan {
+        SyncPlan::Diff { zxid, txns_after } => (PeerMessage::Diff { zxid }, txns_after),
+        SyncPlan::Trunc { zxid, txns_after } => (PeerMessage::Trunc { zxid }, txns_after),
+        SyncPlan::Snap => return snap_packets(s, commit_pairs),
+    };
+    let mut packets = vec![first];
+    if let Some(after) = txns_after {
+        packets.extend(commit_pairs(after));
     }
+    packets
+}
+
+fn snap_packets(s: &Server, commit_pairs: impl Fn(Zxid) -> Vec<PeerMessage>) -> Vec<PeerMessage> {
     // SNAP: the tree the leader's log continues, then the rest of its history as
     // proposals. ZooKeeper's leader serializes a tree into which it loaded its whole log;
     // shipping the log's tail as txns instead carries the same history, and keeps every
@@ -600,9 +562,9 @@ fn on_ack(
         return;
     }
     let counts = l.learners.get(&from).is_some_and(LearnerHandle::counts);
-    if let Some(o) = l.outstanding.get_mut(&zxid) {
+    if l.broadcast.is_outstanding(zxid) {
         if counts {
-            o.acks.insert(from);
+            l.broadcast.ack(from, zxid);
         }
         try_commit(s, l, out);
     }
@@ -732,7 +694,7 @@ fn process_request(
     let hdr = |l: &Leader| TxnHeader {
         session_id,
         cxid,
-        zxid: make_zxid(l.new_epoch.expect("epoch"), l.next_counter),
+        zxid: l.broadcast.next_zxid(l.new_epoch.expect("epoch")),
         time: now_ms,
     };
     match request {
@@ -765,7 +727,7 @@ fn process_request(
             let wait_zxid = if s.config.bugs.sync_no_quorum && origin == Origin::Local {
                 None
             } else {
-                l.outstanding.keys().next_back().copied()
+                l.broadcast.last_outstanding()
             };
             l.pending_syncs.push(PendingSync {
                 wait_zxid,
@@ -799,16 +761,7 @@ fn sync_done(s: &mut Server, origin: Origin, session_id: SessionId, cxid: i32, o
 
 /// Zab phase 3: log the proposal (group commit) and send it to every forwarding follower.
 fn propose(s: &mut Server, l: &mut Leader, hdr: TxnHeader, txn: Txn, out: &mut Effects) {
-    assert_eq!(
-        hdr.zxid,
-        make_zxid(l.new_epoch.expect("epoch"), l.next_counter),
-        "zxids are assigned in order"
-    );
-    l.next_counter = l
-        .next_counter
-        .checked_add(1)
-        .expect("zxid counter overflow: a new epoch is needed");
-    let proposal = Arc::new(Proposal { hdr, txn });
+    let proposal = l.broadcast.propose(l.new_epoch.expect("epoch"), hdr, txn);
     s.log_proposal(Arc::clone(&proposal), out);
     for (id, h) in &l.learners {
         if h.forwarding() && !h.observer {
@@ -818,36 +771,15 @@ fn propose(s: &mut Server, l: &mut Leader, hdr: TxnHeader, txn: Txn, out: &mut E
             });
         }
     }
-    l.outstanding.insert(
-        hdr.zxid,
-        Outstanding {
-            proposal,
-            acks: BTreeSet::new(),
-        },
-    );
     // A one-voter ensemble commits as soon as its own disk has the txn.
     try_commit(s, l, out);
 }
 
 /// `Leader.tryToCommit`: commit proposals in zxid order, each once a quorum acknowledged.
 fn try_commit(s: &mut Server, l: &mut Leader, out: &mut Effects) {
-    loop {
-        let Some((zxid, o)) = l.outstanding.first_key_value() else {
-            return;
-        };
-        let own_only = s.config.bugs.commit_before_quorum && o.acks.contains(&s.config.id);
-        if !s.quorum.contains_quorum(&o.acks) && !own_only {
-            return;
-        }
-        let zxid = *zxid;
-        let o = l.outstanding.remove(&zxid).expect("first entry exists");
-        // Only a voter's ACK counts, and only the leader's own for its disk.
-        assert!(
-            o.acks.iter().all(|id| s.quorum.is_voter(*id)),
-            "server {}: an ACK of a non-voter counted for {zxid:#x}",
-            s.config.id
-        );
-        commit(s, l, &o.proposal, out);
+    let own_ack_commits = s.config.bugs.commit_before_quorum.then_some(s.config.id);
+    while let Some(proposal) = l.broadcast.next_committable(&s.quorum, own_ack_commits) {
+        commit(s, l, &proposal, out);
     }
 }
 
@@ -966,7 +898,7 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
             let h = TxnHeader {
                 session_id: session,
                 cxid: 0,
-                zxid: make_zxid(l.new_epoch.expect("epoch"), l.next_counter),
+                zxid: l.broadcast.next_zxid(l.new_epoch.expect("epoch")),
                 time: now_ms,
             };
             let txn = s.prep.prep_close_session(&s.tree, &h);
@@ -1001,7 +933,7 @@ fn reap_containers(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effect
         let h = TxnHeader {
             session_id: 0,
             cxid: 0,
-            zxid: make_zxid(l.new_epoch.expect("epoch"), l.next_counter),
+            zxid: l.broadcast.next_zxid(l.new_epoch.expect("epoch")),
             time: now_ms,
         };
         let txn = s.prep.prep_delete_container(&s.tree, &h, &path);

@@ -4,15 +4,17 @@
 //! `Observer`, with the NEWLEADER ACK sent only once the synced txns and the new epoch are
 //! durable (the fix of ZOOKEEPER-3911, 4643 and 4646).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Effect, Effects, Role, Server, clients};
 use crate::acl::Id;
 use crate::stat::{SessionId, Zxid};
 use crate::tree::{DataTree, Snapshot};
+use crate::zab::broadcast::{CommitStep, FollowerBroadcast, is_next_zxid};
+use crate::zab::discovery::{LeaderInfoStep, leader_info_step};
 use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
-use crate::zab::{PeerState, ServerId, counter_of, epoch_of};
+use crate::zab::{PeerState, ServerId, epoch_of};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -57,7 +59,7 @@ pub struct Learner {
     confirmed: Zxid,
     staged_snapshot: Option<Arc<Snapshot>>,
     /// Logged proposals waiting for their COMMIT, in zxid order.
-    pending: VecDeque<Arc<Proposal>>,
+    pending: FollowerBroadcast,
     /// Sessions our clients touched since the last PING (LearnerSessionTracker).
     touches: BTreeMap<SessionId, i32>,
 }
@@ -134,7 +136,7 @@ pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out:
         committed_upto: 0,
         confirmed: 0,
         staged_snapshot: None,
-        pending: VecDeque::new(),
+        pending: FollowerBroadcast::default(),
         touches: BTreeMap::new(),
     });
     let state = if observer {
@@ -265,9 +267,9 @@ fn on_leader_info(s: &mut Server, l: &mut Learner, now_ms: i64, new_epoch: u32, 
     if l.phase != Phase::Discovery {
         return;
     }
-    let accepted = s.history.accepted_epoch();
     let last_zxid = l.info_zxid;
-    if new_epoch > accepted {
+    let step = leader_info_step(s.history.accepted_epoch(), new_epoch);
+    if step == LeaderInfoStep::Accept {
         let ack = PeerMessage::AckEpoch {
             current_epoch: Some(s.history.current_epoch()),
             last_zxid,
@@ -279,7 +281,7 @@ fn on_leader_info(s: &mut Server, l: &mut Learner, now_ms: i64, new_epoch: u32, 
             to: l.leader,
             msg: ack,
         });
-    } else if new_epoch == accepted {
+    } else if step == LeaderInfoStep::AckAgain {
         out.push(Effect::Send {
             to: l.leader,
             msg: PeerMessage::AckEpoch {
@@ -314,12 +316,7 @@ fn log_and_ack(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, o
     // A leader proposes every counter of its epoch in order, over a FIFO link: a gap means
     // the stream lost messages (a link that broke unnoticed). Logging past it would ACK a
     // txn without its predecessors, so start over instead.
-    let contiguous = if epoch_of(zxid) == epoch_of(last) {
-        zxid == last + 1
-    } else {
-        counter_of(zxid) == 1
-    };
-    if !contiguous {
+    if !is_next_zxid(last, zxid) {
         s.go_looking(now_ms, out);
         return;
     }
@@ -336,7 +333,7 @@ fn log_and_ack(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, o
             });
         }
     }
-    l.pending.push_back(p);
+    l.pending.logged(p);
 }
 
 fn on_commit(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut Effects) {
@@ -349,16 +346,11 @@ fn on_commit(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut
 
 /// Commits arrive in zxid order for the oldest pending proposal (FollowerZooKeeperServer.commit).
 fn commit_pending(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut Effects) {
-    if zxid <= s.tree.last_processed_zxid() {
-        return;
-    }
-    match l.pending.front() {
-        Some(p) if p.hdr.zxid == zxid => {
-            let p = l.pending.pop_front().expect("front exists");
-            s.apply_committed(&p, out);
-        }
+    match l.pending.commit(zxid, s.history.committed()) {
+        CommitStep::Apply(p) => s.apply_committed(&p, out),
+        CommitStep::Stale => {}
         // ZooKeeper exits on "Committing zxid X, but next pending txn is Y"; resync instead.
-        _ => s.go_looking(now_ms, out),
+        CommitStep::OutOfOrder => s.go_looking(now_ms, out),
     }
 }
 
@@ -524,12 +516,12 @@ fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects
     for p in &committed {
         s.apply_committed(p, out);
     }
-    l.pending = s.log_after(bound).cloned().collect();
+    l.pending = FollowerBroadcast::with_pending(s.log_after(bound).cloned());
     // UPTODATE: what the leader's history committed is applied here, and what remains
     // pending is exactly the uncommitted tail of the log (Learner.syncWithLeader).
     assert!(
         l.pending
-            .front()
+            .oldest()
             .is_none_or(|p| p.hdr.zxid > s.history.committed()),
         "server {}: a pending proposal at or below the committed {:#x}",
         s.config.id,

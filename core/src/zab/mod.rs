@@ -1,11 +1,21 @@
 //! ZAB: fast leader election, discovery, synchronization and broadcast (Junqueira, Reed,
 //! Serafini: "Zab: High-performance broadcast for primary-backup systems", DSN 2011; the
-//! ZooKeeper 3.8 implementation; zookeeper-specifications' Zab.tla).
+//! ZooKeeper 3.8 implementation; zookeeper-specifications' Zab.tla and ZkV3_7_0.tla).
+//!
+//! One file per phase, each naming the spec actions it carries out: [`election`] (phase 0,
+//! FastLeaderElection), [`discovery`] (phase 1), [`sync`] (phase 2, the leader's
+//! DIFF/TRUNC/SNAP decision), [`broadcast`] (phase 3); [`history`] is a server's log,
+//! snapshot and epochs, whose methods assert the invariants the phases rely on. The server
+//! (`crate::server`) drives them: its leader and learner roles hold the phases' state,
+//! send and persist what they decide, and run ZooKeeper's request pipeline around them.
 
+pub mod broadcast;
+pub mod discovery;
 pub mod election;
 pub mod history;
 pub mod messages;
 pub mod quorum;
+pub mod sync;
 
 use crate::stat::Zxid;
 
