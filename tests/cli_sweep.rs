@@ -352,4 +352,25 @@ fn a_breach_under_a_bug_knob_is_a_finding_not_a_panic() {
     );
     assert!(text.contains("replica-agreement is violated"), "{text}");
     assert!(!text.contains("panicked"), "{text}");
+
+    // With `fifo-reorder`, a learner's swapped writes are answered with zxids that go
+    // back on one connection: every breach of one invariant is one finding, with a count.
+    let o = zksim(&[
+        "run",
+        "--scenario",
+        "default",
+        "--seed",
+        "1",
+        "--bug",
+        "fifo-reorder",
+    ]);
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}{}", stderr(&o));
+    let breaches: Vec<&str> = text.lines().filter(|l| l.contains("breach of")).collect();
+    assert_eq!(breaches.len(), 1, "{text}");
+    assert!(
+        breaches[0].contains("a connection's replies never go back: server ")
+            && breaches[0].contains(" more)"),
+        "{text}"
+    );
 }

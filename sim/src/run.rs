@@ -66,7 +66,8 @@ pub struct RunReport {
     pub held_bytes: u64,
     /// Why the run stopped early: its budget (of simulated events, or of memory) ran out.
     pub budget_exceeded: Option<String>,
-    /// Invariants the servers breached under a bug knob, each with the server and zxids.
+    /// Invariants the servers breached under a bug knob: each one's first breach, with the
+    /// server and zxids, and how many more followed.
     pub breaches: Vec<String>,
     /// When the liveness phase converged, in simulated ms after it began.
     pub converged_after_ms: Option<u64>,
@@ -231,7 +232,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         });
     }
     let budget_exceeded = w.budget.spent.clone();
-    let breaches = std::mem::take(&mut w.breaches);
+    let breaches = std::mem::take(&mut w.breaches).lines();
     let events = w.budget.events;
     let trace_hash = w.trace.on().then(|| w.trace.hash());
     let trace_count = w.trace.count();

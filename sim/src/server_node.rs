@@ -252,7 +252,7 @@ impl NodeState {
                     let t = w.now_us();
                     w.trace
                         .line(t, &format!("S{} breach of {invariant}: {detail}", self.id));
-                    w.breaches.push(format!("{invariant}: {detail}"));
+                    w.breaches.push((invariant, detail));
                 }
             }
         }

@@ -136,6 +136,27 @@ pub struct Stats {
     pub link_breaks: u64,
 }
 
+/// Invariants breached under a bug knob: per invariant, the first breach and a count.
+#[derive(Debug, Default)]
+pub struct Breaches(BTreeMap<&'static str, (String, u64)>);
+
+impl Breaches {
+    pub fn push(&mut self, (invariant, detail): (&'static str, String)) {
+        self.0.entry(invariant).or_insert((detail, 0)).1 += 1;
+    }
+
+    /// One line per invariant: its first breach, and how many more followed.
+    pub fn lines(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|(invariant, (first, n))| match n {
+                1 => format!("{invariant}: {first}"),
+                _ => format!("{invariant}: {first} (and {} more)", n - 1),
+            })
+            .collect()
+    }
+}
+
 /// What the replicas applied: per server its segments, and every distinct txn.
 #[derive(Debug, Default)]
 pub struct GroundTruth {
@@ -188,8 +209,9 @@ pub struct World {
     pub trace: Trace,
     pub stats: Stats,
     pub truth: GroundTruth,
-    /// Invariants the servers breached under a bug knob (`Effect::Breach`).
-    pub breaches: Vec<String>,
+    /// Invariants the servers breached under a bug knob (`Effect::Breach`): each one's
+    /// first breach and how many there were.
+    pub breaches: Breaches,
     pub history: Recorded,
     /// Whether the safety phase is over (clients stop starting work).
     pub winding_down: bool,
@@ -328,7 +350,7 @@ impl Shared {
             trace,
             stats: Stats::default(),
             truth: GroundTruth::default(),
-            breaches: Vec::new(),
+            breaches: Breaches::default(),
             history: Recorded::default(),
             winding_down: false,
             hold_until_ns: 0,

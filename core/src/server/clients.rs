@@ -76,6 +76,8 @@ struct Conn {
     queue: VecDeque<Entry>,
     /// Notifications held back by the watch-after-read knob until the next reply.
     deferred: Vec<ServerMessage>,
+    /// The zxid of the last reply or pong sent on this connection.
+    last_zxid: crate::stat::Zxid,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -147,6 +149,7 @@ pub(super) fn on_message(
         auth: AuthInfo::new(&client_ip(conn)),
         queue: VecDeque::new(),
         deferred: Vec::new(),
+        last_zxid: 0,
     });
     if !s.is_serving() {
         // ZooKeeperServer not running: the connection is closed.
@@ -585,6 +588,28 @@ fn notify(s: &mut Server, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
 
 /// Send a reply, then any notifications the watch-after-read knob held back.
 fn reply_to(s: &mut Server, conn: ConnId, msg: ServerMessage, out: &mut Effects) {
+    let zxid = match &msg {
+        ServerMessage::Reply { reply, .. } => Some(reply.zxid),
+        ServerMessage::Pong { zxid } => Some(*zxid),
+        _ => None,
+    };
+    if let (Some(zxid), Some(c)) = (zxid, s.clients.conns.get_mut(&conn)) {
+        // A connection's replies are in order and each reflects the state at least as of
+        // the one before: a client's view never goes back (ZooKeeper Programmer's Guide,
+        // "ZooKeeper guarantees": sequential consistency and single system image).
+        if zxid < c.last_zxid {
+            let detail = format!(
+                "server {}: a reply at zxid {zxid:#x} after one at {:#x} on connection {conn}",
+                s.config.id, c.last_zxid
+            );
+            assert!(s.config.bugs != super::Bugs::default(), "{detail}");
+            out.push(Effect::Breach {
+                invariant: "a connection's replies never go back",
+                detail,
+            });
+        }
+        c.last_zxid = c.last_zxid.max(zxid);
+    }
     out.push(Effect::ToClient { conn, msg });
     if let Some(c) = s.clients.conns.get_mut(&conn) {
         for m in c.deferred.drain(..) {
