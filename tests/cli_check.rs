@@ -359,3 +359,23 @@ fn untrusted_input_is_refused_with_one_line() {
     let file = HistoryFile::new("orphan-reply.jsonl", &text);
     assert_refused(&zksim_check(&[file.path()]), "never invoked");
 }
+
+// A history file past `--max-file-mb` is refused before it is read, with its size and the
+// bound (checking holds about 2.3 times the file, so the default keeps a check under
+// 2 GB); raised, the same file is judged.
+#[test]
+fn a_history_past_the_size_bound_is_refused_before_it_is_read() {
+    let mut text = KNOSSOS_OK.to_string();
+    text.push_str(&" ".repeat(3 << 20));
+    let file = HistoryFile::new("big.edn", &text);
+    let o = zksim_check(&["--format", "knossos-cas", "--max-file-mb", "1", file.path()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("4 MB is over the 1 MB a check reads"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    let o = zksim_check(&["--format", "knossos-cas", "--max-file-mb", "8", file.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
