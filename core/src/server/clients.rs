@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use super::{Effect, Effects, Role, Server, leader, learner};
+use super::{Core, Effect, Effects, Server};
 use crate::acl::{self, AuthInfo, Id};
 use crate::error::ErrorCode;
 use crate::proto::{ClientMessage, ConnId, ConnectRequest, ConnectResponse, ServerMessage};
@@ -132,7 +132,7 @@ fn session_of(state: &ConnState) -> Option<SessionId> {
     }
 }
 
-fn close(s: &mut Server, conn: ConnId, out: &mut Effects) {
+fn close(s: &mut Core, conn: ConnId, out: &mut Effects) {
     s.clients.disconnected(conn, &mut s.tree);
     out.push(Effect::CloseConn { conn });
 }
@@ -202,7 +202,7 @@ fn client_ip(conn: ConnId) -> String {
     format!("10.0.{}.{}", (conn >> 8) & 0xff, conn & 0xff)
 }
 
-fn active_session(s: &Server, conn: ConnId) -> Option<(SessionId, i32)> {
+fn active_session(s: &Core, conn: ConnId) -> Option<(SessionId, i32)> {
     match s.clients.conns.get(&conn)?.state {
         ConnState::Active {
             session,
@@ -212,7 +212,7 @@ fn active_session(s: &Server, conn: ConnId) -> Option<(SessionId, i32)> {
     }
 }
 
-fn push(s: &mut Server, conn: ConnId, entry: Entry) {
+fn push(s: &mut Core, conn: ConnId, entry: Entry) {
     if let Some(c) = s.clients.conns.get_mut(&conn) {
         c.queue.push_back(entry);
     }
@@ -277,15 +277,12 @@ fn on_connect(s: &mut Server, now_ms: i64, conn: ConnId, req: ConnectRequest, ou
             timeout_ms,
         },
     );
-    if matches!(s.role, Role::Leading(_)) {
-        let valid = leader::revalidate(s, now_ms, session);
+    if let Some(valid) = s.zab_revalidate(now_ms, session, timeout_ms, out) {
         on_revalidated(s, session, valid, out);
-    } else {
-        learner::revalidate(s, session, timeout_ms, out);
     }
 }
 
-fn set_state(s: &mut Server, conn: ConnId, state: ConnState) {
+fn set_state(s: &mut Core, conn: ConnId, state: ConnState) {
     if let Some(session) = session_of(&state) {
         s.clients.by_session.insert(session, conn);
     }
@@ -296,7 +293,7 @@ fn set_state(s: &mut Server, conn: ConnId, state: ConnState) {
 
 /// `SessionTrackerImpl.initializeNextSessionId`: the server id in the high byte, then a
 /// value from the clock, then a counter, so ids stay unique across servers and restarts.
-fn new_session_id(s: &mut Server, now_ms: i64) -> SessionId {
+fn new_session_id(s: &mut Core, now_ms: i64) -> SessionId {
     s.clients.sessions_created += 1;
     let id = (s.config.id & 0xff) << 56
         | ((now_ms as u64) & 0xff_ffff_ffff) << 16
@@ -305,7 +302,7 @@ fn new_session_id(s: &mut Server, now_ms: i64) -> SessionId {
 }
 
 /// The leader's answer to a reconnect.
-pub(super) fn on_revalidated(s: &mut Server, session: SessionId, valid: bool, out: &mut Effects) {
+pub(super) fn on_revalidated(s: &mut Core, session: SessionId, valid: bool, out: &mut Effects) {
     let Some(conn) = s.clients.conn_of(session) else {
         return;
     };
@@ -401,7 +398,7 @@ fn on_request(
     drain(s, conn, out);
 }
 
-fn on_auth(s: &mut Server, conn: ConnId, scheme: &str, auth: &[u8], out: &mut Effects) {
+fn on_auth(s: &mut Core, conn: ConnId, scheme: &str, auth: &[u8], out: &mut Effects) {
     let ip = client_ip(conn);
     match acl::authenticate(scheme, auth, &ip) {
         Some(id) => {
@@ -429,11 +426,7 @@ fn touch(s: &mut Server, now_ms: i64, conn: ConnId) {
     let Some((session, timeout_ms)) = active_session(s, conn) else {
         return;
     };
-    match s.role {
-        Role::Leading(_) => leader::touch(s, now_ms, session),
-        Role::Learning(_) => learner::touch(s, session, timeout_ms),
-        _ => {}
-    }
+    s.zab_touch(now_ms, session, timeout_ms);
 }
 
 fn submit(
@@ -482,15 +475,11 @@ fn submit_now(
     auth: Vec<Id>,
     out: &mut Effects,
 ) {
-    match s.role {
-        Role::Leading(_) => leader::submit(s, now_ms, session, cxid, request, auth, out),
-        Role::Learning(_) => learner::forward(s, session, cxid, request, auth, out),
-        _ => {}
-    }
+    s.zab_submit(now_ms, session, cxid, request, auth, out);
 }
 
 /// Answer a connection's requests in order while the oldest can be answered.
-fn drain(s: &mut Server, conn: ConnId, out: &mut Effects) {
+fn drain(s: &mut Core, conn: ConnId, out: &mut Effects) {
     loop {
         let Some(c) = s.clients.conns.get_mut(&conn) else {
             return;
@@ -558,7 +547,7 @@ fn drain(s: &mut Server, conn: ConnId, out: &mut Effects) {
 }
 
 /// Send watch notifications to the sessions connected here.
-fn notify(s: &mut Server, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
+fn notify(s: &mut Core, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
     let defer = s.config.bugs.watch_after_read;
     for e in events {
         let Some(conn) = s.clients.conn_of(e.watcher) else {
@@ -587,7 +576,7 @@ fn notify(s: &mut Server, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
 }
 
 /// Send a reply, then any notifications the watch-after-read knob held back.
-fn reply_to(s: &mut Server, conn: ConnId, msg: ServerMessage, out: &mut Effects) {
+fn reply_to(s: &mut Core, conn: ConnId, msg: ServerMessage, out: &mut Effects) {
     let zxid = match &msg {
         ServerMessage::Reply { reply, .. } => Some(reply.zxid),
         ServerMessage::Pong { zxid } => Some(*zxid),
@@ -622,7 +611,7 @@ fn reply_to(s: &mut Server, conn: ConnId, msg: ServerMessage, out: &mut Effects)
 /// if its connection is here (notifications go before the reply, so a client never reads
 /// a change before hearing of it).
 pub(super) fn on_applied(
-    s: &mut Server,
+    s: &mut Core,
     proposal: &Arc<Proposal>,
     result: &TxnResult,
     events: &[WatchEvent],
@@ -699,13 +688,6 @@ pub(super) fn on_applied(
     drain(s, conn, out);
 }
 
-/// The leader says a sync is done: every write committed before it has been applied here.
-pub(super) fn on_sync_done(s: &mut Server, session: SessionId, cxid: i32, _out: &mut Effects) {
-    // Role handlers call this with their state taken out; the answer (and the writes it
-    // releases) is handled once the input is done, by `release_syncs`.
-    s.syncs_done.push((session, cxid));
-}
-
 /// Answer the syncs the leader confirmed, and forward each session's writes that waited
 /// behind them, up to its next sync.
 pub(super) fn release_syncs(s: &mut Server, now_ms: i64, out: &mut Effects) {
@@ -761,7 +743,7 @@ pub(super) fn release_syncs(s: &mut Server, now_ms: i64, out: &mut Effects) {
 
 /// Whether the connection has a sync that is sent and not yet answered, or any request
 /// still held behind one.
-fn sync_pending(s: &Server, conn: ConnId) -> bool {
+fn sync_pending(s: &Core, conn: ConnId) -> bool {
     s.clients.conns.get(&conn).is_some_and(|c| {
         c.queue.iter().any(|e| {
             matches!(

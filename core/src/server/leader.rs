@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::sessions::SessionTracker;
-use super::{Effect, Effects, Role, Server, clients};
+use super::{Core, Effect, Effects, Role, Server};
 use crate::acl::Id;
 use crate::request::Request;
 use crate::stat::{SessionId, Zxid};
@@ -121,19 +121,17 @@ impl Leader {
     }
 }
 
-/// Run `f` on the leader state; if `f` changes the server's role, the leader is dropped.
-fn with_leader<R>(s: &mut Server, f: impl FnOnce(&mut Server, &mut Leader) -> R) -> Option<R> {
-    let Role::Leading(mut l) = std::mem::replace(&mut s.role, Role::Transition) else {
+/// Run `f` on the server's core and its leader state (a handler that leaves the role asks
+/// with `Core::leave_role`, and the server starts an election once the input is handled).
+fn with_leader<R>(s: &mut Server, f: impl FnOnce(&mut Core, &mut Leader) -> R) -> Option<R> {
+    let Server { core, role } = s;
+    let Role::Leading(l) = role else {
         panic!(
             "server {}: leader handler outside the leading role",
-            s.config.id
+            core.config.id
         );
     };
-    let r = f(s, &mut l);
-    if matches!(s.role, Role::Transition) {
-        s.role = Role::Leading(l);
-    }
-    Some(r)
+    Some(f(core, l))
 }
 
 pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
@@ -169,7 +167,7 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
 
 /// `Leader.getEpochToPropose`: once a quorum of voters has connected, the new epoch is one
 /// more than every accepted epoch among them; the leader persists it before telling anyone.
-fn try_choose_epoch(s: &mut Server, l: &mut Leader, out: &mut Effects) {
+fn try_choose_epoch(s: &mut Core, l: &mut Leader, out: &mut Effects) {
     if l.phase != Phase::Discovery {
         return;
     }
@@ -206,7 +204,7 @@ pub(super) fn on_durable(s: &mut Server, now_ms: i64, out: &mut Effects) {
     });
 }
 
-fn send_leader_infos(s: &mut Server, l: &mut Leader, out: &mut Effects) {
+fn send_leader_infos(s: &mut Core, l: &mut Leader, out: &mut Effects) {
     let Some(epoch) = l.new_epoch else { return };
     if s.durable.durable_accepted_epoch() < epoch {
         return;
@@ -309,7 +307,7 @@ pub(super) fn on_message(
 
 #[allow(clippy::too_many_arguments)]
 fn on_learner_info(
-    s: &mut Server,
+    s: &mut Core,
     l: &mut Leader,
     now_ms: i64,
     from: ServerId,
@@ -350,7 +348,7 @@ fn on_learner_info(
     // above every accepted one; leaving leadership is always safe.
     if let Some(epoch) = l.new_epoch {
         if is_voter && !observer && !repairing && accepted_epoch > epoch {
-            s.go_looking(now_ms, out);
+            s.leave_role();
             return;
         }
     }
@@ -363,7 +361,7 @@ fn on_learner_info(
 }
 
 fn on_ack_epoch(
-    s: &mut Server,
+    s: &mut Core,
     l: &mut Leader,
     now_ms: i64,
     from: ServerId,
@@ -384,7 +382,7 @@ fn on_ack_epoch(
                 (s.history.current_epoch(), s.last_logged_zxid()),
             )
         {
-            s.go_looking(now_ms, out);
+            s.leave_role();
             return;
         }
     }
@@ -401,7 +399,7 @@ fn on_ack_epoch(
 
 /// A quorum acknowledged the epoch (the leader itself included once its acceptedEpoch is
 /// durable): persist currentEpoch and synchronize every learner that has acknowledged.
-fn try_epoch_quorum(s: &mut Server, l: &mut Leader, _now_ms: i64, out: &mut Effects) {
+fn try_epoch_quorum(s: &mut Core, l: &mut Leader, _now_ms: i64, out: &mut Effects) {
     let Some(epoch) = l.new_epoch else { return };
     if l.phase != Phase::EpochAck || s.durable.durable_accepted_epoch() < epoch {
         return;
@@ -433,7 +431,7 @@ fn try_epoch_quorum(s: &mut Server, l: &mut Leader, _now_ms: i64, out: &mut Effe
 
 /// `LearnerHandler.syncFollower`: bring a learner to the leader's history with DIFF, TRUNC
 /// or SNAP, then the outstanding proposals, then NEWLEADER.
-fn start_sync(s: &mut Server, l: &mut Leader, id: ServerId, out: &mut Effects) {
+fn start_sync(s: &mut Core, l: &mut Leader, id: ServerId, out: &mut Effects) {
     let epoch = l.new_epoch.expect("syncing has an epoch");
     let Some(h) = l.learners.get_mut(&id) else {
         return;
@@ -466,7 +464,7 @@ fn start_sync(s: &mut Server, l: &mut Leader, id: ServerId, out: &mut Effects) {
 /// The DIFF/TRUNC/SNAP decision (`zab::sync::plan_sync`) and its packets, over the
 /// leader's history up to `max_committed` (`syncFollower` and `queueCommittedProposals`).
 fn sync_packets(
-    s: &Server,
+    s: &Core,
     peer_last: Zxid,
     max_committed: Zxid,
     force_snap: bool,
@@ -509,7 +507,7 @@ fn sync_packets(
     packets
 }
 
-fn snap_packets(s: &Server, commit_pairs: impl Fn(Zxid) -> Vec<PeerMessage>) -> Vec<PeerMessage> {
+fn snap_packets(s: &Core, commit_pairs: impl Fn(Zxid) -> Vec<PeerMessage>) -> Vec<PeerMessage> {
     // SNAP: the tree the leader's log continues, then the rest of its history as
     // proposals. ZooKeeper's leader serializes a tree into which it loaded its whole log;
     // shipping the log's tail as txns instead carries the same history, and keeps every
@@ -524,7 +522,7 @@ fn snap_packets(s: &Server, commit_pairs: impl Fn(Zxid) -> Vec<PeerMessage>) -> 
 }
 
 fn on_ack(
-    s: &mut Server,
+    s: &mut Core,
     l: &mut Leader,
     now_ms: i64,
     from: ServerId,
@@ -572,7 +570,7 @@ fn on_ack(
 
 /// A quorum holds the new epoch and the leader's history (the leader's own currentEpoch
 /// durable included): the leader is established. Its whole log is now committed.
-fn try_establish(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effects) {
+fn try_establish(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut Effects) {
     let Some(epoch) = l.new_epoch else { return };
     if l.phase != Phase::Syncing || s.durable.durable_current_epoch() < epoch {
         return;
@@ -672,7 +670,7 @@ pub(super) fn touch(s: &mut Server, now_ms: i64, session: SessionId) {
 
 #[allow(clippy::too_many_arguments)]
 fn process_request(
-    s: &mut Server,
+    s: &mut Core,
     l: &mut Leader,
     now_ms: i64,
     origin: Origin,
@@ -749,9 +747,9 @@ fn process_request(
     }
 }
 
-fn sync_done(s: &mut Server, origin: Origin, session_id: SessionId, cxid: i32, out: &mut Effects) {
+fn sync_done(s: &mut Core, origin: Origin, session_id: SessionId, cxid: i32, out: &mut Effects) {
     match origin {
-        Origin::Local => clients::on_sync_done(s, session_id, cxid, out),
+        Origin::Local => s.sync_done(session_id, cxid),
         Origin::Learner(id) => out.push(Effect::Send {
             to: id,
             msg: PeerMessage::Sync { session_id, cxid },
@@ -760,7 +758,7 @@ fn sync_done(s: &mut Server, origin: Origin, session_id: SessionId, cxid: i32, o
 }
 
 /// Zab phase 3: log the proposal (group commit) and send it to every forwarding follower.
-fn propose(s: &mut Server, l: &mut Leader, hdr: TxnHeader, txn: Txn, out: &mut Effects) {
+fn propose(s: &mut Core, l: &mut Leader, hdr: TxnHeader, txn: Txn, out: &mut Effects) {
     let proposal = l.broadcast.propose(l.new_epoch.expect("epoch"), hdr, txn);
     s.log_proposal(Arc::clone(&proposal), out);
     for (id, h) in &l.learners {
@@ -776,14 +774,14 @@ fn propose(s: &mut Server, l: &mut Leader, hdr: TxnHeader, txn: Txn, out: &mut E
 }
 
 /// `Leader.tryToCommit`: commit proposals in zxid order, each once a quorum acknowledged.
-fn try_commit(s: &mut Server, l: &mut Leader, out: &mut Effects) {
+fn try_commit(s: &mut Core, l: &mut Leader, out: &mut Effects) {
     let own_ack_commits = s.config.bugs.commit_before_quorum.then_some(s.config.id);
     while let Some(proposal) = l.broadcast.next_committable(&s.quorum, own_ack_commits) {
         commit(s, l, &proposal, out);
     }
 }
 
-fn commit(s: &mut Server, l: &mut Leader, proposal: &Arc<Proposal>, out: &mut Effects) {
+fn commit(s: &mut Core, l: &mut Leader, proposal: &Arc<Proposal>, out: &mut Effects) {
     let zxid = proposal.hdr.zxid;
     // Zab phase 3: only an established leader commits, and only txns of its own epoch
     // (earlier epochs' txns were committed at establishment).
@@ -839,7 +837,7 @@ fn send_pings(l: &mut Leader, out: &mut Effects) {
 }
 
 /// Answer the syncs whose proposals are committed and whose ping round a quorum answered.
-fn complete_syncs(s: &mut Server, l: &mut Leader, out: &mut Effects) {
+fn complete_syncs(s: &mut Core, l: &mut Leader, out: &mut Effects) {
     let committed = s.tree.last_processed_zxid();
     let mut ready = Vec::new();
     let mut waiting = Vec::new();
@@ -875,7 +873,7 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
         let tick = s.config.tick_ms;
         if l.phase != Phase::Broadcast && now_ms - l.started_ms > s.config.init_limit * tick {
             // Discovery or synchronization took longer than initLimit.
-            s.go_looking(now_ms, out);
+            s.leave_role();
             return;
         }
         if now_ms >= l.next_ping_ms && s.config.bugs.leader_stops_pinging {
@@ -886,7 +884,7 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
             l.next_ping_ms = now_ms + tick / 2;
             if l.phase == Phase::Broadcast && !quorum_alive(s, l, now_ms) {
                 // Leader.lead: "Not sufficient followers synced".
-                s.go_looking(now_ms, out);
+                s.leave_role();
                 return;
             }
             send_pings(l, out);
@@ -912,7 +910,7 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
 }
 
 /// Every synced voter heard from within syncLimit, with the leader, must form a quorum.
-fn quorum_alive(s: &Server, l: &Leader, now_ms: i64) -> bool {
+fn quorum_alive(s: &Core, l: &Leader, now_ms: i64) -> bool {
     let limit = s.config.sync_limit * s.config.tick_ms;
     let mut alive: Vec<ServerId> = l
         .learners
@@ -925,7 +923,7 @@ fn quorum_alive(s: &Server, l: &Leader, now_ms: i64) -> bool {
 }
 
 /// `ContainerManager.checkContainers`: one deleteContainer txn per candidate.
-fn reap_containers(s: &mut Server, l: &mut Leader, now_ms: i64, out: &mut Effects) {
+fn reap_containers(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut Effects) {
     if s.config.bugs.no_container_reaping {
         return;
     }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Effect, Effects, Role, Server, clients};
+use super::{Core, Effect, Effects, Role, Server};
 use crate::acl::Id;
 use crate::stat::{SessionId, Zxid};
 use crate::tree::{DataTree, Snapshot};
@@ -77,7 +77,7 @@ impl Learner {
         self.phase == Phase::Broadcast
     }
 
-    fn limit_ms(&self, s: &Server) -> i64 {
+    fn limit_ms(&self, s: &Core) -> i64 {
         let ticks = if self.phase == Phase::Broadcast {
             s.config.sync_limit
         } else {
@@ -105,18 +105,16 @@ impl Learner {
     }
 }
 
-fn with_learner<R>(s: &mut Server, f: impl FnOnce(&mut Server, &mut Learner) -> R) -> Option<R> {
-    let Role::Learning(mut l) = std::mem::replace(&mut s.role, Role::Transition) else {
+/// Run `f` on the server's core and its learner state (see `leader::with_leader`).
+fn with_learner<R>(s: &mut Server, f: impl FnOnce(&mut Core, &mut Learner) -> R) -> Option<R> {
+    let Server { core, role } = s;
+    let Role::Learning(l) = role else {
         panic!(
             "server {}: learner handler outside the learning role",
-            s.config.id
+            core.config.id
         );
     };
-    let r = f(s, &mut l);
-    if matches!(s.role, Role::Transition) {
-        s.role = Role::Learning(l);
-    }
-    Some(r)
+    Some(f(core, l))
 }
 
 pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out: &mut Effects) {
@@ -152,7 +150,7 @@ pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out:
     send_info(s, leader, info_zxid, observer, out);
 }
 
-fn send_info(s: &Server, leader: ServerId, last_zxid: Zxid, observer: bool, out: &mut Effects) {
+fn send_info(s: &Core, leader: ServerId, last_zxid: Zxid, observer: bool, out: &mut Effects) {
     let info = PeerMessage::LearnerInfo {
         accepted_epoch: s.history.accepted_epoch(),
         last_zxid,
@@ -169,7 +167,7 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
     with_learner(s, |s, l| {
         if now_ms - l.last_heard_ms > l.limit_ms(s) {
             // Follower.followLeader: the leader went quiet for longer than the limit.
-            s.go_looking(now_ms, out);
+            s.leave_role();
             return;
         }
         if l.phase == Phase::Discovery && now_ms >= l.info_resend_ms {
@@ -192,7 +190,7 @@ pub(super) fn on_message(
         }
         l.last_heard_ms = now_ms;
         match msg {
-            PeerMessage::LeaderInfo { new_epoch } => on_leader_info(s, l, now_ms, new_epoch, out),
+            PeerMessage::LeaderInfo { new_epoch } => on_leader_info(s, l, new_epoch, out),
             PeerMessage::Diff { .. } if l.phase == Phase::Syncing => {
                 l.mode = Some(SyncMode::Diff { base: l.info_zxid })
             }
@@ -202,13 +200,13 @@ pub(super) fn on_message(
             PeerMessage::Snap { snapshot } if l.phase == Phase::Syncing => {
                 l.mode = Some(SyncMode::Snap(snapshot))
             }
-            PeerMessage::Propose(p) => on_propose(s, l, now_ms, p, out),
-            PeerMessage::Commit { zxid } => on_commit(s, l, now_ms, zxid, out),
-            PeerMessage::Inform(p) => on_inform(s, l, now_ms, p, out),
+            PeerMessage::Propose(p) => on_propose(s, l, p, out),
+            PeerMessage::Commit { zxid } => on_commit(s, l, zxid, out),
+            PeerMessage::Inform(p) => on_inform(s, l, p, out),
             PeerMessage::NewLeader { zxid } if l.phase == Phase::Syncing => {
-                on_new_leader(s, l, now_ms, zxid, out)
+                on_new_leader(s, l, zxid, out)
             }
-            PeerMessage::UpToDate if l.phase == Phase::Synced => on_up_to_date(s, l, now_ms, out),
+            PeerMessage::UpToDate if l.phase == Phase::Synced => on_up_to_date(s, l, out),
             PeerMessage::Ping { round, .. } => {
                 let touches = std::mem::take(&mut l.touches).into_iter().collect();
                 out.push(Effect::Send {
@@ -216,18 +214,14 @@ pub(super) fn on_message(
                     msg: PeerMessage::Ping { round, touches },
                 });
             }
-            PeerMessage::Sync { session_id, cxid } => {
-                clients::on_sync_done(s, session_id, cxid, out)
-            }
-            PeerMessage::RevalidateReply { session_id, valid } => {
-                clients::on_revalidated(s, session_id, valid, out)
-            }
+            PeerMessage::Sync { session_id, cxid } => s.sync_done(session_id, cxid),
+            PeerMessage::RevalidateReply { session_id, valid } => s.revalidated(session_id, valid),
             // Out of phase: the stream is not what Zab promises, so start over.
             PeerMessage::Diff { .. }
             | PeerMessage::Trunc { .. }
             | PeerMessage::Snap { .. }
             | PeerMessage::NewLeader { .. }
-            | PeerMessage::UpToDate => s.go_looking(now_ms, out),
+            | PeerMessage::UpToDate => s.leave_role(),
             _ => {}
         }
     });
@@ -263,7 +257,7 @@ fn sent_by_leaders(msg: &PeerMessage) -> bool {
 
 /// Zab phase 1: accept the new epoch (durably, before saying so) unless we already
 /// promised a later one.
-fn on_leader_info(s: &mut Server, l: &mut Learner, now_ms: i64, new_epoch: u32, out: &mut Effects) {
+fn on_leader_info(s: &mut Core, l: &mut Learner, new_epoch: u32, out: &mut Effects) {
     if l.phase != Phase::Discovery {
         return;
     }
@@ -291,23 +285,23 @@ fn on_leader_info(s: &mut Server, l: &mut Learner, now_ms: i64, new_epoch: u32, 
         });
     } else {
         // Learner.registerWithLeader: "Leaders epoch is less than accepted epoch".
-        s.go_looking(now_ms, out);
+        s.leave_role();
         return;
     }
     l.new_epoch = Some(new_epoch);
     l.phase = Phase::Syncing;
 }
 
-fn on_propose(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out: &mut Effects) {
+fn on_propose(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
     match l.phase {
         Phase::Syncing => l.sync_proposals.push(p),
-        Phase::Synced | Phase::Broadcast => log_and_ack(s, l, now_ms, p, out),
+        Phase::Synced | Phase::Broadcast => log_and_ack(s, l, p, out),
         Phase::Discovery => {}
     }
 }
 
 /// Zab phase 3: log the proposal and acknowledge it only once it is durable.
-fn log_and_ack(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out: &mut Effects) {
+fn log_and_ack(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
     let zxid = p.hdr.zxid;
     let last = s.last_logged_zxid();
     if zxid <= last {
@@ -317,7 +311,7 @@ fn log_and_ack(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, o
     // the stream lost messages (a link that broke unnoticed). Logging past it would ACK a
     // txn without its predecessors, so start over instead.
     if !is_next_zxid(last, zxid) {
-        s.go_looking(now_ms, out);
+        s.leave_role();
         return;
     }
     let token = s.log_proposal(Arc::clone(&p), out);
@@ -336,25 +330,25 @@ fn log_and_ack(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, o
     l.pending.logged(p);
 }
 
-fn on_commit(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut Effects) {
+fn on_commit(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
     match l.phase {
         Phase::Syncing | Phase::Synced => l.committed_upto = l.committed_upto.max(zxid),
-        Phase::Broadcast => commit_pending(s, l, now_ms, zxid, out),
+        Phase::Broadcast => commit_pending(s, l, zxid, out),
         Phase::Discovery => {}
     }
 }
 
 /// Commits arrive in zxid order for the oldest pending proposal (FollowerZooKeeperServer.commit).
-fn commit_pending(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut Effects) {
+fn commit_pending(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
     match l.pending.commit(zxid, s.history.committed()) {
         CommitStep::Apply(p) => s.apply_committed(&p, out),
         CommitStep::Stale => {}
         // ZooKeeper exits on "Committing zxid X, but next pending txn is Y"; resync instead.
-        CommitStep::OutOfOrder => s.go_looking(now_ms, out),
+        CommitStep::OutOfOrder => s.leave_role(),
     }
 }
 
-fn on_inform(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out: &mut Effects) {
+fn on_inform(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
     let zxid = p.hdr.zxid;
     match l.phase {
         Phase::Syncing => {
@@ -362,7 +356,7 @@ fn on_inform(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out
             l.committed_upto = l.committed_upto.max(zxid);
         }
         Phase::Synced => {
-            log_and_ack(s, l, now_ms, p, out);
+            log_and_ack(s, l, p, out);
             l.committed_upto = l.committed_upto.max(zxid);
         }
         Phase::Broadcast => {
@@ -381,16 +375,16 @@ fn on_inform(s: &mut Server, l: &mut Learner, now_ms: i64, p: Arc<Proposal>, out
 
 /// Zab phase 2: make the leader's history ours on disk (truncation or snapshot, the synced
 /// txns, then the new currentEpoch) and only then acknowledge NEWLEADER.
-fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: &mut Effects) {
+fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
     let epoch = epoch_of(zxid);
     if Some(epoch) != l.new_epoch {
-        s.go_looking(now_ms, out);
+        s.leave_role();
         return;
     }
     let mut records = Vec::new();
     match l.mode.take() {
         None => {
-            s.go_looking(now_ms, out);
+            s.leave_role();
             return;
         }
         Some(SyncMode::Diff { base }) => l.confirmed = base,
@@ -399,7 +393,7 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
             // leader's history lacks: it cannot be truncated, so we repair by SNAP like a
             // server whose files failed their checksums.
             s.repairing = true;
-            s.go_looking(now_ms, out);
+            s.leave_role();
             return;
         }
         Some(SyncMode::Trunc(t)) => {
@@ -493,7 +487,7 @@ fn on_new_leader(s: &mut Server, l: &mut Learner, now_ms: i64, zxid: Zxid, out: 
 }
 
 /// UPTODATE: the leader is established, so its history is committed. Install it and serve.
-fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects) {
+fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
     if let Some(snap) = l.staged_snapshot.take() {
         install(s, DataTree::from_snapshot(&snap), out);
     } else if s.tree.last_processed_zxid() > l.confirmed && !s.config.bugs.old_leader_keeps_state {
@@ -502,7 +496,7 @@ fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects
         if !rebuild(s, l.confirmed, out) {
             s.history.forget();
             install(s, DataTree::new(), out);
-            s.go_looking(now_ms, out);
+            s.leave_role();
             return;
         }
     }
@@ -542,7 +536,7 @@ fn on_up_to_date(s: &mut Server, l: &mut Learner, now_ms: i64, out: &mut Effects
     });
 }
 
-fn install(s: &mut Server, tree: DataTree, out: &mut Effects) {
+fn install(s: &mut Core, tree: DataTree, out: &mut Effects) {
     s.tree = tree;
     s.history.committed_tree(s.tree.last_processed_zxid());
     s.prep.clear();
@@ -554,7 +548,7 @@ fn install(s: &mut Server, tree: DataTree, out: &mut Effects) {
 
 /// Rebuild the tree from the last snapshot and the log up to `zxid`; false if the snapshot
 /// is already past it.
-fn rebuild(s: &mut Server, zxid: Zxid, out: &mut Effects) -> bool {
+fn rebuild(s: &mut Core, zxid: Zxid, out: &mut Effects) -> bool {
     let mut tree = s
         .history
         .snapshot()

@@ -5,6 +5,15 @@
 //! Inputs carry `now_ms` (the node's own clock, which may be skewed); outputs are
 //! [`Effect`]s in the order they must happen. Nothing here touches a clock, a socket or a
 //! file.
+//!
+//! A [`Server`] is its role (looking, leading or learning) and its [`Core`] (history,
+//! tree, disk, clients). `leader` and `learner` carry out Zab's phases (`crate::zab`) and
+//! get the core and their own state apart; to leave the role they ask
+//! (`Core::leave_role`) and the server starts an election once the input is handled.
+//! `clients` is ZooKeeper's request pipeline (connections, request order, replies,
+//! watches); it reaches Zab only through the server (`zab_submit`, `zab_touch`,
+//! `zab_revalidate`), and hears back through the core (syncs done, reconnects answered,
+//! txns applied). The three never call each other.
 
 mod clients;
 mod durable;
@@ -274,12 +283,34 @@ enum Role {
     Looking(Election),
     Leading(leader::Leader),
     Learning(learner::Learner),
-    /// Only while a role handler runs with its state taken out (see `leader::with_leader`).
-    Transition,
 }
 
+/// A server: its role (looking, leading or learning, with that role's protocol state)
+/// and everything else ([`Core`]). A role's handlers get the core and their own state
+/// apart, so they never take the role out of the server; to leave the role they ask
+/// (`Core::leave_role`), and the server starts an election once they return.
 #[derive(Debug)]
 pub struct Server {
+    core: Core,
+    role: Role,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+}
+
+/// A server's state apart from its role: configuration, history, tree, disk, clients.
+#[derive(Debug)]
+pub struct Core {
     config: ServerConfig,
     quorum: QuorumVerifier,
     durable: Durability,
@@ -288,7 +319,6 @@ pub struct Server {
     /// Committed state, the only state clients ever see.
     tree: DataTree,
     prep: Prep,
-    role: Role,
     /// The peers the current role holds a connection to (a learner: its leader; a leader:
     /// its learners), closed when the role ends.
     role_peers: std::collections::BTreeSet<ServerId>,
@@ -309,6 +339,10 @@ pub struct Server {
     was_leading: bool,
     /// Syncs confirmed during the current input, answered when it is done.
     syncs_done: Vec<(crate::stat::SessionId, i32)>,
+    /// A role handler asked to leave the role (`leave_role`).
+    leaving: bool,
+    /// The leader's answers to reconnects, heard during the current input.
+    revalidations: Vec<(crate::stat::SessionId, bool)>,
 }
 
 impl Server {
@@ -328,7 +362,18 @@ impl Server {
             .unwrap_or_default();
         let prep = Prep::new(config.prep);
         let id = config.id;
-        let server = Server {
+        let role = Role::Looking(Election::start(
+            0,
+            id,
+            quorum.clone(),
+            config.election,
+            false,
+            0,
+            0,
+            0,
+            &mut Vec::new(),
+        ));
+        let core = Core {
             durable: Durability::recovered(
                 state.accepted_epoch,
                 state.current_epoch,
@@ -337,17 +382,6 @@ impl Server {
             history: History::recovered(id, state),
             tree,
             prep,
-            role: Role::Looking(Election::start(
-                0,
-                id,
-                quorum.clone(),
-                config.election,
-                false,
-                0,
-                0,
-                0,
-                &mut Vec::new(),
-            )),
             logical_clock: 0,
             current_vote: Vote {
                 leader: id,
@@ -362,11 +396,13 @@ impl Server {
             was_leading: false,
             role_peers: Default::default(),
             syncs_done: Vec::new(),
+            leaving: false,
+            revalidations: Vec::new(),
             quorum,
             config,
         };
-        server.check_committed();
-        server
+        core.check_committed();
+        Server { core, role }
     }
 
     /// A server whose files could not be read back: it starts empty, promises nothing,
@@ -377,25 +413,9 @@ impl Server {
         server
     }
 
-    pub fn is_repairing(&self) -> bool {
-        self.repairing
-    }
-
     /// Begin: look for a leader.
     pub fn start(&mut self, now_ms: i64, out: &mut Effects) {
         self.go_looking(now_ms, out);
-    }
-
-    pub fn id(&self) -> ServerId {
-        self.config.id
-    }
-
-    pub fn config(&self) -> &ServerConfig {
-        &self.config
-    }
-
-    pub fn tree(&self) -> &DataTree {
-        &self.tree
     }
 
     pub fn state(&self) -> PeerState {
@@ -404,7 +424,6 @@ impl Server {
             Role::Leading(_) => PeerState::Leading,
             Role::Learning(l) if l.is_observer() => PeerState::Observing,
             Role::Learning(_) => PeerState::Following,
-            Role::Transition => PeerState::Looking,
         }
     }
 
@@ -414,7 +433,6 @@ impl Server {
             Role::Looking(_) => None,
             Role::Leading(_) => Some(self.config.id),
             Role::Learning(l) => Some(l.leader()),
-            Role::Transition => None,
         }
     }
 
@@ -424,35 +442,7 @@ impl Server {
             Role::Looking(_) => false,
             Role::Leading(l) => l.is_established(),
             Role::Learning(l) => l.is_serving(),
-            Role::Transition => false,
         }
-    }
-
-    pub fn accepted_epoch(&self) -> u32 {
-        self.history.accepted_epoch()
-    }
-
-    pub fn current_epoch(&self) -> u32 {
-        self.history.current_epoch()
-    }
-
-    /// The zxid of the last txn in the log (durable or not).
-    pub fn last_logged_zxid(&self) -> Zxid {
-        self.history.last_logged()
-    }
-
-    pub fn last_committed_zxid(&self) -> Zxid {
-        self.history.committed()
-    }
-
-    /// The history's committed zxid is the tree's.
-    fn check_committed(&self) {
-        assert_eq!(
-            self.history.committed(),
-            self.tree.last_processed_zxid(),
-            "server {}: its history and its tree disagree on what is committed",
-            self.config.id
-        );
     }
 
     /// The earliest time at which `on_tick` has something to do.
@@ -465,7 +455,6 @@ impl Server {
                 self.config.init_limit,
                 self.config.sync_limit,
             )),
-            Role::Transition => None,
         }
     }
 
@@ -473,6 +462,7 @@ impl Server {
 
     pub fn on_tick(&mut self, now_ms: i64, out: &mut Effects) {
         self.input_tick(now_ms, out);
+        self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
     }
 
@@ -486,7 +476,6 @@ impl Server {
             }
             Role::Leading(_) => leader::on_tick(self, now_ms, out),
             Role::Learning(_) => learner::on_tick(self, now_ms, out),
-            Role::Transition => unreachable!("inputs never arrive mid-transition"),
         }
     }
 
@@ -498,6 +487,7 @@ impl Server {
         out: &mut Effects,
     ) {
         self.input_peer_message(now_ms, from, msg, out);
+        self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
     }
 
@@ -513,7 +503,7 @@ impl Server {
             return;
         }
         match &self.role {
-            Role::Looking(_) | Role::Transition => {}
+            Role::Looking(_) => {}
             Role::Leading(_) => leader::on_message(self, now_ms, from, msg, out),
             Role::Learning(_) => learner::on_message(self, now_ms, from, msg, out),
         }
@@ -523,12 +513,13 @@ impl Server {
     /// is lost, so a learner must resynchronize.
     pub fn on_peer_disconnected(&mut self, now_ms: i64, peer: ServerId, out: &mut Effects) {
         self.input_peer_disconnected(now_ms, peer, out);
+        self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
     }
 
     fn input_peer_disconnected(&mut self, now_ms: i64, peer: ServerId, out: &mut Effects) {
         match &self.role {
-            Role::Looking(_) | Role::Transition => {}
+            Role::Looking(_) => {}
             Role::Leading(_) => leader::on_learner_lost(self, now_ms, peer, out),
             Role::Learning(l) => {
                 if l.leader() == peer {
@@ -540,6 +531,7 @@ impl Server {
 
     pub fn on_persisted(&mut self, now_ms: i64, token: u64, out: &mut Effects) {
         self.input_persisted(now_ms, token, out);
+        self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
     }
 
@@ -563,6 +555,7 @@ impl Server {
         out: &mut Effects,
     ) {
         self.input_client_message(now_ms, conn, msg, out);
+        self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
     }
 
@@ -577,7 +570,8 @@ impl Server {
     }
 
     pub fn on_client_disconnected(&mut self, _now_ms: i64, conn: ConnId) {
-        self.clients.disconnected(conn, &mut self.tree);
+        let core = &mut self.core;
+        core.clients.disconnected(conn, &mut core.tree);
     }
 
     // ----- election -----
@@ -591,7 +585,8 @@ impl Server {
         let voting = !self.config.is_observer() && !self.repairing;
         match &mut self.role {
             Role::Looking(election) => {
-                let from_non_voter = !self.quorum.is_voter(from) || n.state == PeerState::Observing;
+                let from_non_voter =
+                    !self.core.quorum.is_voter(from) || n.state == PeerState::Observing;
                 let behind =
                     n.state == PeerState::Looking && n.election_epoch < election.logical_clock();
                 if voting && (from_non_voter || behind) {
@@ -655,13 +650,26 @@ impl Server {
         }
     }
 
+    /// A role handler asked to leave its role during this input: leave it now. Handlers
+    /// ask as their last step, so the election starts where they would have started it.
+    fn settle(&mut self, now_ms: i64, out: &mut Effects) {
+        for (session, valid) in std::mem::take(&mut self.core.revalidations) {
+            clients::on_revalidated(self, session, valid, out);
+        }
+        if std::mem::take(&mut self.core.leaving) {
+            self.go_looking(now_ms, out);
+        }
+    }
+
     /// Leave any role and start an election. Client connections close: a server that is not
     /// synced with a leader serves nobody.
     fn go_looking(&mut self, now_ms: i64, out: &mut Effects) {
+        self.core.leaving = false;
         for peer in std::mem::take(&mut self.role_peers) {
             out.push(Effect::Disconnect { peer });
         }
-        self.clients.close_all(&mut self.tree, out);
+        let core = &mut self.core;
+        core.clients.close_all(&mut core.tree, out);
         self.prep.clear();
         if self.config.bugs.old_leader_keeps_state && self.was_leading {
             // ZOOKEEPER-2845: the deposed leader keeps its uncommitted proposals applied.
@@ -696,6 +704,118 @@ impl Server {
             leader: None,
         });
         self.on_election_effects(now_ms, eff, out);
+    }
+}
+
+// ----- the request pipeline's one way into Zab -----
+impl Server {
+    /// A client's write, sync or session change: the leader proposes it, a learner forwards
+    /// it to its leader; a server that is looking serves no one.
+    fn zab_submit(
+        &mut self,
+        now_ms: i64,
+        session: crate::stat::SessionId,
+        cxid: i32,
+        request: crate::zab::messages::LearnerRequest,
+        auth: Vec<crate::acl::Id>,
+        out: &mut Effects,
+    ) {
+        match self.role {
+            Role::Leading(_) => leader::submit(self, now_ms, session, cxid, request, auth, out),
+            Role::Learning(_) => learner::forward(self, session, cxid, request, auth, out),
+            Role::Looking(_) => {}
+        }
+    }
+
+    /// A client touched its session (the leader's session tracker, or a learner's touches
+    /// reported with its next PING).
+    fn zab_touch(&mut self, now_ms: i64, session: crate::stat::SessionId, timeout_ms: i32) {
+        match self.role {
+            Role::Leading(_) => leader::touch(self, now_ms, session),
+            Role::Learning(_) => learner::touch(self, session, timeout_ms),
+            Role::Looking(_) => {}
+        }
+    }
+
+    /// Whether a reconnecting session is live: the leader answers at once; a learner asks
+    /// its leader (None), and the answer comes back as `Core::revalidated`.
+    fn zab_revalidate(
+        &mut self,
+        now_ms: i64,
+        session: crate::stat::SessionId,
+        timeout_ms: i32,
+        out: &mut Effects,
+    ) -> Option<bool> {
+        match self.role {
+            Role::Leading(_) => Some(leader::revalidate(self, now_ms, session)),
+            _ => {
+                learner::revalidate(self, session, timeout_ms, out);
+                None
+            }
+        }
+    }
+}
+
+impl Core {
+    /// A role handler leaves its role: the server starts an election as soon as the
+    /// handler returns (`Server::go_looking`). Handlers return right after asking.
+    fn leave_role(&mut self) {
+        self.leaving = true;
+    }
+
+    /// Zab says a sync is done: every write committed before it has been applied here.
+    /// The request pipeline answers it once the input is handled (`clients::release_syncs`).
+    fn sync_done(&mut self, session: crate::stat::SessionId, cxid: i32) {
+        self.syncs_done.push((session, cxid));
+    }
+
+    /// The leader answered a reconnect; the request pipeline hears of it once the input is
+    /// handled (`Server::settle`).
+    fn revalidated(&mut self, session: crate::stat::SessionId, valid: bool) {
+        self.revalidations.push((session, valid));
+    }
+
+    pub fn is_repairing(&self) -> bool {
+        self.repairing
+    }
+
+    pub fn id(&self) -> ServerId {
+        self.config.id
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    pub fn accepted_epoch(&self) -> u32 {
+        self.history.accepted_epoch()
+    }
+
+    pub fn current_epoch(&self) -> u32 {
+        self.history.current_epoch()
+    }
+
+    /// The zxid of the last txn in the log (durable or not).
+    pub fn last_logged_zxid(&self) -> Zxid {
+        self.history.last_logged()
+    }
+
+    pub fn last_committed_zxid(&self) -> Zxid {
+        self.history.committed()
+    }
+
+    /// The history's committed zxid is the tree's.
+    fn check_committed(&self) {
+        assert_eq!(
+            self.history.committed(),
+            self.tree.last_processed_zxid(),
+            "server {}: its history and its tree disagree on what is committed",
+            self.config.id
+        );
     }
 
     // ----- shared helpers -----
