@@ -10,6 +10,9 @@ mod net;
 
 use std::collections::BTreeSet;
 
+use rand::{Rng as _, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
 use net::{Net, create, ephemeral, get_data, set_data, sync};
 use zksim_core::client::{ClientConfig, Outcome};
 use zksim_core::error::ErrorCode;
@@ -21,23 +24,17 @@ const VOTERS: [ServerId; 5] = [1, 2, 3, 4, 5];
 const OBSERVERS: [ServerId; 2] = [6, 7];
 const ALL: [ServerId; 7] = [1, 2, 3, 4, 5, 6, 7];
 
-/// xorshift64* (Vigna): small, seeded, and the same on every platform.
-struct Rng(u64);
+/// The schedule's choices, from the seed by ChaCha8 (rand_chacha), the generator every
+/// seeded part of zksim uses.
+struct Rng(ChaCha8Rng);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        Rng(ChaCha8Rng::seed_from_u64(seed))
     }
 
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.gen_range(0..n)
     }
 
     fn pick<T: Copy>(&mut self, items: &[T]) -> T {

@@ -1,24 +1,24 @@
-//! The fuzzer's random numbers: SplitMix64, so that a run is a pure function of its seed
-//! and the corpus it starts from, with no dependency to install.
+//! The fuzzer's random numbers: ChaCha8 (rand_chacha) from the seed, the generator every
+//! seeded part of zksim uses, so that a run is a pure function of its seed and the corpus
+//! it starts from.
 
-/// A SplitMix64 generator (Steele, Lea and Flood, "Fast splittable pseudorandom number
-/// generators", OOPSLA 2014).
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
 #[derive(Clone, Debug)]
 pub struct Rng {
-    state: u64,
+    state: ChaCha8Rng,
 }
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng { state: seed }
+        Rng {
+            state: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.state.next_u64()
     }
 
     /// A number in `0..n`; 0 when `n` is 0.

@@ -56,24 +56,23 @@ fn extend<M: Model>(
     false
 }
 
-/// splitmix64: a small deterministic generator, so every case is reproducible by seed.
-pub struct Rng(u64);
+/// ChaCha8 (rand_chacha) from the seed, the generator every seeded part of zksim uses, so
+/// every case is reproducible by seed.
+pub struct Rng(rand_chacha::ChaCha8Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        use rand::SeedableRng;
+        Self(rand_chacha::ChaCha8Rng::seed_from_u64(seed))
     }
 
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        rand::RngCore::next_u64(&mut self.0)
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        use rand::Rng as _;
+        self.0.gen_range(0..n)
     }
 
     pub fn one_in(&mut self, n: u64) -> bool {
