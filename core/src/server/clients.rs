@@ -637,6 +637,12 @@ pub(super) fn on_applied(
                 timeout_ms,
             } = s.clients.conns[&conn].state
             {
+                // The connection creating a session is the one indexed under it.
+                assert_eq!(
+                    session, proposal.hdr.session_id,
+                    "server {}: createSession {:#x} applied for connection {conn} creating {session:#x}",
+                    s.config.id, proposal.hdr.session_id
+                );
                 set_state(
                     s,
                     conn,

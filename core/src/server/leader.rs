@@ -135,6 +135,12 @@ fn with_leader<R>(s: &mut Server, f: impl FnOnce(&mut Core, &mut Leader) -> R) -
 }
 
 pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
+    // The election that chose us started by closing every connection of the last role.
+    assert!(
+        s.role_peers.is_empty(),
+        "server {}: leading with connections of an earlier role",
+        s.config.id
+    );
     let tick = s.config.tick_ms;
     let l = Leader {
         phase: Phase::Discovery,

@@ -120,6 +120,13 @@ fn with_learner<R>(s: &mut Server, f: impl FnOnce(&mut Core, &mut Learner) -> R)
 pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out: &mut Effects) {
     let observer = s.config.is_observer();
     let info_zxid = s.last_logged_zxid();
+    // The election that chose the leader started by closing every connection of the last
+    // role (Learner.shutdown).
+    assert!(
+        s.role_peers.is_empty() && leader != s.config.id,
+        "server {}: following {leader} with connections of an earlier role",
+        s.config.id
+    );
     s.role_peers.insert(leader);
     s.role = Role::Learning(Learner {
         leader,
@@ -539,6 +546,7 @@ fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
 fn install(s: &mut Core, tree: DataTree, out: &mut Effects) {
     s.tree = tree;
     s.history.committed_tree(s.tree.last_processed_zxid());
+    assert_eq!(s.history.committed(), s.tree.last_processed_zxid());
     s.prep.clear();
     out.push(Effect::InstalledSnapshot {
         zxid: s.tree.last_processed_zxid(),

@@ -210,6 +210,12 @@ impl Election {
         if let Some(at) = self.finalize_at_ms {
             if now_ms >= at {
                 self.finalize_at_ms = None;
+                // FastLeaderElection.lookForLeader decides on a vote of the current round.
+                assert_eq!(
+                    self.proposal.election_epoch, self.logical_clock,
+                    "server {}: deciding on a vote of another round",
+                    self.id
+                );
                 out.push(ElectionEffect::Decided {
                     vote: self.proposal,
                 });
