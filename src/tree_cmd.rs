@@ -14,16 +14,33 @@ pub enum TreeCommand {
     Replay {
         /// The operations file.
         file: PathBuf,
+        /// Refuse an operations file larger than this, in MB (the file, its parsed
+        /// operations and the tree it builds are held at once).
+        #[arg(long, value_name = "MB", default_value_t = MAX_FILE_MB_DEFAULT)]
+        max_file_mb: u64,
     },
 }
 
+/// The largest operations file `tree replay` reads by default.
+pub const MAX_FILE_MB_DEFAULT: u64 = 256;
+
 pub fn run(cmd: TreeCommand) -> ExitCode {
     match cmd {
-        TreeCommand::Replay { file } => replay_file(&file),
+        TreeCommand::Replay { file, max_file_mb } => replay_file(&file, max_file_mb),
     }
 }
 
-fn replay_file(file: &PathBuf) -> ExitCode {
+fn replay_file(file: &PathBuf, max_file_mb: u64) -> ExitCode {
+    if let Ok(meta) = std::fs::metadata(file) {
+        if meta.is_file() && meta.len() > max_file_mb.saturating_mul(1 << 20) {
+            errln!(
+                "zksim tree replay: {}: {} MB is over the {max_file_mb} MB a replay reads; raise --max-file-mb on a machine with the memory",
+                file.display(),
+                meta.len().div_ceil(1 << 20)
+            );
+            return ExitCode::from(2);
+        }
+    }
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(e) => {
@@ -31,24 +48,24 @@ fn replay_file(file: &PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let results = match replay::replay_text(&text) {
-        Ok(results) => results,
-        Err(e) => {
-            errln!("zksim tree replay: {}: {e}", file.display());
-            return ExitCode::from(2);
-        }
-    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for (i, r) in results.iter().enumerate() {
+    let mut written = true;
+    let mut i = 0;
+    // Each result is printed as it is made: results are never all held at once.
+    let replayed = replay::replay_each(&text, |r| {
         if let Some(message) = &r.message {
             errln!("operation {i}: {message}");
         }
-        if writeln!(out, "{}", r.json).is_err() {
-            return ExitCode::from(2);
-        }
+        i += 1;
+        written = writeln!(out, "{}", r.json).is_ok();
+        written
+    });
+    if let Err(e) = replayed {
+        errln!("zksim tree replay: {}: {e}", file.display());
+        return ExitCode::from(2);
     }
-    if out.flush().is_err() {
+    if !written || out.flush().is_err() {
         return ExitCode::from(2);
     }
     ExitCode::SUCCESS

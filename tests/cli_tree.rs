@@ -100,3 +100,50 @@ fn an_invalid_argument_is_explained_on_stderr() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("must not end with '/'"), "{stderr}");
 }
+
+// An operations file past `--max-file-mb` is refused before it is read; results are
+// printed as they are made, so a small file of large reads streams (1,500 getData of a
+// 1 MB node is 1.5 GB of output, which the replay once held whole before printing).
+#[test]
+fn replay_bounds_its_input_and_streams_its_output() {
+    let mut text = String::from("{\"s\":1,\"op\":\"connect\"}\n");
+    text.push_str(&format!(
+        "{{\"s\":1,\"op\":\"create\",\"path\":\"/a\",\"data\":\"{}\"}}\n",
+        "x".repeat(3 << 20)
+    ));
+    let big = temp_file("big.jsonl", &text);
+    let big = big.to_str().expect("UTF-8");
+    let o = zksim(&["tree", "replay", "--max-file-mb", "1", big]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("4 MB is over the 1 MB a replay reads"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+    // Over the 1 MB data limit, the create fails with BADARGUMENTS, as ZooKeeper's does.
+    let o = zksim(&["tree", "replay", big]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("BADARGUMENTS")),
+        "{out}"
+    );
+
+    let mut reads = String::from("{\"s\":1,\"op\":\"connect\"}\n");
+    reads.push_str(&format!(
+        "{{\"s\":1,\"op\":\"create\",\"path\":\"/a\",\"data\":\"{}\"}}\n",
+        "x".repeat(1000)
+    ));
+    for _ in 0..50 {
+        reads.push_str("{\"s\":1,\"op\":\"get_data\",\"path\":\"/a\"}\n");
+    }
+    let file = temp_file("reads.jsonl", &reads);
+    let o = zksim(&["tree", "replay", file.to_str().expect("UTF-8")]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 52);
+    assert!(out.lines().skip(2).all(|l| l.contains(&"x".repeat(1000))));
+}

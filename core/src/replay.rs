@@ -660,11 +660,25 @@ fn acl_json(acl: &[Acl]) -> Value {
 
 /// Replay a whole file's text: every result line, or the first input error.
 pub fn replay_text(text: &str) -> Result<Vec<Rendered>, ReplayError> {
+    let mut results = Vec::new();
+    replay_each(text, |r| {
+        results.push(r);
+        true
+    })?;
+    Ok(results)
+}
+
+/// Replay a whole file's text, handing each result to `sink` as it is made (a read's
+/// result can be far larger than its line: a getData of a 1 MB node, repeated, would
+/// otherwise pile up), until `sink` says stop. Every line is parsed first: input with an
+/// error anywhere is refused before any result.
+pub fn replay_each(text: &str, mut sink: impl FnMut(Rendered) -> bool) -> Result<(), ReplayError> {
     let lines = parse(text)?;
     let mut replayer = Replayer::new();
-    Ok(lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| replayer.step(i, &l.op))
-        .collect())
+    for (i, l) in lines.iter().enumerate() {
+        if !sink(replayer.step(i, &l.op)) {
+            break;
+        }
+    }
+    Ok(())
 }
