@@ -326,7 +326,10 @@ fn judge_valid(scenario: &Scenario, options: &RunOptions) -> (Judgement, Option<
             format!("the run's history is malformed: {e}"),
         )),
         Ok(h) => {
-            let verdict = check_all(&h, run_check_options());
+            let mut verdict = check_all(&h, run_check_options());
+            if j.budget.is_some() {
+                drop_progress(&mut verdict);
+            }
             for o in &verdict.outcomes {
                 match &o.verdict {
                     Verdict::Violated { findings, .. } => j.violations.push((
@@ -344,6 +347,14 @@ fn judge_valid(scenario: &Scenario, options: &RunOptions) -> (Judgement, Option<
         }
     }
     (j, Some(report))
+}
+
+/// A run its budget stopped never reached its fault-free phase as planned: progress (a
+/// liveness property) is not judged on it, only safety.
+pub fn drop_progress(verdict: &mut zksim_checker::props::Report) {
+    verdict
+        .outcomes
+        .retain(|o| o.property != zksim_checker::props::Property::Progress);
 }
 
 /// The invariants of the recipe the run's clients ran, judged from its history: each one

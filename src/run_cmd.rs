@@ -237,7 +237,10 @@ fn print_verdict(r: &RunReport) -> bool {
         let counts: Vec<String> = rr.counts.iter().map(|(w, n)| format!("{w} {n}")).collect();
         outln!("  recipe {}: {}", rr.recipe, counts.join(", "));
     }
-    let verdict = zksim_checker::check_all(&history, crate::judge::run_check_options());
+    let mut verdict = zksim_checker::check_all(&history, crate::judge::run_check_options());
+    if r.budget_exceeded.is_some() {
+        crate::judge::drop_progress(&mut verdict);
+    }
     let recipe_holds = recipe.as_ref().is_none_or(|rr| rr.holds());
     if verdict.holds() && recipe_holds {
         let checked: usize = verdict.outcomes.iter().map(|o| o.checked).sum();

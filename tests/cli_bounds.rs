@@ -196,6 +196,10 @@ fn a_spent_memory_budget_fails_the_run() {
         "{text}"
     );
     assert!(text.contains("MB, over its 1 MB"), "{text}");
+    // Stopped early, the run never reached its fault-free phase: progress, a liveness
+    // property, is not judged (it once reported requests cut off by the stop as unanswered).
+    assert!(!text.contains("progress"), "{text}");
+    assert!(text.contains("properties: all 12 hold"), "{text}");
 }
 
 // Ranges of any size are arithmetic: a shard of one seed out of 2^64 - 1 runs that seed
@@ -356,9 +360,11 @@ fn unbounded_scenario_fields_are_refused() {
 #[test]
 fn jobs_share_a_bound_on_memory_without_changing_any_outcome() {
     let dir = TempDir::new("admission");
+    // Runs that each hold about 130 to 180 MB (16 KB values, pipelined): two at once
+    // hold more than the 96 MB the later one may.
     let big = dir.scenario(
         "big.json",
-        r#", "memory_mb_max": 160,
+        r#", "memory_mb_max": 400,
             "workload": {"value_bytes_max": 16384, "pipeline": 16, "keys": 2000}"#,
     );
     let sweep = |jobs: &str| {
@@ -372,9 +378,9 @@ fn jobs_share_a_bound_on_memory_without_changing_any_outcome() {
             "--jobs",
             jobs,
         ]);
-        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
-        let outcomes: Vec<(u64, u64, String)> = v["runs"]
+        let outcomes: Vec<(u64, u64, u64)> = v["runs"]
             .as_array()
             .expect("runs")
             .iter()
@@ -382,7 +388,7 @@ fn jobs_share_a_bound_on_memory_without_changing_any_outcome() {
                 (
                     r["seed"].as_u64().expect("seed"),
                     r["events"].as_u64().expect("events"),
-                    r["budget"].as_str().unwrap_or("").to_string(),
+                    r["held_mb"].as_u64().expect("held_mb"),
                 )
             })
             .collect();
@@ -396,12 +402,12 @@ fn jobs_share_a_bound_on_memory_without_changing_any_outcome() {
     let (alone, waits, _) = sweep("1");
     assert_eq!(waits, 0, "one job never waits");
     assert!(
-        alone.iter().all(|(_, _, b)| b.contains("over its 160 MB")),
-        "every run grows to its budget: {alone:?}"
+        alone.iter().filter(|(_, _, mb)| *mb > 96).count() >= 2,
+        "runs large enough to wait: {alone:?}"
     );
     let (together, waits, clamped) = sweep("2");
     assert_eq!(alone, together, "outcomes changed with the jobs");
     if !clamped {
-        assert!(waits > 0, "two runs of 160 MB at once never waited");
+        assert!(waits > 0, "two runs of over 96 MB at once never waited");
     }
 }

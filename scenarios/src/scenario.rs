@@ -288,9 +288,9 @@ pub const MAX_EVENTS_LIMIT: u64 = 100_000_000;
 /// can stop it. At 16 KB a run at every maximum peaks below 1.6 GB (docs/scenarios.md).
 pub const VALUE_BYTES_LIMIT: u32 = 16 * 1024;
 
-/// The default budget of memory per run, in MB of what the run holds (estimated). A
-/// process's peak is up to about 2 times the estimate (messages in flight, every server's
-/// tree), so a run stays under 2 GB, and two jobs do too since they share a bound
+/// The default budget of memory per run, in MB of what the run holds (estimated: history,
+/// disks, trees). A process's peak is up to about 2 times the estimate (messages in
+/// flight, the checker's index), so a run stays under 2 GB, and two jobs do too since they share a bound
 /// (sim::admission; docs/scenarios.md has the measurements).
 pub const MEMORY_MB_DEFAULT: u64 = 768;
 

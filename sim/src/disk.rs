@@ -20,6 +20,12 @@ use zksim_core::log::{self, DurableRecord, File};
 /// whether it replaces the log (a reset).
 type Unsynced = (u64, Vec<(File, Vec<u8>)>, bool);
 
+/// How many snapshots a disk keeps: recovery reads only the newest, and the one before it
+/// stays while the next is written. ZooKeeper's PurgeTxnLog keeps `snapRetainCount` (at
+/// least 3) when autopurge runs; here the disk is memory, and a run that kept every
+/// snapshot of its tree grew without bound (swarm seed 3008: 853 MB).
+pub const SNAPSHOTS_KEPT: usize = 2;
+
 /// One server's disk.
 #[derive(Clone, Debug, Default)]
 pub struct ServerDisk {
@@ -31,6 +37,9 @@ pub struct ServerDisk {
     pub slow_fsync_ms: Option<u64>,
     pub bytes_written: u64,
     pub syncs: u64,
+    /// The encoded size of the newest durable snapshot: about what the server's tree holds
+    /// in memory (for the run's budget).
+    pub newest_snapshot_bytes: u64,
 }
 
 impl ServerDisk {
@@ -43,8 +52,9 @@ impl ServerDisk {
         bytes
     }
 
-    /// fsync: the cached writes up to `token` become durable, in order.
-    pub fn sync(&mut self, token: u64) {
+    /// fsync: the cached writes up to `token` become durable, in order. Returns the bytes
+    /// of old snapshots dropped (only the newest `SNAPSHOTS_KEPT` are kept).
+    pub fn sync(&mut self, token: u64) -> u64 {
         let (done, rest): (Vec<_>, Vec<_>) = self.cache.drain(..).partition(|(t, ..)| *t <= token);
         self.cache = rest;
         for (_, records, reset) in done {
@@ -53,6 +63,9 @@ impl ServerDisk {
             }
             for (file, bytes) in records {
                 self.bytes_written += bytes.len() as u64;
+                if file == File::Snapshots {
+                    self.newest_snapshot_bytes = bytes.len() as u64;
+                }
                 let f = self.files.entry(file).or_default();
                 if file.is_replaced() {
                     *f = bytes;
@@ -62,6 +75,24 @@ impl ServerDisk {
             }
             self.syncs += 1;
         }
+        self.drop_old_snapshots()
+    }
+
+    /// Keep the newest `SNAPSHOTS_KEPT` snapshots: what recovery reads, the newest intact
+    /// snapshot, is unchanged. A file with a torn or corrupt frame is left whole.
+    fn drop_old_snapshots(&mut self) -> u64 {
+        let Some(bytes) = self.files.get_mut(&File::Snapshots) else {
+            return 0;
+        };
+        let Some(starts) = log::frame_starts(bytes) else {
+            return 0;
+        };
+        if starts.len() <= SNAPSHOTS_KEPT {
+            return 0;
+        }
+        let keep_from = starts[starts.len() - SNAPSHOTS_KEPT];
+        bytes.drain(..keep_from);
+        keep_from as u64
     }
 
     /// A crash: the cache is lost. With `tear`, the first cached record of an append-only

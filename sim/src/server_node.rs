@@ -165,17 +165,20 @@ impl NodeState {
                 if incarnation != self.incarnation {
                     return;
                 }
-                disks
-                    .lock()
-                    .expect("disks")
-                    .by_node
-                    .entry(self.node)
-                    .or_default()
-                    .sync(token);
+                let (dropped, tree_bytes) = {
+                    let mut d = disks.lock().expect("disks");
+                    let disk = d.by_node.entry(self.node).or_default();
+                    (disk.sync(token), disk.newest_snapshot_bytes)
+                };
                 let (ready, held): (Vec<_>, Vec<_>) =
                     self.held.drain(..).partition(|(t, ..)| *t <= token);
                 self.held = held;
                 let mut w = world.lock();
+                // The budget counts what the disks hold (old snapshots dropped are freed),
+                // and each server's tree and its snapshot in memory, twice the newest
+                // snapshot's size.
+                w.budget.disk_bytes = w.budget.disk_bytes.saturating_sub(dropped);
+                w.budget.tree_bytes.insert(self.id, 2 * tree_bytes);
                 for (_, to, msg) in ready {
                     w.peer_send(self.id, to, msg);
                 }

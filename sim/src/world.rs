@@ -239,8 +239,10 @@ pub struct Budget {
     pub max_events: u64,
     pub events: u64,
     pub max_bytes: u64,
-    /// Bytes the servers wrote to their disks (the model keeps every file whole).
+    /// Bytes the servers' disks hold (written, less the old snapshots dropped).
     pub disk_bytes: u64,
+    /// What each server's tree holds in memory, estimated from its newest snapshot.
+    pub tree_bytes: BTreeMap<ServerId, u64>,
     /// What the run last reported holding to the process's admission (`admission::hold`).
     pub admitted_bytes: u64,
     /// Why the run stopped, set once when the budget is spent.
@@ -509,7 +511,7 @@ impl World {
 
     /// What the run holds in memory until it is judged, in estimated bytes.
     pub fn held_bytes(&self) -> u64 {
-        self.history.bytes() + self.budget.disk_bytes
+        self.history.bytes() + self.budget.disk_bytes + self.budget.tree_bytes.values().sum::<u64>()
     }
 
     fn spend(&mut self, events: u64) {
@@ -527,12 +529,13 @@ impl World {
         }
         let memory = if held > self.budget.max_bytes {
             format!(
-                ", holding {} MB, over its {} MB (a history of {} events, {} MB; disks {} MB)",
+                ", holding {} MB, over its {} MB (a history of {} events, {} MB; disks {} MB; trees {} MB)",
                 held >> 20,
                 self.budget.max_bytes >> 20,
                 self.history.len(),
                 self.history.bytes() >> 20,
-                self.budget.disk_bytes >> 20
+                self.budget.disk_bytes >> 20,
+                self.budget.tree_bytes.values().sum::<u64>() >> 20
             )
         } else {
             String::new()

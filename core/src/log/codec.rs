@@ -112,6 +112,23 @@ pub fn torn_tail_at(bytes: &[u8]) -> Option<usize> {
     None
 }
 
+/// Where each frame begins, when every frame is intact to the end of the bytes; None when
+/// one is torn or corrupt.
+pub fn frame_starts(bytes: &[u8]) -> Option<Vec<usize>> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match frame(&bytes[at..]) {
+            Frame::Intact { len, .. } => {
+                starts.push(at);
+                at += len;
+            }
+            Frame::Incomplete(_) | Frame::Corrupt(_) => return None,
+        }
+    }
+    Some(starts)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

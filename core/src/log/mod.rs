@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use codec::{DecodeError, decode_all, encode, torn_tail_at};
+pub use codec::{DecodeError, decode_all, encode, frame_starts, torn_tail_at};
 
 use crate::stat::Zxid;
 use crate::tree::Snapshot;
@@ -93,12 +93,16 @@ pub struct DurableState {
 
 impl DurableState {
     pub fn last_logged_zxid(&self) -> Zxid {
-        self.log
-            .last()
-            .map(|p| p.hdr.zxid)
-            .or(self.snapshot.as_ref().map(|s| s.zxid))
-            .unwrap_or(0)
+        last_on_file(&self.log, self.snapshot.as_ref())
     }
+}
+
+/// The zxid of the last txn on file: the log's last, else the snapshot's, else 0.
+pub fn last_on_file(log: &[Arc<Proposal>], snapshot: Option<&Arc<Snapshot>>) -> Zxid {
+    log.last()
+        .map(|p| p.hdr.zxid)
+        .or(snapshot.map(|s| s.zxid))
+        .unwrap_or(0)
 }
 
 /// Why a server's files could not be read back.

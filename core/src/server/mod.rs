@@ -642,6 +642,14 @@ impl Server {
         if let Role::Looking(e) = &self.role {
             self.logical_clock = e.logical_clock();
         }
+        // FastLeaderElection counts only voters' notifications for voters: the leader it
+        // decides on is a voter.
+        assert!(
+            self.core.quorum.is_voter(vote.leader),
+            "server {}: decided on non-voter {}",
+            self.config.id,
+            vote.leader
+        );
         self.current_vote = vote;
         if vote.leader == self.config.id {
             leader::become_leader(self, now_ms, out);
@@ -698,6 +706,13 @@ impl Server {
         election.vote_order_bug = self.config.bugs.vote_order_not_total;
         self.logical_clock = election.logical_clock();
         self.role = Role::Looking(election);
+        // A server that is looking holds no connection of a role and serves no client
+        // (QuorumPeer.run: LOOKING shuts the last role's server down).
+        assert!(
+            self.role_peers.is_empty() && self.clients.connection_count() == 0,
+            "server {}: looking with connections open",
+            self.config.id
+        );
         out.push(Effect::Role {
             state: PeerState::Looking,
             epoch: self.history.current_epoch(),

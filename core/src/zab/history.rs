@@ -88,11 +88,7 @@ impl History {
 
     /// The zxid of the last txn on file: the log's last, else the snapshot's.
     pub fn last_on_file(&self) -> Zxid {
-        self.log
-            .last()
-            .map(|p| p.hdr.zxid)
-            .or(self.snapshot.as_ref().map(|s| s.zxid))
-            .unwrap_or(0)
+        crate::log::last_on_file(&self.log, self.snapshot.as_ref())
     }
 
     /// The zxid of the last txn this server has, logged or committed.
