@@ -7,7 +7,7 @@
 //! first line names the property), 2 anything else (a file that cannot be read or parsed,
 //! a verdict the search budget could not reach). See docs/checker.md.
 
-use crate::output::{errln, out, outln};
+use crate::output::{check_file_size, errln, out, outln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,30 +64,13 @@ impl From<FormatArg> for Format {
     }
 }
 
-/// A regular file past `--max-file-mb` is refused before it is read (a pipe is read as it
-/// comes; a file that cannot be read is reported when it is opened).
-fn check_size(args: &CheckArgs) -> Result<(), String> {
-    let Ok(meta) = std::fs::metadata(&args.file) else {
-        return Ok(());
-    };
-    let limit = args.max_file_mb.saturating_mul(1 << 20);
-    if meta.is_file() && meta.len() > limit {
-        return Err(format!(
-            "{}: {} MB is over the {} MB a check reads (it holds about 2.3 times the file in memory); raise --max-file-mb on a machine with the memory",
-            args.file.display(),
-            meta.len().div_ceil(1 << 20),
-            args.max_file_mb
-        ));
-    }
-    Ok(())
-}
-
 /// A violation (or, with --format, not linearizable).
 const NOT_LINEARIZABLE: u8 = 1;
 const CANNOT_DECIDE: u8 = 2;
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    if let Err(e) = check_size(&args) {
+    let why = "it holds about 2.3 times the file in memory";
+    if let Err(e) = check_file_size(&args.file, args.max_file_mb, "a check", why) {
         errln!("zksim check: {e}");
         return ExitCode::from(CANNOT_DECIDE);
     }

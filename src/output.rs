@@ -71,6 +71,23 @@ pub fn check_writable_file(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Check, before reading it, that the regular file `path` is at most `max_mb` MB (what
+/// `reader` reads, with `why` it holds more than the file); a pipe is read as it comes,
+/// and a file that cannot be read is reported when it is opened.
+pub fn check_file_size(path: &Path, max_mb: u64, reader: &str, why: &str) -> Result<(), String> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if meta.is_file() && meta.len() > max_mb.saturating_mul(1 << 20) {
+        return Err(format!(
+            "{}: {} MB is over the {max_mb} MB {reader} reads ({why}); raise --max-file-mb on a machine with the memory",
+            path.display(),
+            meta.len().div_ceil(1 << 20),
+        ));
+    }
+    Ok(())
+}
+
 /// Check, before a long run, that files can be written in the folder `dir` (made if
 /// missing).
 pub fn check_writable_dir(dir: &Path) -> Result<(), String> {

@@ -1,6 +1,6 @@
 //! `zksim tree replay`: apply a JSON-lines file of operations to a fresh data tree.
 
-use crate::output::errln;
+use crate::output::{check_file_size, errln};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,15 +31,10 @@ pub fn run(cmd: TreeCommand) -> ExitCode {
 }
 
 fn replay_file(file: &PathBuf, max_file_mb: u64) -> ExitCode {
-    if let Ok(meta) = std::fs::metadata(file) {
-        if meta.is_file() && meta.len() > max_file_mb.saturating_mul(1 << 20) {
-            errln!(
-                "zksim tree replay: {}: {} MB is over the {max_file_mb} MB a replay reads; raise --max-file-mb on a machine with the memory",
-                file.display(),
-                meta.len().div_ceil(1 << 20)
-            );
-            return ExitCode::from(2);
-        }
+    let why = "the file, its operations and the tree are held at once";
+    if let Err(e) = check_file_size(file, max_file_mb, "a replay", why) {
+        errln!("zksim tree replay: {e}");
+        return ExitCode::from(2);
     }
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,

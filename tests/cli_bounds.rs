@@ -5,52 +5,22 @@
 //! fields that would not fit in memory are refused. Nothing here asserts wall-clock time:
 //! budgets are counted in simulated events and estimated bytes.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-fn zksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
-        .args(args)
-        .output()
-        .expect("zksim runs")
-}
+use common::{TempDir, command, stderr, stdout, zksim};
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("zksim-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        TempDir(dir)
-    }
-
-    /// A scenario file: the default scenario with `fields` (JSON members) added.
-    fn scenario(&self, file: &str, fields: &str) -> String {
-        let path = self.0.join(file).to_str().expect("UTF-8").to_string();
-        let text = format!(
+/// A scenario file in `dir`: the default scenario with `fields` (JSON members) added.
+fn scenario(dir: &TempDir, file: &str, fields: &str) -> String {
+    dir.write(
+        file,
+        &format!(
             r#"{{"name": "bounded", "servers": 3, "clients": 4, "safety_ms": 2000,
                 "liveness_ms": 20000{fields}}}"#
-        );
-        std::fs::write(&path, text).expect("write a scenario");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+        ),
+    )
 }
 
 fn runs(o: &Output) -> Vec<serde_json::Value> {
@@ -65,7 +35,7 @@ fn runs(o: &Output) -> Vec<serde_json::Value> {
 #[test]
 fn a_spent_event_budget_fails_the_run_and_the_sweep_goes_on() {
     let dir = TempDir::new("event-budget");
-    let tiny = dir.scenario("tiny.json", r#", "max_events": 5000"#);
+    let tiny = scenario(&dir, "tiny.json", r#", "max_events": 5000"#);
     let o = zksim(&[
         "sweep",
         "--scenario",
@@ -146,7 +116,7 @@ fn a_spent_event_budget_fails_the_run_and_the_sweep_goes_on() {
 #[test]
 fn a_wedged_leader_is_stopped_by_the_event_budget() {
     let dir = TempDir::new("wedged");
-    let small = dir.scenario("small.json", r#", "max_events": 1000000"#);
+    let small = scenario(&dir, "small.json", r#", "max_events": 1000000"#);
     let o = zksim(&[
         "run",
         "--scenario",
@@ -184,7 +154,8 @@ fn a_wedged_leader_is_stopped_by_the_event_budget() {
 #[test]
 fn a_spent_memory_budget_fails_the_run() {
     let dir = TempDir::new("memory-budget");
-    let tiny = dir.scenario(
+    let tiny = scenario(
+        &dir,
         "tiny.json",
         r#", "memory_mb_max": 1, "workload": {"value_bytes_max": 16384}"#,
     );
@@ -208,7 +179,7 @@ fn a_spent_memory_budget_fails_the_run() {
 #[test]
 fn shards_of_the_largest_range_are_arithmetic() {
     let dir = TempDir::new("shards");
-    let quick = dir.scenario("quick.json", "");
+    let quick = scenario(&dir, "quick.json", "");
     let max = u64::MAX.to_string();
     let all = format!("0..{max}");
     let one = format!("1/{max}");
@@ -253,9 +224,9 @@ fn shards_of_the_largest_range_are_arithmetic() {
 #[test]
 fn the_largest_seed_range_streams() {
     let dir = TempDir::new("stream");
-    let quick = dir.scenario("quick.json", "");
+    let quick = scenario(&dir, "quick.json", "");
     let range = format!("0..{}", u64::MAX);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zksim"))
+    let mut child = command()
         .args([
             "sweep",
             "--scenario",
@@ -294,7 +265,7 @@ fn the_largest_seed_range_streams() {
 #[test]
 fn jobs_beyond_the_cpus_are_clamped_with_a_note() {
     let dir = TempDir::new("jobs");
-    let quick = dir.scenario("quick.json", "");
+    let quick = scenario(&dir, "quick.json", "");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let o = zksim(&[
         "sweep",
@@ -346,7 +317,7 @@ fn unbounded_scenario_fields_are_refused() {
         ),
     ];
     for (i, (fields, expect)) in cases.into_iter().enumerate() {
-        let file = dir.scenario(&format!("bad{i}.json"), fields);
+        let file = scenario(&dir, &format!("bad{i}.json"), fields);
         let o = zksim(&["run", "--scenario", &file]);
         assert_eq!(o.status.code(), Some(2), "{fields}: {}", stderr(&o));
         assert!(stderr(&o).contains(expect), "{fields}: {}", stderr(&o));
@@ -362,7 +333,8 @@ fn jobs_share_a_bound_on_memory_without_changing_any_outcome() {
     let dir = TempDir::new("admission");
     // Runs that each hold about 130 to 180 MB (16 KB values, pipelined): two at once
     // hold more than the 96 MB the later one may.
-    let big = dir.scenario(
+    let big = scenario(
+        &dir,
         "big.json",
         r#", "memory_mb_max": 400,
             "workload": {"value_bytes_max": 16384, "pipeline": 16, "keys": 2000}"#,

@@ -1,8 +1,12 @@
 //! `zksim check` end to end: exit codes and what it prints, on small histories written to a
 //! temporary directory (the external corpus is not needed here).
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{stderr, stdout};
 
 /// A history written to this test run's temporary directory, removed when dropped.
 struct HistoryFile(PathBuf);
@@ -31,19 +35,11 @@ impl Drop for HistoryFile {
 }
 
 fn zksim_check(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
+    common::command()
         .arg("check")
         .args(args)
         .output()
         .expect("zksim runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 const KNOSSOS_OK: &str = "[{:process 0, :type :invoke, :f :write, :value 3}
@@ -230,10 +226,7 @@ fn run_recipe(scenario: &str, seed: &str, bug: Option<&str>, file: &HistoryFile)
     if let Some(b) = bug {
         args.extend(["--bug", b]);
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_zksim"))
-        .args(&args)
-        .output()
-        .expect("zksim runs");
+    let output = common::command().args(&args).output().expect("zksim runs");
     assert!(output.status.code().is_some(), "{}", stderr(&output));
 }
 

@@ -2,43 +2,16 @@
 //! cleanly (one line naming what is wrong, exit 2) or, when its reader goes away, ends
 //! quietly; none panics.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn zksim() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
-}
+use std::process::Stdio;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("zksim-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).to_str().expect("UTF-8").to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{TempDir, command, stderr};
 
 /// A small history to check: a short run of the default scenario.
 fn history(dir: &TempDir) -> String {
     let file = dir.path("h.jsonl");
-    let o = zksim()
+    let o = command()
         .args([
             "run",
             "--scenario",
@@ -86,7 +59,7 @@ fn a_closed_pipe_ends_every_command_quietly() {
     for args in printing_commands(&history) {
         let (reader, writer) = std::io::pipe().expect("a pipe");
         drop(reader);
-        let o = zksim()
+        let o = command()
             .args(&args)
             .stdout(writer)
             .stderr(Stdio::piped())
@@ -112,7 +85,7 @@ fn a_full_disk_behind_standard_output_is_one_line() {
             .write(true)
             .open("/dev/full")
             .expect("/dev/full opens");
-        let o = zksim()
+        let o = command()
             .args(&args)
             .stdout(full)
             .output()
@@ -130,7 +103,7 @@ fn a_full_disk_behind_standard_output_is_one_line() {
 /// Exit 2 with one line on standard error that contains every one of `what`, nothing on
 /// standard output, and no panic.
 fn refused(args: &[&str], what: &[&str]) {
-    let o = zksim().args(args).output().expect("zksim runs");
+    let o = command().args(args).output().expect("zksim runs");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
     assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
@@ -304,12 +277,12 @@ fn scenario_messages_name_the_field_and_the_reason() {
 #[test]
 fn builtin_names_are_never_hidden_by_files() {
     let dir = TempDir::new("names");
-    std::fs::create_dir_all(dir.0.join("config")).expect("a folder named config");
-    std::fs::write(dir.0.join("default"), "not a scenario").expect("a file named default");
-    std::fs::write(dir.0.join("mine"), scenario_with(|_| {})).expect("a file named mine");
+    std::fs::create_dir_all(dir.dir().join("config")).expect("a folder named config");
+    std::fs::write(dir.dir().join("default"), "not a scenario").expect("a file named default");
+    std::fs::write(dir.dir().join("mine"), scenario_with(|_| {})).expect("a file named mine");
     for name in ["config", "default"] {
-        let o = zksim()
-            .current_dir(&dir.0)
+        let o = command()
+            .current_dir(dir.dir())
             .args(["run", "--scenario", name, "--seed", "1"])
             .output()
             .expect("zksim runs");
@@ -321,8 +294,8 @@ fn builtin_names_are_never_hidden_by_files() {
         );
     }
     // The file is read when named as a path.
-    let o = zksim()
-        .current_dir(&dir.0)
+    let o = command()
+        .current_dir(dir.dir())
         .args(["run", "--scenario", "./default", "--seed", "1"])
         .output()
         .expect("zksim runs");
@@ -333,8 +306,8 @@ fn builtin_names_are_never_hidden_by_files() {
         stderr(&o)
     );
     // A name that is neither: the error says how to read the file of that name.
-    let o = zksim()
-        .current_dir(&dir.0)
+    let o = command()
+        .current_dir(dir.dir())
         .args(["run", "--scenario", "mine", "--seed", "1"])
         .output()
         .expect("zksim runs");
@@ -356,7 +329,7 @@ fn a_plan_that_downs_every_voter_for_good_is_warned_about() {
         v["plan"] = serde_json::json!({"faults": [{"at_ms": 500, "kind": "kill_many", "servers": [1, 2, 3]}]})
     });
     std::fs::write(&file, text).expect("write");
-    let o = zksim()
+    let o = command()
         .args(["run", "--scenario", &file, "--seed", "1"])
         .output()
         .expect("zksim runs");
@@ -483,7 +456,10 @@ fn history_messages_name_the_line_the_field_and_the_reason() {
         let file = dir.path(&format!("{name}.jsonl"));
         std::fs::write(&file, text).expect("write");
         refused(&["check", &file], &what);
-        let o = zksim().args(["check", &file]).output().expect("zksim runs");
+        let o = command()
+            .args(["check", &file])
+            .output()
+            .expect("zksim runs");
         assert!(o.stderr.len() < 400, "{name}: {}", stderr(&o));
     }
 }
@@ -586,7 +562,7 @@ fn hostile_arguments_never_panic() {
         vec![],
     ];
     for args in cases {
-        let o = zksim().args(&args).output().expect("zksim runs");
+        let o = command().args(&args).output().expect("zksim runs");
         let err = stderr(&o);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         let code = o.status.code();

@@ -2,45 +2,9 @@
 //! every built-in scenario, a failure found with a bug knob, replayed, shrunk and fuzzed,
 //! and bad input refused with one line and exit code 2.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn zksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
-        .args(args)
-        .output()
-        .expect("zksim runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh directory for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("zksim-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.0.join(file).to_str().expect("UTF-8").to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{TempDir, stderr, stdout, zksim};
 
 fn sweep_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut all = vec!["sweep", "--json"];

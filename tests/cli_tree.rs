@@ -1,28 +1,16 @@
 //! `zksim tree replay` end to end: it answers like the recorded ZooKeeper byte for byte,
 //! and refuses bad input with a message naming the line and exit code 2.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn zksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
-        .args(args)
-        .output()
-        .expect("zksim runs")
-}
+use std::path::{Path, PathBuf};
+
+use common::{TempDir, zksim};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("core/tests/fixtures/zk38")
         .join(name)
-}
-
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zksim-cli-tree-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("file written");
-    path
 }
 
 #[test]
@@ -69,9 +57,10 @@ fn malformed_input_is_refused_with_the_line_and_exit_code_2() {
             "line 1: session 1 is not open",
         ),
     ];
+    let dir = TempDir::new("tree-malformed");
     for (name, text, expected) in cases {
-        let path = temp_file(name, text);
-        let out = zksim(&["tree", "replay", path.to_str().expect("UTF-8 path")]);
+        let path = dir.write(name, text);
+        let out = zksim(&["tree", "replay", &path]);
         assert_eq!(out.status.code(), Some(2), "{name}");
         assert!(
             out.stdout.is_empty(),
@@ -89,11 +78,12 @@ fn malformed_input_is_refused_with_the_line_and_exit_code_2() {
 #[test]
 fn an_invalid_argument_is_explained_on_stderr() {
     // BADARGUMENTS is ZooKeeper's answer; zksim adds the reason for a person to read.
-    let path = temp_file(
+    let dir = TempDir::new("tree-invalid");
+    let path = dir.write(
         "path.jsonl",
         "{\"s\":1,\"op\":\"connect\"}\n{\"s\":1,\"op\":\"create\",\"path\":\"/zookeeper/\"}\n",
     );
-    let out = zksim(&["tree", "replay", path.to_str().expect("UTF-8 path")]);
+    let out = zksim(&["tree", "replay", &path]);
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\"err\":\"BADARGUMENTS\""), "{stdout}");
@@ -101,19 +91,19 @@ fn an_invalid_argument_is_explained_on_stderr() {
     assert!(stderr.contains("must not end with '/'"), "{stderr}");
 }
 
-// An operations file past `--max-file-mb` is refused before it is read; results are
-// printed as they are made, so a small file of large reads streams (1,500 getData of a
-// 1 MB node is 1.5 GB of output, which the replay once held whole before printing).
+// An operations file past `--max-file-mb` is refused before it is read; within it, every
+// read is answered in full (results are printed as they are made: docs/limits.md has the
+// memory this saves, measured, not asserted here).
 #[test]
-fn replay_bounds_its_input_and_streams_its_output() {
+fn replay_bounds_its_input_and_answers_every_read() {
+    let dir = TempDir::new("tree-bounds");
     let mut text = String::from("{\"s\":1,\"op\":\"connect\"}\n");
     text.push_str(&format!(
         "{{\"s\":1,\"op\":\"create\",\"path\":\"/a\",\"data\":\"{}\"}}\n",
         "x".repeat(3 << 20)
     ));
-    let big = temp_file("big.jsonl", &text);
-    let big = big.to_str().expect("UTF-8");
-    let o = zksim(&["tree", "replay", "--max-file-mb", "1", big]);
+    let big = dir.write("big.jsonl", &text);
+    let o = zksim(&["tree", "replay", "--max-file-mb", "1", &big]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -122,7 +112,7 @@ fn replay_bounds_its_input_and_streams_its_output() {
     );
     assert!(o.stdout.is_empty());
     // Over the 1 MB data limit, the create fails with BADARGUMENTS, as ZooKeeper's does.
-    let o = zksim(&["tree", "replay", big]);
+    let o = zksim(&["tree", "replay", &big]);
     assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -140,8 +130,8 @@ fn replay_bounds_its_input_and_streams_its_output() {
     for _ in 0..50 {
         reads.push_str("{\"s\":1,\"op\":\"get_data\",\"path\":\"/a\"}\n");
     }
-    let file = temp_file("reads.jsonl", &reads);
-    let o = zksim(&["tree", "replay", file.to_str().expect("UTF-8")]);
+    let file = dir.write("reads.jsonl", &reads);
+    let o = zksim(&["tree", "replay", &file]);
     assert_eq!(o.status.code(), Some(0));
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(out.lines().count(), 52);

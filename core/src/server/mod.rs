@@ -706,13 +706,6 @@ impl Server {
         election.vote_order_bug = self.config.bugs.vote_order_not_total;
         self.logical_clock = election.logical_clock();
         self.role = Role::Looking(election);
-        // A server that is looking holds no connection of a role and serves no client
-        // (QuorumPeer.run: LOOKING shuts the last role's server down).
-        assert!(
-            self.role_peers.is_empty() && self.clients.connection_count() == 0,
-            "server {}: looking with connections open",
-            self.config.id
-        );
         out.push(Effect::Role {
             state: PeerState::Looking,
             epoch: self.history.current_epoch(),
