@@ -4,7 +4,7 @@ use crate::output::{errln, out, outln};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use zksim_core::server::Bugs;
+use zksim_core::server::{Bug, Bugs};
 use zksim_scenarios::{FaultPlan, Scenario, builtin};
 use zksim_sim::{RunOptions, RunReport, TraceMode, run};
 
@@ -73,8 +73,8 @@ fn is_scenario_path(name: &str) -> bool {
 
 /// `zksim bugs`: every knob with what it re-creates.
 pub fn print_bugs() {
-    for (name, what) in Bugs::NAMES.iter().zip(Bugs::DESCRIPTIONS) {
-        outln!("{name:<24} {what}");
+    for b in Bug::ALL {
+        outln!("{:<24} {}", b.name(), b.description());
     }
 }
 
@@ -82,9 +82,12 @@ pub fn print_bugs() {
 pub fn parse_bugs(names: &[String]) -> Result<Bugs, String> {
     let mut bugs = Bugs::default();
     for n in names {
-        bugs = bugs
-            .with(n)
-            .ok_or_else(|| format!("unknown bug {n:?}; known: {}", Bugs::NAMES.join(", ")))?;
+        bugs = bugs.with(n).ok_or_else(|| {
+            format!(
+                "unknown bug {n:?}; known: {}",
+                Bug::ALL.map(Bug::name).join(", ")
+            )
+        })?;
     }
     Ok(bugs)
 }

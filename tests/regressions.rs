@@ -124,7 +124,7 @@ fn every_pinned_case_replays_as_expected() {
 #[test]
 fn every_bug_knob_has_a_pinned_failing_case() {
     let cases = cases();
-    for knob in zksim_core::server::Bugs::NAMES {
+    for knob in zksim_core::server::Bug::ALL.map(|b| b.name()) {
         let pinned = cases.iter().any(|c| c.bugs == [knob] && c.expect != "pass");
         assert!(pinned, "no pinned failing case for the {knob} knob");
     }

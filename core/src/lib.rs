@@ -4,6 +4,7 @@
 //! random number: time arrives as `now`, effects leave as values.
 
 pub mod acl;
+pub mod bugs;
 pub mod client;
 pub mod error;
 pub mod log;

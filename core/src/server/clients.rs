@@ -3,6 +3,7 @@
 //! `CommitProcessor`: a read waits for the session's earlier writes), replies, watch
 //! notifications, pings and auth.
 
+use crate::bugs::Bug;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -226,7 +227,7 @@ fn on_connect(s: &mut Server, now_ms: i64, conn: ConnId, req: ConnectRequest, ou
     // A client that has seen a later zxid than this server must go elsewhere, or it could
     // read back in time (ZooKeeperServer: "Refusing session request ... client must try
     // another server").
-    if req.last_zxid_seen > s.tree.last_processed_zxid() && !s.config.bugs.stale_read {
+    if req.last_zxid_seen > s.tree.last_processed_zxid() && !s.config.bugs.has(Bug::StaleRead) {
         return close(s, conn, out);
     }
     let timeout_ms = s.config.session_limits().negotiate(req.timeout_ms);
@@ -438,7 +439,7 @@ fn submit(
     auth: Vec<Id>,
     out: &mut Effects,
 ) {
-    if s.config.bugs.fifo_reorder {
+    if s.config.bugs.has(Bug::FifoReorder) {
         // The reordering knob: hold a session's write until its next one, then send the
         // two swapped.
         let is_write = matches!(&request, LearnerRequest::Client(r) if r.is_write());
@@ -548,7 +549,7 @@ fn drain(s: &mut Core, conn: ConnId, out: &mut Effects) {
 
 /// Send watch notifications to the sessions connected here.
 fn notify(s: &mut Core, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
-    let defer = s.config.bugs.watch_after_read;
+    let defer = s.config.bugs.has(Bug::WatchAfterRead);
     for e in events {
         let Some(conn) = s.clients.conn_of(e.watcher) else {
             continue;
@@ -591,7 +592,7 @@ fn reply_to(s: &mut Core, conn: ConnId, msg: ServerMessage, out: &mut Effects) {
                 "server {}: a reply at zxid {zxid:#x} after one at {:#x} on connection {conn}",
                 s.config.id, c.last_zxid
             );
-            assert!(s.config.bugs != super::Bugs::default(), "{detail}");
+            assert!(!s.config.bugs.is_empty(), "{detail}");
             out.push(Effect::Breach {
                 invariant: "a connection's replies never go back",
                 detail,

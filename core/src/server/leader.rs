@@ -5,6 +5,7 @@
 //! `PrepRequestProcessor` and `SessionTrackerImpl`. The phases' decisions are
 //! `zab::discovery`, `zab::sync` and `zab::broadcast`; this file carries them out.
 
+use crate::bugs::Bug;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -233,7 +234,7 @@ pub(super) fn on_message(
     msg: PeerMessage,
     out: &mut Effects,
 ) {
-    let lost_touch = s.config.bugs.session_touch_lost;
+    let lost_touch = s.config.bugs.has(Bug::SessionTouchLost);
     with_leader(s, |s, l| {
         match l.learners.get_mut(&from) {
             Some(h) => h.last_heard_ms = now_ms,
@@ -499,7 +500,7 @@ fn sync_packets(
         peer_last,
         max_committed,
         force_snap,
-        s.config.bugs.diff_instead_of_trunc,
+        s.config.bugs.has(Bug::DiffInsteadOfTrunc),
     );
     let (first, txns_after) = match plan {
         SyncPlan::Diff { zxid, txns_after } => (PeerMessage::Diff { zxid }, txns_after),
@@ -604,7 +605,7 @@ fn try_establish(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut Effects) {
     for (session, timeout) in s.tree.sessions().clone() {
         // ZOOKEEPER-2355's effect: a session inherited without expiry keeps its
         // ephemerals after its client is gone.
-        let timeout = if s.config.bugs.lost_close_session {
+        let timeout = if s.config.bugs.has(Bug::LostCloseSession) {
             i32::MAX / 2
         } else {
             timeout
@@ -666,7 +667,7 @@ pub(super) fn revalidate(s: &mut Server, now_ms: i64, session: SessionId) -> boo
 
 /// A client of this server touched its session.
 pub(super) fn touch(s: &mut Server, now_ms: i64, session: SessionId) {
-    if s.config.bugs.session_touch_lost {
+    if s.config.bugs.has(Bug::SessionTouchLost) {
         return;
     }
     with_leader(s, |_, l| {
@@ -719,7 +720,7 @@ fn process_request(
             // That alone lets a deposed leader that has not noticed yet answer from stale
             // state (ZOOKEEPER-1675), so the leader also waits for a quorum to answer a
             // PING round started after the sync arrived.
-            let round = if s.config.bugs.sync_no_quorum {
+            let round = if s.config.bugs.has(Bug::SyncNoQuorum) {
                 0
             } else {
                 send_pings(l, out);
@@ -728,7 +729,7 @@ fn process_request(
             // With the knob, as in ZooKeeper 3.8: a local client's sync is not matched
             // against proposals at all (LeaderZooKeeperServer builds its CommitProcessor
             // with matchSyncs false), so it is answered from the leader's state at once.
-            let wait_zxid = if s.config.bugs.sync_no_quorum && origin == Origin::Local {
+            let wait_zxid = if s.config.bugs.has(Bug::SyncNoQuorum) && origin == Origin::Local {
                 None
             } else {
                 l.broadcast.last_outstanding()
@@ -781,7 +782,11 @@ fn propose(s: &mut Core, l: &mut Leader, hdr: TxnHeader, txn: Txn, out: &mut Eff
 
 /// `Leader.tryToCommit`: commit proposals in zxid order, each once a quorum acknowledged.
 fn try_commit(s: &mut Core, l: &mut Leader, out: &mut Effects) {
-    let own_ack_commits = s.config.bugs.commit_before_quorum.then_some(s.config.id);
+    let own_ack_commits = s
+        .config
+        .bugs
+        .has(Bug::CommitBeforeQuorum)
+        .then_some(s.config.id);
     while let Some(proposal) = l.broadcast.next_committable(&s.quorum, own_ack_commits) {
         commit(s, l, &proposal, out);
     }
@@ -882,7 +887,7 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
             s.leave_role();
             return;
         }
-        if now_ms >= l.next_ping_ms && s.config.bugs.leader_stops_pinging {
+        if now_ms >= l.next_ping_ms && s.config.bugs.has(Bug::LeaderStopsPinging) {
             // Bug knob: the timer stays due, and nothing is sent.
             return;
         }
@@ -930,7 +935,7 @@ fn quorum_alive(s: &Core, l: &Leader, now_ms: i64) -> bool {
 
 /// `ContainerManager.checkContainers`: one deleteContainer txn per candidate.
 fn reap_containers(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut Effects) {
-    if s.config.bugs.no_container_reaping {
+    if s.config.bugs.has(Bug::NoContainerReaping) {
         return;
     }
     for path in s.tree.reap_candidates(now_ms) {

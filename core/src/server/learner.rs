@@ -4,6 +4,7 @@
 //! `Observer`, with the NEWLEADER ACK sent only once the synced txns and the new epoch are
 //! durable (the fix of ZOOKEEPER-3911, 4643 and 4646).
 
+use crate::bugs::Bug;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -324,7 +325,7 @@ fn log_and_ack(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effect
     let token = s.log_proposal(Arc::clone(&p), out);
     if !l.observer {
         let msg = PeerMessage::Ack { zxid };
-        if s.config.bugs.ack_before_fsync {
+        if s.config.bugs.has(Bug::AckBeforeFsync) {
             out.push(Effect::Send { to: l.leader, msg });
         } else {
             out.push(Effect::SendAfterPersist {
@@ -406,9 +407,7 @@ fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
         Some(SyncMode::Trunc(t)) => {
             // Nothing committed is truncated, unless a knob broke the protocol (then the
             // tree ahead of the leader's history is rebuilt at UPTODATE).
-            let (record, breach) = s
-                .history
-                .truncate(t, s.config.bugs != super::Bugs::default());
+            let (record, breach) = s.history.truncate(t, !s.config.bugs.is_empty());
             if breach {
                 out.push(Effect::Breach {
                     invariant: "nothing committed is truncated",
@@ -442,7 +441,7 @@ fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
         }
         records.push(s.history.append(p));
     }
-    if s.config.bugs.epoch_before_txns {
+    if s.config.bugs.has(Bug::EpochBeforeTxns) {
         // ZOOKEEPER-4643: the epoch file is written on its own, ahead of the txns.
         let record = s.history.set_current_epoch(epoch);
         s.durable.persist_alone(vec![record], out);
@@ -459,7 +458,7 @@ fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
     } else {
         s.durable.persist(records, out)
     };
-    if s.config.bugs.newleader_ack_early {
+    if s.config.bugs.has(Bug::NewleaderAckEarly) {
         // ZOOKEEPER-3911/4646: the ACK leaves before the synced txns are on disk.
         out.push(Effect::Send {
             to: l.leader,
@@ -497,7 +496,9 @@ fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
 fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
     if let Some(snap) = l.staged_snapshot.take() {
         install(s, DataTree::from_snapshot(&snap), out);
-    } else if s.tree.last_processed_zxid() > l.confirmed && !s.config.bugs.old_leader_keeps_state {
+    } else if s.tree.last_processed_zxid() > l.confirmed
+        && !s.config.bugs.has(Bug::OldLeaderKeepsState)
+    {
         // We hold committed state the leader's history lacks: only a broken protocol does
         // that. Rebuild from our snapshot and log if we can, else start over empty.
         if !rebuild(s, l.confirmed, out) {

@@ -36,149 +36,9 @@ use crate::zab::messages::{Notification, PeerMessage, Proposal};
 use crate::zab::quorum::QuorumVerifier;
 use crate::zab::{PeerState, ServerId};
 
+pub use crate::bugs::{Bug, Bugs};
 pub use clients::Clients;
 pub use durable::Durability;
-
-/// Deliberate mistakes that re-create known ZooKeeper bugs, for proving that the testbed
-/// finds them. All off by default; the default build behaves exactly as without them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Bugs {
-    /// A server accepts a client that has seen a later zxid than its own, and answers its
-    /// reads from its older state (time travel).
-    pub stale_read: bool,
-    /// A watch notification is sent after the next reply on its connection instead of
-    /// before it.
-    pub watch_after_read: bool,
-    /// A learner forwards a session's pipelined writes with each pair swapped.
-    pub fifo_reorder: bool,
-    /// The leader commits a proposal on its own ACK.
-    pub commit_before_quorum: bool,
-    /// A follower ACKs a proposal before it is durable.
-    pub ack_before_fsync: bool,
-    /// ZOOKEEPER-3911/4646: NEWLEADER is ACKed before the synced txns are durable.
-    pub newleader_ack_early: bool,
-    /// ZOOKEEPER-4643: currentEpoch is persisted before the synced txns.
-    pub epoch_before_txns: bool,
-    /// ZOOKEEPER-1154: the leader sends DIFF where TRUNC is due.
-    pub diff_instead_of_trunc: bool,
-    /// ZOOKEEPER-2845: a leader that loses its role keeps its uncommitted txns applied.
-    pub old_leader_keeps_state: bool,
-    /// ZOOKEEPER-2355: a new leader only expires sessions created in its own epoch, so a
-    /// session whose closeSession was lost keeps its ephemerals forever.
-    pub lost_close_session: bool,
-    /// ZOOKEEPER-1675: the leader answers sync without confirming it still leads a quorum.
-    pub sync_no_quorum: bool,
-    /// ZOOKEEPER-1419: a vote order that is not total.
-    pub vote_order_not_total: bool,
-    /// The leader's session tracker drops touches (a client's requests and pings, and the
-    /// touches followers report), so a session expires one timeout after it was created
-    /// or revalidated, however busy its client is.
-    pub session_touch_lost: bool,
-    /// The leader's container manager never deletes anything: empty containers and
-    /// expired TTL nodes stay forever.
-    pub no_container_reaping: bool,
-    /// The leader stops pinging: once its ping timer is due it neither pings nor re-arms
-    /// the timer, which so fires again at the same instant forever. A wedged service: the
-    /// run's budget of simulated events ends the run.
-    pub leader_stops_pinging: bool,
-}
-
-impl Bugs {
-    /// Every knob, by its command-line name.
-    pub const NAMES: [&'static str; 15] = [
-        "stale-read",
-        "watch-after-read",
-        "fifo-reorder",
-        "commit-before-quorum",
-        "ack-before-fsync",
-        "newleader-ack-early",
-        "epoch-before-txns",
-        "diff-instead-of-trunc",
-        "old-leader-keeps-state",
-        "lost-close-session",
-        "sync-no-quorum",
-        "vote-order-not-total",
-        "session-touch-lost",
-        "no-container-reaping",
-        "leader-stops-pinging",
-    ];
-
-    /// What each knob in `NAMES` re-creates, in the same order.
-    pub const DESCRIPTIONS: [&'static str; 15] = [
-        "a server answers a client that has seen a later zxid from its older state",
-        "a watch notification is sent after the read reply it should precede",
-        "a learner forwards a session's pipelined writes with pairs swapped",
-        "the leader commits a proposal on its own ACK",
-        "a follower ACKs a proposal before it is durable",
-        "ZOOKEEPER-3911/4646: NEWLEADER is ACKed before the synced txns are durable",
-        "ZOOKEEPER-4643: currentEpoch is persisted before the synced txns",
-        "ZOOKEEPER-1154: the leader sends DIFF where TRUNC is due",
-        "ZOOKEEPER-2845: a deposed leader keeps its uncommitted txns applied",
-        "ZOOKEEPER-2355: a session whose closeSession was lost keeps its ephemerals",
-        "ZOOKEEPER-1675: the leader answers sync without a quorum, so sync+read is stale",
-        "ZOOKEEPER-1419: leader election compares votes by an order that is not total",
-        "the leader drops session touches: busy sessions expire one timeout after they began",
-        "the leader never deletes empty containers or expired TTL nodes",
-        "the leader stops pinging and its ping timer fires at the same instant forever",
-    ];
-
-    /// The knobs with one of them switched on by name; `None` for an unknown name.
-    pub fn with(mut self, name: &str) -> Option<Bugs> {
-        let flag = match name {
-            "stale-read" => &mut self.stale_read,
-            "watch-after-read" => &mut self.watch_after_read,
-            "fifo-reorder" => &mut self.fifo_reorder,
-            "commit-before-quorum" => &mut self.commit_before_quorum,
-            "ack-before-fsync" => &mut self.ack_before_fsync,
-            "newleader-ack-early" => &mut self.newleader_ack_early,
-            "epoch-before-txns" => &mut self.epoch_before_txns,
-            "diff-instead-of-trunc" => &mut self.diff_instead_of_trunc,
-            "old-leader-keeps-state" => &mut self.old_leader_keeps_state,
-            "lost-close-session" => &mut self.lost_close_session,
-            "sync-no-quorum" => &mut self.sync_no_quorum,
-            "vote-order-not-total" => &mut self.vote_order_not_total,
-            "session-touch-lost" => &mut self.session_touch_lost,
-            "no-container-reaping" => &mut self.no_container_reaping,
-            "leader-stops-pinging" => &mut self.leader_stops_pinging,
-            _ => return None,
-        };
-        *flag = true;
-        Some(self)
-    }
-
-    /// The names of the knobs that are on.
-    pub fn names(&self) -> Vec<&'static str> {
-        Bugs::NAMES
-            .into_iter()
-            .filter(|n| {
-                Bugs::default()
-                    .with(n)
-                    .is_some_and(|b| b.is_subset_of(self))
-            })
-            .collect()
-    }
-
-    fn is_subset_of(&self, other: &Bugs) -> bool {
-        let pairs = [
-            (self.stale_read, other.stale_read),
-            (self.watch_after_read, other.watch_after_read),
-            (self.fifo_reorder, other.fifo_reorder),
-            (self.commit_before_quorum, other.commit_before_quorum),
-            (self.ack_before_fsync, other.ack_before_fsync),
-            (self.newleader_ack_early, other.newleader_ack_early),
-            (self.epoch_before_txns, other.epoch_before_txns),
-            (self.diff_instead_of_trunc, other.diff_instead_of_trunc),
-            (self.old_leader_keeps_state, other.old_leader_keeps_state),
-            (self.lost_close_session, other.lost_close_session),
-            (self.sync_no_quorum, other.sync_no_quorum),
-            (self.vote_order_not_total, other.vote_order_not_total),
-            (self.session_touch_lost, other.session_touch_lost),
-            (self.no_container_reaping, other.no_container_reaping),
-            (self.leader_stops_pinging, other.leader_stops_pinging),
-        ];
-        pairs.iter().all(|(a, b)| !a || *b)
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -679,7 +539,7 @@ impl Server {
         let core = &mut self.core;
         core.clients.close_all(&mut core.tree, out);
         self.prep.clear();
-        if self.config.bugs.old_leader_keeps_state && self.was_leading {
+        if self.config.bugs.has(Bug::OldLeaderKeepsState) && self.was_leading {
             // ZOOKEEPER-2845: the deposed leader keeps its uncommitted proposals applied.
             let tail: Vec<Arc<Proposal>> = self
                 .log_after(self.tree.last_processed_zxid())
@@ -703,7 +563,7 @@ impl Server {
             self.history.current_epoch(),
             &mut eff,
         );
-        election.vote_order_bug = self.config.bugs.vote_order_not_total;
+        election.vote_order_bug = self.config.bugs.has(Bug::VoteOrderNotTotal);
         self.logical_clock = election.logical_clock();
         self.role = Role::Looking(election);
         out.push(Effect::Role {
