@@ -439,3 +439,31 @@ fn a_request_of_an_expired_session_through_a_follower_is_refused() {
     let refused = net.nodes[&3].applied.len();
     assert!(refused > 0);
 }
+
+#[test]
+fn a_wall_clock_jump_moves_txn_stamps_but_not_session_expiry() {
+    // Time.currentElapsedTime times SessionTrackerImpl's expiry; Time.currentWallTime
+    // stamps a txn's header in PrepRequestProcessor (ctime, mtime). A wall clock an hour
+    // ahead expires nothing early, and the next txn is stamped an hour ahead.
+    let mut net = three();
+    assert_eq!(net.settle(5_000), 3);
+    let (c, _, _) = with_ephemeral(&mut net, 1, 1_000);
+    let ctime = |net: &Net, path: &str| net.server(2).tree().get(path).map(|n| n.stat.ctime);
+    let before = ctime(&net, "/e").expect("/e");
+    assert!((net.now_ms - 100..=net.now_ms).contains(&before), "{before}");
+    for node in net.nodes.values_mut() {
+        if let Some(s) = node.server.as_mut() {
+            s.set_wall_clock_offset(3_600_000);
+        }
+    }
+    net.request(c, 2, create("/x", "x"));
+    assert!(net.run_until_true(500, |n| answered(n, c, 2)));
+    net.run_for(20);
+    let stamped = ctime(&net, "/x").expect("/x");
+    assert!(
+        (net.now_ms + 3_600_000 - 100..=net.now_ms + 3_600_000).contains(&stamped),
+        "{stamped} at {}",
+        net.now_ms
+    );
+    assert!(ephemeral_everywhere(&net, true), "the jump expired the session");
+}

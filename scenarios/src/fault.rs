@@ -102,15 +102,24 @@ pub enum Fault {
     PauseLeader,
     /// Resume every paused server.
     ResumeAll,
-    /// The server's clock runs `offset_ms` ahead (negative: behind) of true time.
+    /// The server's wall clock is set `offset_ms` ahead (negative: behind) of true time.
+    /// Only what ZooKeeper stamps or judges by the wall clock moves (ctime, mtime, TTLs);
+    /// timeouts run on the elapsed clock.
     ClockSkew {
         server: u64,
         offset_ms: i64,
     },
-    /// The server's clock jumps by `delta_ms` (once).
+    /// The server's wall clock jumps by `delta_ms` (once), as an NTP step does.
     ClockJump {
         server: u64,
         delta_ms: i64,
+    },
+    /// Both of the server's clocks run at `percent` of true time from now on (100 is
+    /// true time): a slow or fast oscillator, a VM whose time is dilated. Its timeouts
+    /// fire late (or early) by as much.
+    ClockRate {
+        server: u64,
+        percent: u32,
     },
     /// fsync takes this long on the server.
     DiskSlow {
@@ -134,6 +143,8 @@ pub enum Fault {
 pub const DELAY_MAX_MS: u64 = 60_000;
 /// The largest clock skew or jump, either way.
 pub const CLOCK_MAX_MS: i64 = 3_600_000;
+/// The slowest and fastest clock rate, in percent of true time.
+pub const CLOCK_RATE_PERCENT: std::ops::RangeInclusive<u32> = 1..=1000;
 /// The farthest a server's clock may be off true time once its jumps add up, either way.
 pub const CLOCK_DRIFT_MAX_MS: i64 = 24 * CLOCK_MAX_MS;
 
@@ -162,6 +173,13 @@ impl Fault {
             {
                 Err(format!(
                     "clock jump of {delta_ms} ms; at most {CLOCK_MAX_MS} ms either way"
+                ))
+            }
+            Fault::ClockRate { percent, .. } if !CLOCK_RATE_PERCENT.contains(percent) => {
+                Err(format!(
+                    "clock rate of {percent} percent; {} to {}",
+                    CLOCK_RATE_PERCENT.start(),
+                    CLOCK_RATE_PERCENT.end()
                 ))
             }
             Fault::Partition { side } if side.is_empty() => {
@@ -203,6 +221,7 @@ fn fault_kind(f: &Fault) -> &'static str {
         Fault::PauseLeader => "pause_leader",
         Fault::PowerLoss => "power_loss",
         Fault::ClockSkew { .. } | Fault::ClockJump { .. } => "clock",
+        Fault::ClockRate { percent, .. } if *percent != 100 => "clock",
         Fault::DiskSlow { .. } => "disk_slow",
         Fault::DiskCorrupt { .. } => "disk_corrupt",
         Fault::TornWrite { .. } => "torn_write",
@@ -282,6 +301,7 @@ impl FaultPlan {
                 | Fault::Resume { server } => vec![*server],
                 Fault::ClockSkew { server, .. }
                 | Fault::ClockJump { server, .. }
+                | Fault::ClockRate { server, .. }
                 | Fault::DiskSlow { server, .. }
                 | Fault::DiskNormal { server } => vec![*server],
                 Fault::DiskCorrupt { server } | Fault::TornWrite { server } => vec![*server],
@@ -484,22 +504,37 @@ impl FaultPlan {
                 }
                 Some("clock") => {
                     let server = any(&mut rng, &all);
-                    if rng.gen_bool(0.5) {
-                        (
+                    match rng.gen_range(0..3) {
+                        0 => (
                             Fault::ClockSkew {
                                 server,
                                 offset_ms: rng.gen_range(-2_000..=2_000),
                             },
                             None,
-                        )
-                    } else {
-                        (
+                        ),
+                        1 => (
                             Fault::ClockJump {
                                 server,
                                 delta_ms: rng.gen_range(-1_000..=5_000),
                             },
                             None,
-                        )
+                        ),
+                        // Slow: the server's timeouts fire late (a deposed leader believes
+                        // it leads); fast: they fire early.
+                        _ => {
+                            let percent = if rng.gen_bool(0.5) {
+                                rng.gen_range(10..=90)
+                            } else {
+                                rng.gen_range(110..=400)
+                            };
+                            (
+                                Fault::ClockRate { server, percent },
+                                Some(Fault::ClockRate {
+                                    server,
+                                    percent: 100,
+                                }),
+                            )
+                        }
                     }
                 }
                 Some("disk_slow") => {
@@ -665,6 +700,8 @@ mod tests {
             "kill_leader",
             "pause",
             "clock_skew",
+            "clock_jump",
+            "clock_rate",
             "disk_slow",
             "disk_corrupt",
             "torn_write",
@@ -709,6 +746,11 @@ mod tests {
         assert!(refused(Fault::HealNetwork, 10_001).contains("after the safety phase"));
         assert!(refused(Fault::Loss { per_mille: 1001 }, 0).contains("0 to 1000"));
         assert!(refused(Fault::Latency { extra_ms: u64::MAX }, 0).contains("latency"));
+        let rate = Fault::ClockRate {
+            server: 1,
+            percent: 0,
+        };
+        assert!(refused(rate, 0).contains("clock rate of 0 percent"));
         let jump = Fault::ClockJump {
             server: 1,
             delta_ms: i64::MIN,

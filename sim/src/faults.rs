@@ -138,12 +138,30 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
         Fault::ClockSkew { server, offset_ms } => {
             let mut w = world.lock();
             w.fault("clock_skew", detail);
-            w.servers.get_mut(server).expect("known").clock_offset_ms = *offset_ms;
+            w.servers
+                .get_mut(server)
+                .expect("known")
+                .clock
+                .set_wall_offset(*offset_ms);
         }
         Fault::ClockJump { server, delta_ms } => {
             let mut w = world.lock();
             w.fault("clock_jump", detail);
-            w.servers.get_mut(server).expect("known").clock_offset_ms += *delta_ms;
+            w.servers
+                .get_mut(server)
+                .expect("known")
+                .clock
+                .jump_wall(*delta_ms);
+        }
+        Fault::ClockRate { server, percent } => {
+            let mut w = world.lock();
+            w.fault("clock_rate", detail);
+            let now = w.now_ns();
+            w.servers
+                .get_mut(server)
+                .expect("known")
+                .clock
+                .set_rate(now, *percent);
         }
         Fault::DiskSlow { server, fsync_ms } => {
             world.lock().fault("disk_slow", detail);

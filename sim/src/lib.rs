@@ -11,6 +11,7 @@
 pub mod admission;
 pub mod bench;
 mod client_node;
+pub mod clock;
 pub mod disk;
 mod faults;
 pub mod recipes;

@@ -145,7 +145,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         .await;
     faults.abort();
     // Liveness phase: every fault healed; the clients finish and close their sessions.
-    for f in heal_all(&all) {
+    for f in heal_all(&world, &all) {
         apply(&world, &disks, &nodes, &f);
     }
     {
@@ -301,12 +301,20 @@ fn print_tree_differences(trees: &BTreeMap<ServerId, zksim_core::tree::Snapshot>
 }
 
 /// Everything a liveness phase starts with: the network healed, every server up and
-/// resumed, disks normal.
-fn heal_all(servers: &[ServerId]) -> Vec<Fault> {
+/// resumed, disks normal, clocks at the true rate (a skewed wall clock stays skewed, as
+/// it would).
+fn heal_all(world: &Shared, servers: &[ServerId]) -> Vec<Fault> {
     let mut faults = vec![Fault::HealNetwork, Fault::RestartAll];
+    let w = world.lock();
     for s in servers {
         faults.push(Fault::Resume { server: *s });
         faults.push(Fault::DiskNormal { server: *s });
+        if w.servers[s].clock.rate_percent() != 100 {
+            faults.push(Fault::ClockRate {
+                server: *s,
+                percent: 100,
+            });
+        }
     }
     faults
 }

@@ -56,7 +56,7 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
         );
     }
     let mut out = Vec::new();
-    let now = world.lock().clock_ms(id);
+    let now = clocks(&world, &mut server);
     server.start(now, &mut out);
     node_state.effects(&world, &disks, &mut server, &mut out);
     loop {
@@ -71,12 +71,10 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
             node_state.handle(&world, &disks, &mut server, item, &mut out);
         }
         publish(&world, &server);
-        let (now_ms, deadline_ns) = {
+        let now_ms = clocks(&world, &mut server);
+        let deadline_ns = {
             let w = world.lock();
-            (
-                w.clock_ms(id),
-                server.next_deadline().map(|d| w.local_to_true_ns(id, d)),
-            )
+            server.next_deadline().map(|d| w.local_to_true_ns(id, d))
         };
         if server.next_deadline().is_some_and(|d| d <= now_ms) {
             world.lock().wakeup(Addr::Server(id));
@@ -94,6 +92,14 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
     // The run's budget is spent: the server stops where it is, as if frozen, until the
     // run ends and kills its node.
     std::future::pending::<()>().await;
+}
+
+/// The server's elapsed clock now; its wall clock is set on the server as well.
+fn clocks(world: &Shared, server: &mut Server) -> i64 {
+    let w = world.lock();
+    let clock = w.servers[&server.id()].clock;
+    server.set_wall_clock_offset(clock.wall_offset_ms());
+    clock.elapsed_ms(w.now_ns())
 }
 
 /// During the liveness phase, tell the run what this server holds.
@@ -143,7 +149,7 @@ impl NodeState {
         item: Item,
         out: &mut Vec<Effect>,
     ) {
-        let now = world.lock().clock_ms(self.id);
+        let now = clocks(world, server);
         match item {
             Item::Peer { from, link, msg } => {
                 if !world.lock().link_current(from, self.id, link) {

@@ -23,6 +23,7 @@ use zksim_core::stat::Zxid;
 use zksim_core::zab::messages::{PeerMessage, Proposal};
 use zksim_core::zab::{PeerState, ServerId};
 
+use crate::clock::ServerClock;
 use crate::trace::Trace;
 
 /// Who an inbox belongs to.
@@ -111,7 +112,7 @@ pub struct ServerSlot {
     pub alive: bool,
     pub paused: bool,
     pub incarnation: u64,
-    pub clock_offset_ms: i64,
+    pub clock: ServerClock,
     pub state: PeerState,
     pub epoch: u32,
     pub serving: bool,
@@ -330,7 +331,7 @@ impl Shared {
                     alive: false,
                     paused: false,
                     incarnation: 0,
-                    clock_offset_ms: 0,
+                    clock: ServerClock::default(),
                     state: PeerState::Looking,
                     epoch: 0,
                     serving: false,
@@ -455,16 +456,14 @@ impl World {
         self.now_ns() / 1_000
     }
 
-    /// A server's own clock, in milliseconds (skew and jumps included).
+    /// A server's elapsed clock now, in milliseconds (its rate included).
     pub fn clock_ms(&self, id: ServerId) -> i64 {
-        let true_ms = (self.now_ns() / 1_000_000) as i64;
-        true_ms + self.servers[&id].clock_offset_ms
+        self.servers[&id].clock.elapsed_ms(self.now_ns())
     }
 
-    /// Convert a server's local deadline to true time.
+    /// The true time at which a server's elapsed clock reaches `local_ms`.
     pub fn local_to_true_ns(&self, id: ServerId, local_ms: i64) -> u64 {
-        let t = local_ms - self.servers[&id].clock_offset_ms;
-        (t.max(0) as u64) * 1_000_000
+        self.servers[&id].clock.true_ns_at(local_ms)
     }
 
     /// Queue an item for `to` at `at_ns`, waking it if it sleeps past then.

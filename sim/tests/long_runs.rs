@@ -51,7 +51,9 @@ fn run_scenario(name: &str) {
         );
     }
     assert!(
-        kinds.contains("clock_skew") || kinds.contains("clock_jump"),
+        kinds.contains("clock_skew")
+            || kinds.contains("clock_jump")
+            || kinds.contains("clock_rate"),
         "{name}: no clock fault"
     );
     let invokes = report

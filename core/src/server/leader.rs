@@ -696,11 +696,12 @@ fn process_request(
         Origin::Local => s.config.id,
         Origin::Learner(id) => id,
     };
+    let time = s.wall_ms(now_ms);
     let hdr = |l: &Leader| TxnHeader {
         session_id,
         cxid,
         zxid: l.broadcast.next_zxid(l.new_epoch.expect("epoch")),
-        time: now_ms,
+        time,
     };
     match request {
         LearnerRequest::CreateSession { timeout_ms } => {
@@ -908,7 +909,7 @@ pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
                 session_id: session,
                 cxid: 0,
                 zxid: l.broadcast.next_zxid(l.new_epoch.expect("epoch")),
-                time: now_ms,
+                time: s.wall_ms(now_ms),
             };
             let txn = s.prep.prep_close_session(&s.tree, &h);
             propose(s, l, h, txn, out);
@@ -938,12 +939,14 @@ fn reap_containers(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut Effects)
     if s.config.bugs.has(Bug::NoContainerReaping) {
         return;
     }
-    for path in s.tree.reap_candidates(now_ms) {
+    // ContainerManager.getElapsed: a TTL is measured by the wall clock against mtime.
+    let wall_ms = s.wall_ms(now_ms);
+    for path in s.tree.reap_candidates(wall_ms) {
         let h = TxnHeader {
             session_id: 0,
             cxid: 0,
             zxid: l.broadcast.next_zxid(l.new_epoch.expect("epoch")),
-            time: now_ms,
+            time: wall_ms,
         };
         let txn = s.prep.prep_delete_container(&s.tree, &h, &path);
         propose(s, l, h, txn, out);

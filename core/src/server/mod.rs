@@ -2,8 +2,10 @@
 //! following or observing with ZAB, serving client sessions, and persisting what it must
 //! through its driver.
 //!
-//! Inputs carry `now_ms` (the node's own clock, which may be skewed); outputs are
-//! [`Effect`]s in the order they must happen. Nothing here touches a clock, a socket or a
+//! Inputs carry `now_ms`, the node's elapsed clock (monotonic, though it may run fast or
+//! slow), by which every timeout is measured; txns are stamped by its wall clock, which
+//! the driver sets apart (`Server::set_wall_clock_offset`). Outputs are [`Effect`]s in the
+//! order they must happen. Nothing here touches a clock, a socket or a
 //! file.
 //!
 //! A [`Server`] is its role (looking, leading or learning) and its [`Core`] (history,
@@ -203,6 +205,9 @@ pub struct Core {
     leaving: bool,
     /// The leader's answers to reconnects, heard during the current input.
     revalidations: Vec<(crate::stat::SessionId, bool)>,
+    /// How far the wall clock is ahead of the elapsed clock that inputs carry, as the
+    /// driver last set it (`set_wall_clock_offset`).
+    wall_offset_ms: i64,
 }
 
 impl Server {
@@ -258,6 +263,7 @@ impl Server {
             syncs_done: Vec::new(),
             leaving: false,
             revalidations: Vec::new(),
+            wall_offset_ms: 0,
             quorum,
             config,
         };
@@ -274,6 +280,16 @@ impl Server {
     }
 
     /// Begin: look for a leader.
+    /// Set how far the server's wall clock (`Time.currentWallTime`) is ahead of the elapsed
+    /// clock (`Time.currentElapsedTime`) that every input's `now_ms` reads. ZooKeeper times
+    /// its timeouts (elections, syncLimit, session expiry, pings) by the elapsed clock and
+    /// stamps txns by the wall clock (`PrepRequestProcessor`: ctime and mtime;
+    /// `ContainerManager.getElapsed`: TTLs), so a wall clock that jumps moves only
+    /// those. Zero until set.
+    pub fn set_wall_clock_offset(&mut self, offset_ms: i64) {
+        self.core.wall_offset_ms = offset_ms;
+    }
+
     pub fn start(&mut self, now_ms: i64, out: &mut Effects) {
         self.go_looking(now_ms, out);
     }
@@ -625,6 +641,11 @@ impl Server {
 }
 
 impl Core {
+    /// The wall clock when the elapsed clock reads `now_ms`.
+    fn wall_ms(&self, now_ms: i64) -> i64 {
+        now_ms + self.wall_offset_ms
+    }
+
     /// A role handler leaves its role: the server starts an election as soon as the
     /// handler returns (`Server::go_looking`). Handlers return right after asking.
     fn leave_role(&mut self) {
