@@ -441,7 +441,8 @@ mod tests {
         quiet_panics();
         let mut scenario = builtin("default").expect("default");
         scenario.safety_ms = 1_000;
-        // Two jumps of a server's clock by the most negative offset: the second overflows.
+        // Two jumps of a server's wall clock by the most negative offset: the second overflows
+        // in the harness's clock model, not in the service.
         let jump = |at_ms| PlannedFault {
             at_ms,
             fault: Fault::ClockJump {
@@ -462,7 +463,7 @@ mod tests {
         assert!(report.is_none());
         let harness = j.harness.clone().expect("a harness error");
         assert!(harness.starts_with("the harness panicked: "), "{harness}");
-        assert!(harness.contains("at sim/src/faults.rs:"), "{harness}");
+        assert!(harness.contains("at sim/src/clock.rs:"), "{harness}");
         assert!(j.panic.is_none() && !j.service_failed() && !j.ok());
         assert_eq!(j.failure_kinds(), Vec::<String>::new());
         assert!(j.reason().contains("not a failure of the service"));

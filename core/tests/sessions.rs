@@ -450,7 +450,10 @@ fn a_wall_clock_jump_moves_txn_stamps_but_not_session_expiry() {
     let (c, _, _) = with_ephemeral(&mut net, 1, 1_000);
     let ctime = |net: &Net, path: &str| net.server(2).tree().get(path).map(|n| n.stat.ctime);
     let before = ctime(&net, "/e").expect("/e");
-    assert!((net.now_ms - 100..=net.now_ms).contains(&before), "{before}");
+    assert!(
+        (net.now_ms - 100..=net.now_ms).contains(&before),
+        "{before}"
+    );
     for node in net.nodes.values_mut() {
         if let Some(s) = node.server.as_mut() {
             s.set_wall_clock_offset(3_600_000);
@@ -465,5 +468,8 @@ fn a_wall_clock_jump_moves_txn_stamps_but_not_session_expiry() {
         "{stamped} at {}",
         net.now_ms
     );
-    assert!(ephemeral_everywhere(&net, true), "the jump expired the session");
+    assert!(
+        ephemeral_everywhere(&net, true),
+        "the jump expired the session"
+    );
 }
