@@ -205,7 +205,7 @@ fn fault_action(net: &mut Net, rng: &mut Rng, sched: &mut Schedule) {
         }
         7 => {
             let id = rng.pick(&ALL);
-            let stalled = !net.nodes[&id].disk.stalled;
+            let stalled = !net.nodes[&id].stalled;
             net.stall_disk(id, stalled);
             sched.note(net, format!("disk of {id} stalled: {stalled}"));
         }
@@ -287,12 +287,12 @@ fn settled_except_locked_out(net: &Net) -> Option<(ServerId, u32, BTreeSet<Serve
 /// Safety that must hold at every moment, faults or not.
 fn check_safety(net: &Net, sched: &Schedule) {
     assert!(
-        net.conflicts.is_empty(),
+        net.breaches.is_empty(),
         "{:?}\n{}",
-        net.conflicts,
+        net.breaches,
         sched.context()
     );
-    if let Err(e) = net.prefix_consistent() {
+    if let Err(e) = net.replicas_agree() {
         panic!("{e}\n{}", sched.context());
     }
     for (c, client) in net.clients.iter().enumerate() {

@@ -436,7 +436,7 @@ fn a_request_of_an_expired_session_through_a_follower_is_refused() {
         assert!(net.server(id).tree().get("/late").is_none());
     }
     assert!(net.conns[&c].closed);
-    let refused = net.nodes[&3].applied.len();
+    let refused = net.truth.current_segment(3).len();
     assert!(refused > 0);
 }
 

@@ -96,7 +96,7 @@ fn intact(net: &Net, acknowledged: &[String], absent: &[&str]) -> Outcome {
             }
         }
     }
-    net.prefix_consistent()
+    net.replicas_agree()
 }
 
 fn check(ok: bool, what: &str) -> Outcome {
@@ -227,7 +227,7 @@ fn scenario_3911(bugs: Bugs) -> Outcome {
         "epoch 2 established without server 1's durable ACK",
     )?;
     net.crash(1);
-    net.nodes.get_mut(&1).expect("server 1").disk.stalled = false;
+    net.nodes.get_mut(&1).expect("server 1").stalled = false;
     net.restart(3);
     net.restart(1);
     settle(&mut net, 15_000)?;

@@ -62,7 +62,7 @@ fn a_write_through_a_follower_reaches_every_replica() {
     assert!(matches!(read.response, Response::GetData { data: Some(ref d), .. } if d == b"x"));
     let digests = net.digests();
     assert!(digests.values().all(|d| *d == digests[&3]), "{digests:?}");
-    net.assert_prefix_consistent();
+    net.assert_replicas_agree();
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn a_new_leader_keeps_committed_writes() {
         digests.values().all(|d| *d == digests[&second]),
         "{digests:?}"
     );
-    net.assert_prefix_consistent();
+    net.assert_replicas_agree();
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn a_minority_partition_stops_serving_and_rejoins() {
     assert!(others[1..].contains(&majority_leader));
     net.heal();
     net.settle(10_000);
-    net.assert_prefix_consistent();
+    net.assert_replicas_agree();
 }
 
 #[test]

@@ -323,7 +323,7 @@ fn discovery_a_leader_behind_a_follower_gives_up() {
         assert!(net.server(id).tree().get("/ghost").is_some());
     }
     net.assert_converged();
-    net.assert_prefix_consistent();
+    net.assert_replicas_agree();
 }
 
 // ----- synchronization -----

@@ -213,24 +213,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         .with_timing(scenario.tick_ms, scenario.container_check_ms),
     ];
     history.append(&mut w.history.take());
-    for (zxid, proposals) in &w.truth.txns {
-        for p in proposals {
-            history.push(Event::Txn {
-                zxid: *zxid,
-                session: p.hdr.session_id,
-                cxid: p.hdr.cxid,
-                time: p.hdr.time,
-                txn: p.txn.clone(),
-                applied_t: w.truth.first_applied.get(zxid).copied(),
-            });
-        }
-    }
-    for (server, segments) in &w.truth.segments {
-        history.push(Event::Replica {
-            server: *server,
-            segments: segments.clone(),
-        });
-    }
+    history.append(&mut w.truth.events());
     let budget_exceeded = w.budget.spent.clone();
     let breaches = std::mem::take(&mut w.breaches).lines();
     let events = w.budget.events;

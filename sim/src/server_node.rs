@@ -4,13 +4,17 @@
 use std::sync::Arc;
 
 use madsim::rand::{Rng, thread_rng};
+use zksim_checker::history::Micros;
+use zksim_core::log::DurableRecord;
+use zksim_core::proto::{ConnId, ServerMessage};
 use zksim_core::server::{Effect, Server, ServerConfig};
 use zksim_core::stat::NodeKind;
-use zksim_core::zab::ServerId;
-use zksim_core::zab::messages::PeerMessage;
+use zksim_core::zab::messages::{PeerMessage, Proposal};
+use zksim_core::zab::{PeerState, ServerId};
+use zksim_harness::{GroundTruth, Host, ServerDisk, ServerIo};
 
 use crate::disk::SharedDisks;
-use crate::world::{Addr, Item, Published, Shared};
+use crate::world::{Addr, Item, Published, Shared, World};
 
 /// The body of a server node's init task.
 pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig) {
@@ -40,7 +44,7 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
         id,
         node,
         incarnation,
-        held: Vec::new(),
+        io: ServerIo::new(id),
     };
     {
         let mut w = world.lock();
@@ -136,8 +140,103 @@ struct NodeState {
     id: ServerId,
     node: madsim::task::NodeId,
     incarnation: u64,
-    /// Messages waiting for a persist token (SendAfterPersist).
-    held: Vec<(u64, ServerId, PeerMessage)>,
+    /// The effect interpreter's side of this server (messages held for a persist).
+    io: ServerIo,
+}
+
+/// The world as the effect interpreter sees it for one server.
+struct SimHost<'a> {
+    w: &'a mut World,
+    incarnation: u64,
+}
+
+impl Host for SimHost<'_> {
+    fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
+        self.w.peer_send(from, to, msg);
+    }
+
+    fn persist(
+        &mut self,
+        server: ServerId,
+        token: u64,
+        _records: &[DurableRecord],
+        _reset: bool,
+        written: u64,
+        disk: &ServerDisk,
+    ) {
+        self.w.budget.disk_bytes += written;
+        let fsync_ns = match disk.slow_fsync_ms {
+            Some(ms) => ms * 1_000_000,
+            None => thread_rng().gen_range(100_000..1_500_000),
+        };
+        let at = self.w.now_ns() + fsync_ns;
+        self.w.deliver(
+            Addr::Server(server),
+            at,
+            Item::Persisted {
+                token,
+                incarnation: self.incarnation,
+            },
+        );
+    }
+
+    fn synced(&mut self, server: ServerId, dropped: u64, disk: &ServerDisk) {
+        // The budget counts what the disks hold (old snapshots dropped are freed), and
+        // each server's tree and its snapshot in memory, twice the newest snapshot's size.
+        let w = &mut *self.w;
+        w.budget.disk_bytes = w.budget.disk_bytes.saturating_sub(dropped);
+        w.budget
+            .tree_bytes
+            .insert(server, 2 * disk.newest_snapshot_bytes);
+    }
+
+    fn to_client(&mut self, conn: ConnId, msg: ServerMessage) {
+        self.w.server_to_client(conn, msg);
+    }
+
+    fn close_conn(&mut self, conn: ConnId) {
+        self.w.close_by_server(conn);
+    }
+
+    fn disconnect(&mut self, from: ServerId, peer: ServerId) {
+        self.w.disconnect(from, peer);
+    }
+
+    fn role(
+        &mut self,
+        server: ServerId,
+        state: PeerState,
+        epoch: u32,
+        leader: Option<ServerId>,
+        serving: bool,
+    ) {
+        self.w.record_role(server, state, epoch, leader, serving);
+    }
+
+    fn breach(&mut self, server: ServerId, invariant: &'static str, detail: String) {
+        let t = self.w.now_us();
+        self.w
+            .trace
+            .line(t, &format!("S{server} breach of {invariant}: {detail}"));
+        self.w.breaches.push((invariant, detail));
+    }
+
+    fn on_apply(&mut self, server: ServerId, p: &Arc<Proposal>) {
+        if self.w.trace.on() {
+            let t = self.w.now_us();
+            self.w
+                .trace
+                .line(t, &format!("S{server} apply {:#x}", p.hdr.zxid));
+        }
+    }
+
+    fn truth(&mut self) -> &mut GroundTruth {
+        &mut self.w.truth
+    }
+
+    fn now_us(&self) -> Micros {
+        self.w.now_us()
+    }
 }
 
 impl NodeState {
@@ -171,24 +270,16 @@ impl NodeState {
                 if incarnation != self.incarnation {
                     return;
                 }
-                let (dropped, tree_bytes) = {
+                {
                     let mut d = disks.lock().expect("disks");
                     let disk = d.by_node.entry(self.node).or_default();
-                    (disk.sync(token), disk.newest_snapshot_bytes)
-                };
-                let (ready, held): (Vec<_>, Vec<_>) =
-                    self.held.drain(..).partition(|(t, ..)| *t <= token);
-                self.held = held;
-                let mut w = world.lock();
-                // The budget counts what the disks hold (old snapshots dropped are freed),
-                // and each server's tree and its snapshot in memory, twice the newest
-                // snapshot's size.
-                w.budget.disk_bytes = w.budget.disk_bytes.saturating_sub(dropped);
-                w.budget.tree_bytes.insert(self.id, 2 * tree_bytes);
-                for (_, to, msg) in ready {
-                    w.peer_send(self.id, to, msg);
+                    let mut w = world.lock();
+                    let mut host = SimHost {
+                        w: &mut w,
+                        incarnation: self.incarnation,
+                    };
+                    self.io.persisted(token, disk, &mut host);
                 }
-                drop(w);
                 server.on_persisted(now, token, out);
             }
             Item::ToClient { .. } | Item::ConnUp { .. } | Item::ConnDown { .. } => {
@@ -210,60 +301,12 @@ impl NodeState {
             return;
         }
         let mut w = world.lock();
-        for e in out.drain(..) {
-            match e {
-                Effect::Send { to, msg } => w.peer_send(self.id, to, msg),
-                Effect::Persist {
-                    token,
-                    records,
-                    reset,
-                } => {
-                    let mut d = disks.lock().expect("disks");
-                    let disk = d.by_node.entry(self.node).or_default();
-                    w.budget.disk_bytes += disk.write(token, &records, reset);
-                    let fsync_ns = match disk.slow_fsync_ms {
-                        Some(ms) => ms * 1_000_000,
-                        None => thread_rng().gen_range(100_000..1_500_000),
-                    };
-                    let at = w.now_ns() + fsync_ns;
-                    w.deliver(
-                        Addr::Server(self.id),
-                        at,
-                        Item::Persisted {
-                            token,
-                            incarnation: self.incarnation,
-                        },
-                    );
-                }
-                Effect::SendAfterPersist { token, to, msg } => self.held.push((token, to, msg)),
-                Effect::ToClient { conn, msg } => w.server_to_client(conn, msg),
-                Effect::CloseConn { conn } => w.close_by_server(conn),
-                Effect::Disconnect { peer } => w.disconnect(self.id, peer),
-                Effect::Role {
-                    state,
-                    epoch,
-                    leader,
-                } => {
-                    let serving = server.is_serving();
-                    w.record_role(self.id, state, epoch, leader, serving);
-                }
-                Effect::Applied(p) => {
-                    if w.trace.on() {
-                        let t = w.now_us();
-                        w.trace
-                            .line(t, &format!("S{} apply {:#x}", self.id, p.hdr.zxid));
-                    }
-                    let t = w.now_us();
-                    w.truth.applied(self.id, &Arc::clone(&p), t);
-                }
-                Effect::InstalledSnapshot { zxid, .. } => w.truth.start_segment(self.id, zxid),
-                Effect::Breach { invariant, detail } => {
-                    let t = w.now_us();
-                    w.trace
-                        .line(t, &format!("S{} breach of {invariant}: {detail}", self.id));
-                    w.breaches.push((invariant, detail));
-                }
-            }
-        }
+        let mut d = disks.lock().expect("disks");
+        let disk = d.by_node.entry(self.node).or_default();
+        let mut host = SimHost {
+            w: &mut w,
+            incarnation: self.incarnation,
+        };
+        self.io.carry_out(server.is_serving(), out, disk, &mut host);
     }
 }

@@ -17,11 +17,12 @@ use std::time::Duration;
 use madsim::rand::{Rng, thread_rng};
 use madsim::task::NodeId;
 use madsim::time::{Instant, Sleep, sleep_until};
-use zksim_checker::history::{Event, Micros, Outcome, Segment};
+use zksim_checker::history::{Event, Micros, Outcome};
 use zksim_core::proto::{ClientMessage, ConnId, ServerMessage};
 use zksim_core::stat::Zxid;
-use zksim_core::zab::messages::{PeerMessage, Proposal};
+use zksim_core::zab::messages::PeerMessage;
 use zksim_core::zab::{PeerState, ServerId};
+pub use zksim_harness::GroundTruth;
 
 use crate::clock::ServerClock;
 use crate::trace::Trace;
@@ -155,40 +156,6 @@ impl Breaches {
                 _ => format!("{invariant}: {first} (and {} more)", n - 1),
             })
             .collect()
-    }
-}
-
-/// What the replicas applied: per server its segments, and every distinct txn.
-#[derive(Debug, Default)]
-pub struct GroundTruth {
-    pub segments: BTreeMap<ServerId, Vec<Segment>>,
-    pub txns: BTreeMap<Zxid, Vec<Arc<Proposal>>>,
-    /// When some replica first applied each zxid (simulated microseconds).
-    pub first_applied: BTreeMap<Zxid, Micros>,
-}
-
-impl GroundTruth {
-    pub fn start_segment(&mut self, server: ServerId, base: Zxid) {
-        self.segments.entry(server).or_default().push(Segment {
-            base,
-            zxids: Vec::new(),
-        });
-    }
-
-    pub fn applied(&mut self, server: ServerId, p: &Arc<Proposal>, t: Micros) {
-        self.first_applied.entry(p.hdr.zxid).or_insert(t);
-        let segs = self.segments.entry(server).or_default();
-        if segs.is_empty() {
-            segs.push(Segment {
-                base: 0,
-                zxids: Vec::new(),
-            });
-        }
-        segs.last_mut().expect("a segment").zxids.push(p.hdr.zxid);
-        let known = self.txns.entry(p.hdr.zxid).or_default();
-        if !known.iter().any(|k| **k == **p) {
-            known.push(Arc::clone(p));
-        }
     }
 }
 
@@ -1016,15 +983,8 @@ impl World {
                 leader.map_or("-".to_string(), |l| format!("S{l}"))
             ),
         );
-        // The history records roles as others see them: a server leads epoch `e` once it is
-        // established in it (a quorum acknowledged NEWLEADER) and follows once synced; a
-        // candidate still in discovery or synchronization is recorded as looking.
-        let settled = serving
-            || !matches!(
-                state,
-                PeerState::Leading | PeerState::Following | PeerState::Observing
-            );
-        if settled {
+        // The history records roles as others see them (established or synced).
+        if zksim_harness::truth::history_records_role(state, serving) {
             self.history.push(Event::Role {
                 t,
                 server: id,

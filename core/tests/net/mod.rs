@@ -1,6 +1,9 @@
 //! A small deterministic network for protocol tests: servers exchange messages over FIFO
 //! links with a fixed delay, disks complete writes after a fixed delay, and the test
 //! decides partitions, crashes, slow disks and client traffic. No madsim, no threads.
+//! Servers' effects are carried out by the harness the simulator uses
+//! (`zksim_harness`): its disk model, its effect interpreter (persist, then send) and its
+//! ground truth, which the checker's replica agreement judges.
 //!
 //! Clients come in two kinds: raw connections (`connect`, `request`, `reply`), where the
 //! test writes the protocol by hand, and [`SimClient`]s, real `ClientSession`s whose
@@ -13,7 +16,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use zksim_core::client::{
     ClientConfig, ClientEffect, ClientSession, ClientState, Outcome, SessionEvent,
 };
-use zksim_core::log::{self, DurableRecord, DurableState, File, RecoverError};
+
+use zksim_core::log::{DurableRecord, DurableState, RecoverError};
 use zksim_core::proto::{ClientMessage, ConnId, ConnectRequest, ServerMessage};
 use zksim_core::request::{Reply, Request};
 use zksim_core::server::{Effect, Server, ServerConfig};
@@ -21,6 +25,8 @@ use zksim_core::stat::{SessionId, Zxid};
 use zksim_core::watch::EventType;
 use zksim_core::zab::messages::PeerMessage;
 use zksim_core::zab::{PeerState, ServerId};
+use zksim_harness::truth::history_records_role;
+use zksim_harness::{GroundTruth, Host, Micros, ServerDisk, ServerIo};
 
 pub const LINK_DELAY_MS: i64 = 2;
 pub const DISK_DELAY_MS: i64 = 3;
@@ -53,39 +59,16 @@ enum Event {
     ServerConnDropped { conn: ConnId, server: ServerId },
 }
 
-/// One server's disk: durable bytes per file, plus persists in flight.
-#[derive(Clone, Debug, Default)]
-pub struct Disk {
-    pub files: BTreeMap<File, Vec<u8>>,
-    in_flight: BTreeMap<u64, (Vec<DurableRecord>, bool)>,
-    /// Messages waiting for a token to be durable (SendAfterPersist).
-    held: Vec<(u64, ServerId, PeerMessage)>,
-    /// While set, writes do not complete (a stalled fsync).
-    pub stalled: bool,
-    stalled_tokens: Vec<u64>,
-}
-
-impl Disk {
-    fn write(&mut self, records: &[DurableRecord]) {
-        for r in records {
-            let bytes = log::encode(r);
-            let file = self.files.entry(r.file()).or_default();
-            if r.file().is_replaced() {
-                *file = bytes;
-            } else {
-                file.extend_from_slice(&bytes);
-            }
-        }
-    }
-}
-
 pub struct Node {
     pub server: Option<Server>,
     pub config: ServerConfig,
-    pub disk: Disk,
+    /// The harness's disk model: what survives a crash, and the unsynced cache.
+    pub disk: ServerDisk,
+    io: ServerIo,
+    /// While set, writes do not complete (a stalled fsync).
+    pub stalled: bool,
+    stalled_tokens: Vec<u64>,
     incarnation: u64,
-    /// Every txn applied here, in order (ground truth), reset by a snapshot install.
-    pub applied: Vec<Zxid>,
     pub roles: Vec<(PeerState, u32, Option<ServerId>)>,
 }
 
@@ -171,10 +154,12 @@ pub struct Net {
     /// Every persist a server asked for: (time, server, token, records, reset).
     pub persists: Vec<(i64, ServerId, u64, Vec<DurableRecord>, bool)>,
     pub clients: Vec<SimClient>,
-    /// The txn each zxid was applied as, by the first replica to apply it.
-    pub applied_txns: BTreeMap<Zxid, std::sync::Arc<zksim_core::zab::messages::Proposal>>,
-    /// Zab's agreement broken: a zxid applied as different txns by two replicas.
-    pub conflicts: Vec<String>,
+    /// What every replica applied (the harness's ground truth).
+    pub truth: GroundTruth,
+    /// Roles as the history records them, for the replica agreement check.
+    role_events: Vec<(Micros, ServerId, PeerState, u32, Option<ServerId>)>,
+    /// Invariants a server breached under a bug knob (`Effect::Breach`).
+    pub breaches: Vec<String>,
     /// Snapshots installed from a leader: (time, server, zxid, digest).
     pub installs: Vec<(i64, ServerId, Zxid, u64)>,
 }
@@ -203,8 +188,9 @@ impl Net {
             messages: Vec::new(),
             persists: Vec::new(),
             clients: Vec::new(),
-            applied_txns: BTreeMap::new(),
-            conflicts: Vec::new(),
+            truth: GroundTruth::default(),
+            role_events: Vec::new(),
+            breaches: Vec::new(),
             installs: Vec::new(),
         };
         for id in voters.iter().chain(observers) {
@@ -215,9 +201,11 @@ impl Net {
                 Node {
                     server: None,
                     config,
-                    disk: Disk::default(),
+                    disk: ServerDisk::default(),
+                    io: ServerIo::new(*id),
+                    stalled: false,
+                    stalled_tokens: Vec::new(),
                     incarnation: 0,
-                    applied: Vec::new(),
                     roles: Vec::new(),
                 },
             );
@@ -252,32 +240,16 @@ impl Net {
 
     /// The durable state a restart would recover from the server's files.
     pub fn recovered(&self, id: ServerId) -> Result<DurableState, RecoverError> {
-        let files = &self.nodes[&id].disk.files;
-        log::recover(|f| files.get(&f).cloned())
+        self.nodes[&id].disk.recover()
     }
 
     fn crash_with(&mut self, id: ServerId, torn: bool) -> bool {
         let node = self.nodes.get_mut(&id).expect("known server");
-        let mut tore = false;
-        if torn {
-            if let Some((_, (records, false))) = node.disk.in_flight.iter().next() {
-                if let Some(r) = records.iter().find(|r| !r.file().is_replaced()) {
-                    let bytes = log::encode(r);
-                    let part = &bytes[..bytes.len() / 2];
-                    node.disk
-                        .files
-                        .entry(r.file())
-                        .or_default()
-                        .extend_from_slice(part);
-                    tore = true;
-                }
-            }
-        }
+        let tore = node.disk.crash(torn.then_some(0.5));
         node.server = None;
         node.incarnation += 1;
-        node.disk.in_flight.clear();
-        node.disk.held.clear();
-        node.disk.stalled_tokens.clear();
+        node.io.crash();
+        node.stalled_tokens.clear();
         let peers: Vec<ServerId> = self.nodes.keys().copied().filter(|p| *p != id).collect();
         for p in peers {
             self.break_link(id, p);
@@ -319,13 +291,14 @@ impl Net {
     pub fn restart(&mut self, id: ServerId) {
         let node = self.nodes.get_mut(&id).expect("known server");
         assert!(node.server.is_none(), "server {id} is already up");
-        let files = node.disk.files.clone();
-        node.applied.clear();
-        let mut server = match log::recover(|f| files.get(&f).cloned()) {
+        node.disk.open();
+        let mut server = match node.disk.recover() {
             Ok(state) => Server::recover(node.config.clone(), state),
             Err(_) => Server::repairing(node.config.clone()),
         };
         node.incarnation += 1;
+        self.truth
+            .start_segment(id, server.tree().last_processed_zxid());
         let mut out = Vec::new();
         server.start(self.now_ms, &mut out);
         node.server = Some(server);
@@ -391,10 +364,10 @@ impl Net {
 
     pub fn stall_disk(&mut self, id: ServerId, stalled: bool) {
         let node = self.nodes.get_mut(&id).expect("known server");
-        node.disk.stalled = stalled;
+        node.stalled = stalled;
         if !stalled {
             let incarnation = node.incarnation;
-            let tokens = std::mem::take(&mut node.disk.stalled_tokens);
+            let tokens = std::mem::take(&mut node.stalled_tokens);
             let at = self.now_ms + DISK_DELAY_MS;
             for token in tokens {
                 self.schedule(
@@ -438,85 +411,19 @@ impl Net {
         );
     }
 
-    fn handle(&mut self, id: ServerId, effects: Vec<Effect>) {
-        for e in effects {
-            match e {
-                Effect::Send { to, msg } => self.send(id, to, msg),
-                Effect::Persist {
-                    token,
-                    records,
-                    reset,
-                } => {
-                    self.persists
-                        .push((self.now_ms, id, token, records.clone(), reset));
-                    let node = self.nodes.get_mut(&id).expect("known");
-                    node.disk.in_flight.insert(token, (records, reset));
-                    if node.disk.stalled {
-                        node.disk.stalled_tokens.push(token);
-                    } else {
-                        let incarnation = node.incarnation;
-                        let at = self.now_ms + DISK_DELAY_MS;
-                        self.schedule(
-                            at,
-                            Event::Persisted {
-                                server: id,
-                                incarnation,
-                                token,
-                            },
-                        );
-                    }
-                }
-                Effect::SendAfterPersist { token, to, msg } => {
-                    let node = self.nodes.get_mut(&id).expect("known");
-                    node.disk.held.push((token, to, msg));
-                }
-                Effect::ToClient { conn, msg } => {
-                    let at = self.now_ms + LINK_DELAY_MS;
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        if c.closed {
-                            continue;
-                        }
-                        if c.client.is_some() {
-                            self.schedule(at, Event::ToClient { conn, msg });
-                        } else {
-                            c.inbox.push(msg);
-                        }
-                    }
-                }
-                Effect::CloseConn { conn } => self.close_conn(conn),
-                Effect::Disconnect { peer } => self.close_peer(id, peer),
-                Effect::Role {
-                    state,
-                    epoch,
-                    leader,
-                } => self
-                    .nodes
-                    .get_mut(&id)
-                    .expect("known")
-                    .roles
-                    .push((state, epoch, leader)),
-                Effect::Applied(p) => {
-                    let zxid = p.hdr.zxid;
-                    match self.applied_txns.get(&zxid) {
-                        Some(first) if **first != *p => self.conflicts.push(format!(
-                            "server {id} applied zxid {zxid:#x} as {p:?}, another as {first:?}"
-                        )),
-                        Some(_) => {}
-                        None => {
-                            self.applied_txns.insert(zxid, p);
-                        }
-                    }
-                    self.nodes.get_mut(&id).expect("known").applied.push(zxid);
-                }
-                Effect::InstalledSnapshot { zxid, digest } => {
-                    self.installs.push((self.now_ms, id, zxid, digest));
-                    self.nodes.get_mut(&id).expect("known").applied.clear()
-                }
-                Effect::Breach { invariant, detail } => self
-                    .conflicts
-                    .push(format!("breach of {invariant}: {detail}")),
-            }
+    /// Carry out a server's effects through the harness's interpreter.
+    fn handle(&mut self, id: ServerId, mut effects: Vec<Effect>) {
+        if effects.is_empty() {
+            return;
         }
+        let node = self.nodes.get_mut(&id).expect("known");
+        let serving = node.server.as_ref().is_some_and(|s| s.is_serving());
+        let mut io = std::mem::replace(&mut node.io, ServerIo::new(id));
+        let mut disk = std::mem::take(&mut node.disk);
+        io.carry_out(serving, &mut effects, &mut disk, self);
+        let node = self.nodes.get_mut(&id).expect("known");
+        node.io = io;
+        node.disk = disk;
     }
 
     /// Process the next event or timer if it is due by `until_ms`; false if none is.
@@ -630,17 +537,12 @@ impl Net {
                 if node.incarnation != incarnation || node.server.is_none() {
                     return;
                 }
-                let (records, reset) = node.disk.in_flight.remove(&token).expect("token in flight");
-                if reset {
-                    node.disk.files.clear();
-                }
-                node.disk.write(&records);
-                let (ready, held): (Vec<_>, Vec<_>) =
-                    node.disk.held.drain(..).partition(|(t, ..)| *t <= token);
-                node.disk.held = held;
-                for (_, to, msg) in ready {
-                    self.send(id, to, msg);
-                }
+                let mut io = std::mem::replace(&mut node.io, ServerIo::new(id));
+                let mut disk = std::mem::take(&mut node.disk);
+                io.persisted(token, &mut disk, self);
+                let node = self.nodes.get_mut(&id).expect("known");
+                node.io = io;
+                node.disk = disk;
                 let mut out = Vec::new();
                 if let Some(server) = self.nodes.get_mut(&id).and_then(|n| n.server.as_mut()) {
                     server.on_persisted(now, token, &mut out);
@@ -940,34 +842,21 @@ impl Net {
         );
     }
 
-    /// Check Zab's agreement on committed txns: two servers' applied sequences agree where
-    /// they overlap (Zab.tla's PrefixConsistency over delivered txns). A server's sequence
-    /// restarts after a crash or a snapshot install, so it is aligned at its first txn.
-    pub fn assert_prefix_consistent(&self) {
-        if let Err(e) = self.prefix_consistent() {
+    /// Zab's agreement over what the replicas applied so far (Zab.tla's
+    /// PrefixConsistency, Integrity, PrimaryOrder and primary uniqueness), judged by the
+    /// checker's replica agreement property on the ground truth.
+    pub fn assert_replicas_agree(&self) {
+        if let Err(e) = self.replicas_agree() {
             panic!("{e}");
         }
     }
 
-    pub fn prefix_consistent(&self) -> Result<(), String> {
-        let logs: Vec<(ServerId, &Vec<Zxid>)> =
-            self.nodes.iter().map(|(id, n)| (*id, &n.applied)).collect();
-        for (a, la) in &logs {
-            for (b, lb) in &logs {
-                let Some(first) = lb.first() else { continue };
-                let Some(at) = la.iter().position(|z| z == first) else {
-                    continue;
-                };
-                for (x, y) in la[at..].iter().zip(lb.iter()) {
-                    if x != y {
-                        return Err(format!(
-                            "servers {a} and {b} applied different txns: {x:#x} and {y:#x}"
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
+    pub fn replicas_agree(&self) -> Result<(), String> {
+        let config = &self.nodes.values().next().expect("a server").config;
+        let (voters, observers) = (&config.voters, &config.observers);
+        self.truth
+            .agreement(voters, observers, &self.role_events)
+            .map_err(|found| found.join("\n"))
     }
 
     pub fn digests(&self) -> BTreeMap<ServerId, (Zxid, u64)> {
@@ -1146,5 +1035,94 @@ impl Net {
             ServerMessage::Connected(r) => Some(r.timeout_ms),
             _ => None,
         })
+    }
+}
+
+impl Host for Net {
+    fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
+        Net::send(self, from, to, msg);
+    }
+
+    fn persist(
+        &mut self,
+        server: ServerId,
+        token: u64,
+        records: &[DurableRecord],
+        reset: bool,
+        _written: u64,
+        _disk: &ServerDisk,
+    ) {
+        self.persists
+            .push((self.now_ms, server, token, records.to_vec(), reset));
+        let node = self.nodes.get_mut(&server).expect("known");
+        if node.stalled {
+            node.stalled_tokens.push(token);
+        } else {
+            let incarnation = node.incarnation;
+            let at = self.now_ms + DISK_DELAY_MS;
+            self.schedule(
+                at,
+                Event::Persisted {
+                    server,
+                    incarnation,
+                    token,
+                },
+            );
+        }
+    }
+
+    fn to_client(&mut self, conn: ConnId, msg: ServerMessage) {
+        let at = self.now_ms + LINK_DELAY_MS;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if c.closed {
+                return;
+            }
+            if c.client.is_some() {
+                self.schedule(at, Event::ToClient { conn, msg });
+            } else {
+                c.inbox.push(msg);
+            }
+        }
+    }
+
+    fn close_conn(&mut self, conn: ConnId) {
+        Net::close_conn(self, conn);
+    }
+
+    fn disconnect(&mut self, from: ServerId, peer: ServerId) {
+        self.close_peer(from, peer);
+    }
+
+    fn role(
+        &mut self,
+        server: ServerId,
+        state: PeerState,
+        epoch: u32,
+        leader: Option<ServerId>,
+        serving: bool,
+    ) {
+        let node = self.nodes.get_mut(&server).expect("known");
+        node.roles.push((state, epoch, leader));
+        if history_records_role(state, serving) {
+            let t = self.now_us();
+            self.role_events.push((t, server, state, epoch, leader));
+        }
+    }
+
+    fn breach(&mut self, _server: ServerId, invariant: &'static str, detail: String) {
+        self.breaches
+            .push(format!("breach of {invariant}: {detail}"));
+    }
+
+    fn on_install(&mut self, server: ServerId, zxid: Zxid, digest: u64) {
+        self.installs.push((self.now_ms, server, zxid, digest));
+    }
+
+    fn truth(&mut self) -> &mut GroundTruth {
+        &mut self.truth
+    }
+
+    fn now_us(&self) -> Micros {
+        u64::try_from(self.now_ms).expect("time starts at 0") * 1_000
     }
 }
