@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 /// The sources whose messages the targets report: their words are the vocabulary.
-const SOURCES: [&str; 19] = [
+const SOURCES: [&str; 21] = [
     include_str!("../../scenarios/src/scenario.rs"),
     include_str!("../../scenarios/src/fault.rs"),
     include_str!("../../checker/src/history/mod.rs"),
@@ -27,7 +27,9 @@ const SOURCES: [&str; 19] = [
     include_str!("../../checker/src/external/kv.rs"),
     include_str!("../../checker/src/external/porcupine_kv.rs"),
     include_str!("../../checker/src/external/register.rs"),
-    include_str!("../../core/src/replay.rs"),
+    include_str!("../../core/src/replay/mod.rs"),
+    include_str!("../../core/src/replay/op.rs"),
+    include_str!("../../core/src/replay/render.rs"),
 ];
 
 /// The words of serde_json's and serde's error messages.

@@ -16,12 +16,16 @@
 //! watches); it reaches Zab only through the server (`zab_submit`, `zab_touch`,
 //! `zab_revalidate`), and hears back through the core (syncs done, reconnects answered,
 //! txns applied). The three never call each other.
+//! `looking` is the election and the way into it; `state` holds the core's own steps
+//! (accessors, and logging, applying and snapshotting committed txns).
 
 mod clients;
 mod durable;
 mod leader;
 mod learner;
+mod looking;
 mod sessions;
+mod state;
 
 use std::sync::Arc;
 
@@ -31,10 +35,9 @@ use crate::proto::{ClientMessage, ConnId, ServerMessage};
 use crate::standalone::SessionLimits;
 use crate::stat::Zxid;
 use crate::tree::DataTree;
-use crate::watch::WatchEvent;
-use crate::zab::election::{Election, ElectionEffect, ElectionTiming, Vote};
+use crate::zab::election::{Election, ElectionTiming, Vote};
 use crate::zab::history::History;
-use crate::zab::messages::{Notification, PeerMessage, Proposal};
+use crate::zab::messages::{PeerMessage, Proposal};
 use crate::zab::quorum::QuorumVerifier;
 use crate::zab::{PeerState, ServerId};
 
@@ -450,90 +453,6 @@ impl Server {
         core.clients.disconnected(conn, &mut core.tree);
     }
 
-    // ----- election -----
-
-    fn on_notification(&mut self, now_ms: i64, from: ServerId, n: Notification, out: &mut Effects) {
-        // FastLeaderElection.WorkerReceiver: answer a peer that is looking (or cannot vote)
-        // with our vote, so that it can catch up or learn the leader.
-        let state = self.state();
-        // A server that cannot vote has no vote to give: its answer would be an OBSERVING
-        // notification, which another non-voter would answer in turn, forever.
-        let voting = !self.config.is_observer() && !self.repairing;
-        match &mut self.role {
-            Role::Looking(election) => {
-                let from_non_voter =
-                    !self.core.quorum.is_voter(from) || n.state == PeerState::Observing;
-                let behind =
-                    n.state == PeerState::Looking && n.election_epoch < election.logical_clock();
-                if voting && (from_non_voter || behind) {
-                    out.push(Effect::Send {
-                        to: from,
-                        msg: PeerMessage::Notification(election.notification()),
-                    });
-                }
-                let mut eff = Vec::new();
-                election.on_notification(now_ms, from, n, &mut eff);
-                self.on_election_effects(now_ms, eff, out);
-            }
-            _ => {
-                if matches!(n.state, PeerState::Looking | PeerState::Observing) {
-                    let v = self.current_vote;
-                    let reply = Notification {
-                        leader: v.leader,
-                        zxid: v.zxid,
-                        election_epoch: v.election_epoch,
-                        state,
-                        peer_epoch: v.peer_epoch,
-                    };
-                    out.push(Effect::Send {
-                        to: from,
-                        msg: PeerMessage::Notification(reply),
-                    });
-                }
-            }
-        }
-    }
-
-    fn on_election_effects(
-        &mut self,
-        now_ms: i64,
-        effects: Vec<ElectionEffect>,
-        out: &mut Effects,
-    ) {
-        for e in effects {
-            match e {
-                ElectionEffect::Send { to, notification } => out.push(Effect::Send {
-                    to,
-                    msg: PeerMessage::Notification(notification),
-                }),
-                ElectionEffect::Decided { vote } => {
-                    self.decided(now_ms, vote, out);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn decided(&mut self, now_ms: i64, vote: Vote, out: &mut Effects) {
-        if let Role::Looking(e) = &self.role {
-            self.logical_clock = e.logical_clock();
-        }
-        // FastLeaderElection counts only voters' notifications for voters: the leader it
-        // decides on is a voter.
-        assert!(
-            self.core.quorum.is_voter(vote.leader),
-            "server {}: decided on non-voter {}",
-            self.config.id,
-            vote.leader
-        );
-        self.current_vote = vote;
-        if vote.leader == self.config.id {
-            leader::become_leader(self, now_ms, out);
-        } else {
-            learner::become_learner(self, now_ms, vote.leader, out);
-        }
-    }
-
     /// A role handler asked to leave its role during this input: leave it now. Handlers
     /// ask as their last step, so the election starts where they would have started it.
     fn settle(&mut self, now_ms: i64, out: &mut Effects) {
@@ -543,51 +462,6 @@ impl Server {
         if std::mem::take(&mut self.core.leaving) {
             self.go_looking(now_ms, out);
         }
-    }
-
-    /// Leave any role and start an election. Client connections close: a server that is not
-    /// synced with a leader serves nobody.
-    fn go_looking(&mut self, now_ms: i64, out: &mut Effects) {
-        self.core.leaving = false;
-        for peer in std::mem::take(&mut self.role_peers) {
-            out.push(Effect::Disconnect { peer });
-        }
-        let core = &mut self.core;
-        core.clients.close_all(&mut core.tree, out);
-        self.prep.clear();
-        if self.config.bugs.has(Bug::OldLeaderKeepsState) && self.was_leading {
-            // ZOOKEEPER-2845: the deposed leader keeps its uncommitted proposals applied.
-            let tail: Vec<Arc<Proposal>> = self
-                .log_after(self.tree.last_processed_zxid())
-                .cloned()
-                .collect();
-            for p in &tail {
-                self.apply_committed(p, out);
-            }
-        }
-        self.was_leading = false;
-        let voting = !self.config.is_observer() && !self.repairing;
-        let mut eff = Vec::new();
-        let mut election = Election::start(
-            now_ms,
-            self.config.id,
-            self.quorum.clone(),
-            self.config.election,
-            voting,
-            self.logical_clock,
-            self.last_logged_zxid(),
-            self.history.current_epoch(),
-            &mut eff,
-        );
-        election.vote_order_bug = self.config.bugs.has(Bug::VoteOrderNotTotal);
-        self.logical_clock = election.logical_clock();
-        self.role = Role::Looking(election);
-        out.push(Effect::Role {
-            state: PeerState::Looking,
-            epoch: self.history.current_epoch(),
-            leader: None,
-        });
-        self.on_election_effects(now_ms, eff, out);
     }
 }
 
@@ -637,175 +511,5 @@ impl Server {
                 None
             }
         }
-    }
-}
-
-impl Core {
-    /// The wall clock when the elapsed clock reads `now_ms`.
-    fn wall_ms(&self, now_ms: i64) -> i64 {
-        now_ms + self.wall_offset_ms
-    }
-
-    /// A role handler leaves its role: the server starts an election as soon as the
-    /// handler returns (`Server::go_looking`). Handlers return right after asking.
-    fn leave_role(&mut self) {
-        self.leaving = true;
-    }
-
-    /// Zab says a sync is done: every write committed before it has been applied here.
-    /// The request pipeline answers it once the input is handled (`clients::release_syncs`).
-    fn sync_done(&mut self, session: crate::stat::SessionId, cxid: i32) {
-        self.syncs_done.push((session, cxid));
-    }
-
-    /// The leader answered a reconnect; the request pipeline hears of it once the input is
-    /// handled (`Server::settle`).
-    fn revalidated(&mut self, session: crate::stat::SessionId, valid: bool) {
-        self.revalidations.push((session, valid));
-    }
-
-    pub fn is_repairing(&self) -> bool {
-        self.repairing
-    }
-
-    pub fn id(&self) -> ServerId {
-        self.config.id
-    }
-
-    pub fn config(&self) -> &ServerConfig {
-        &self.config
-    }
-
-    pub fn tree(&self) -> &DataTree {
-        &self.tree
-    }
-
-    pub fn accepted_epoch(&self) -> u32 {
-        self.history.accepted_epoch()
-    }
-
-    pub fn current_epoch(&self) -> u32 {
-        self.history.current_epoch()
-    }
-
-    /// The zxid of the last txn in the log (durable or not).
-    pub fn last_logged_zxid(&self) -> Zxid {
-        self.history.last_logged()
-    }
-
-    pub fn last_committed_zxid(&self) -> Zxid {
-        self.history.committed()
-    }
-
-    /// The history's committed zxid is the tree's.
-    fn check_committed(&self) {
-        assert_eq!(
-            self.history.committed(),
-            self.tree.last_processed_zxid(),
-            "server {}: its history and its tree disagree on what is committed",
-            self.config.id
-        );
-    }
-
-    // ----- shared helpers -----
-
-    /// Append a txn to the log and persist it (group commit).
-    fn log_proposal(&mut self, proposal: Arc<Proposal>, out: &mut Effects) -> u64 {
-        let record = self.history.append(proposal);
-        self.durable.persist(vec![record], out)
-    }
-
-    /// Apply a committed txn to the tree, hand its replies and watch events to clients, and
-    /// record it as ground truth.
-    fn apply_committed(&mut self, proposal: &Arc<Proposal>, out: &mut Effects) {
-        let last = self.tree.last_processed_zxid();
-        assert!(
-            proposal.hdr.zxid > last,
-            "server {}: applying zxid {:#x} after {:#x}",
-            self.config.id,
-            proposal.hdr.zxid,
-            last
-        );
-        self.history.commit(proposal.hdr.zxid);
-        let mut events: Vec<WatchEvent> = Vec::new();
-        let result = self.tree.apply(&proposal.hdr, &proposal.txn, &mut events);
-        self.check_committed();
-        self.prep.applied(proposal.hdr.zxid);
-        out.push(Effect::Applied(Arc::clone(proposal)));
-        clients::on_applied(self, proposal, &result, &events, out);
-        self.maybe_snapshot(out);
-    }
-
-    /// `SyncRequestProcessor`: after `snapCount` txns, snapshot the committed tree and drop
-    /// the log entries it covers.
-    fn maybe_snapshot(&mut self, out: &mut Effects) {
-        if self.snapshot_label.is_some()
-            || self.history.txns_since_snapshot() < self.config.snap_count
-        {
-            return;
-        }
-        self.snapshot_label = Some(self.tree.last_processed_zxid());
-        if self.durable.is_idle() {
-            self.capture_snapshot(out);
-        }
-    }
-
-    /// Write the snapshot decided earlier. Like ZooKeeper's, it is fuzzy: labelled with
-    /// the zxid at which it was decided, it holds the tree as it is when the disk is free
-    /// to take it, so txns applied in between are in it and are applied again, harmlessly,
-    /// when the log after the label is replayed (FileTxnSnapLog.restore).
-    fn capture_snapshot(&mut self, out: &mut Effects) {
-        let Some(label) = self.snapshot_label.take() else {
-            return;
-        };
-        let mut snapshot = self.tree.snapshot();
-        assert!(
-            snapshot.zxid >= label,
-            "server {}: snapshot content behind its label",
-            self.config.id
-        );
-        snapshot.zxid = label;
-        // Snapshots only move forward: recovery reads the last one written.
-        let record = self.history.take_snapshot(Arc::new(snapshot));
-        self.durable.persist(vec![record], out);
-    }
-
-    /// The logged txns after `zxid`, in order.
-    fn log_after(&self, zxid: Zxid) -> impl Iterator<Item = &Arc<Proposal>> {
-        self.history.log_after(zxid)
-    }
-
-    /// The tree the log continues. A learner writes a leader's SNAP as its snapshot when
-    /// NEWLEADER arrives but installs it only at UPTODATE; if it left that leader in
-    /// between, the snapshot is ahead of its committed tree and the log continues the
-    /// snapshot, not the tree.
-    fn history_base(&self) -> DataTree {
-        match self.history.snapshot() {
-            Some(snap) if snap.zxid > self.tree.last_processed_zxid() => {
-                DataTree::from_snapshot(snap)
-            }
-            _ => self.tree.clone(),
-        }
-    }
-
-    /// Once the history is known committed (UPTODATE, or establishing as leader), start the
-    /// tree from a snapshot that is ahead of it (see `history_base`): applying the log after
-    /// the older tree would skip every txn in between and leave a replica that claims the
-    /// same last zxid as the others with a different tree.
-    fn catch_up_to_snapshot(&mut self, out: &mut Effects) {
-        let Some(snap) = self.history.snapshot().cloned() else {
-            return;
-        };
-        if snap.zxid <= self.tree.last_processed_zxid() {
-            return;
-        }
-        self.tree = DataTree::from_snapshot(&snap);
-        self.prep.clear();
-        assert_eq!(self.tree.last_processed_zxid(), snap.zxid);
-        self.history.committed_tree(snap.zxid);
-        out.push(Effect::InstalledSnapshot {
-            zxid: snap.zxid,
-            digest: self.tree.digest(),
-        });
     }
 }

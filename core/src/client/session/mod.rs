@@ -1,5 +1,13 @@
 //! `ClientSession`: one ZooKeeper client session over a series of connections, as ZooKeeper
 //! 3.8's `ClientCnxn` and its `SendThread`, with time as an input and I/O as effects.
+//!
+//! This module is the connection's state machine (connect, handshake, timeouts, pings,
+//! losing and re-establishing the connection); `requests` holds the request queue (xids,
+//! requests waiting for a session or in flight, replies matched in order).
+
+mod requests;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 
@@ -7,14 +15,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 use crate::proto::{ClientMessage, ConnectRequest, ConnectResponse, ServerMessage};
-use crate::request::{Reply, Request};
 use crate::stat::{SessionId, Zxid};
-use crate::watch::EventType;
 
 use super::config::ClientConfig;
 use super::effect::{ClientEffect, Outcome, SessionEvent};
 use super::host::HostProvider;
-use super::watches::{ClientWatches, WatchRegistration};
+use super::watches::ClientWatches;
+
+use requests::{InFlight, Queued};
 
 /// `ClientCnxn.SET_WATCHES_XID`: the reserved xid of the SetWatches request sent after a
 /// reconnect. Its reply is matched in order like any other and reported to no one.
@@ -48,35 +56,6 @@ impl ClientState {
             self,
             ClientState::Closed | ClientState::Expired | ClientState::AuthFailed
         )
-    }
-}
-
-/// A message written and not yet answered (ZooKeeper's `pendingQueue`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct InFlight {
-    xid: i32,
-    kind: InFlightKind,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum InFlightKind {
-    Request(WatchRegistration),
-    CloseSession,
-    SetWatches,
-}
-
-/// A request waiting for a session to be established (ZooKeeper's `outgoingQueue`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Queued {
-    Request { xid: i32, request: Request },
-    CloseSession { xid: i32 },
-}
-
-impl Queued {
-    fn xid(&self) -> i32 {
-        match self {
-            Queued::Request { xid, .. } | Queued::CloseSession { xid } => *xid,
-        }
     }
 }
 
@@ -238,66 +217,6 @@ impl ClientSession {
         self.connect(now_ms, self.hosts.current(), out);
     }
 
-    /// Submits a request and returns its xid. Sent at once when a session is established,
-    /// else queued until one is; completed at once when the session is closing or over.
-    pub fn submit(&mut self, now_ms: i64, request: Request, out: &mut Vec<ClientEffect>) -> i32 {
-        let xid = self.take_xid();
-        if let Some(outcome) = self.refusal() {
-            out.push(ClientEffect::Completed { xid, outcome });
-        } else if self.state == ClientState::Connected {
-            self.send_request(now_ms, xid, request, out);
-        } else {
-            self.queued.push_back(Queued::Request { xid, request });
-        }
-        xid
-    }
-
-    /// `ZooKeeper.addAuthInfo`: remembered for every later connection, and sent now when a
-    /// session is established. Ignored once the session is over, as ZooKeeper does.
-    pub fn add_auth(
-        &mut self,
-        now_ms: i64,
-        scheme: String,
-        auth: Vec<u8>,
-        out: &mut Vec<ClientEffect>,
-    ) {
-        if self.state.is_terminal() {
-            return;
-        }
-        self.auths.push((scheme.clone(), auth.clone()));
-        if self.state == ClientState::Connected && !self.closing {
-            self.send(now_ms, ClientMessage::Auth { scheme, auth }, out);
-        }
-    }
-
-    /// `ZooKeeper.close`: sends closeSession behind every request submitted before, and
-    /// returns its xid. Its reply completes it, emits `Closed` and ends the session. When the
-    /// connection is lost first the session still ends (ZooKeeper does not reconnect while
-    /// closing); with no connection at all it ends at once.
-    pub fn close(&mut self, now_ms: i64, out: &mut Vec<ClientEffect>) -> i32 {
-        let xid = self.take_xid();
-        if let Some(outcome) = self.refusal() {
-            out.push(ClientEffect::Completed { xid, outcome });
-            return xid;
-        }
-        self.closing = true;
-        match self.state {
-            ClientState::Connected => self.send_close_session(now_ms, xid, out),
-            ClientState::Connecting | ClientState::Handshaking => {
-                self.queued.push_back(Queued::CloseSession { xid });
-            }
-            ClientState::NotConnected => {
-                // SendThread.run: "don't re-establish connection if we are closing".
-                self.queued.push_back(Queued::CloseSession { xid });
-                self.lose_connection(now_ms, out);
-            }
-            ClientState::Closed | ClientState::Expired | ClientState::AuthFailed => {
-                unreachable!("refusal() covers terminal states")
-            }
-        }
-        xid
-    }
-
     /// The transport asked for by `Connect` is up: send the ConnectRequest.
     pub fn on_connected(&mut self, now_ms: i64, out: &mut Vec<ClientEffect>) {
         if self.state.is_terminal() {
@@ -424,29 +343,6 @@ impl ClientSession {
         }
     }
 
-    /// `ClientCnxn.getXid`: increasing from 1, skipping from `Integer.MAX_VALUE` back to 1
-    /// so no request ever uses a negative (reserved) xid.
-    fn take_xid(&mut self) -> i32 {
-        if self.next_xid == i32::MAX {
-            self.next_xid = 1;
-        }
-        let xid = self.next_xid;
-        self.next_xid += 1;
-        assert!(xid > 0);
-        xid
-    }
-
-    /// The outcome a request gets without being sent, if it cannot be sent ever.
-    fn refusal(&self) -> Option<Outcome> {
-        match self.state {
-            ClientState::Closed => Some(Outcome::Closed),
-            ClientState::Expired => Some(Outcome::SessionExpired),
-            ClientState::AuthFailed => Some(Outcome::AuthFailed),
-            _ if self.closing => Some(Outcome::Closed),
-            _ => None,
-        }
-    }
-
     fn connect(&mut self, now_ms: i64, server: usize, out: &mut Vec<ClientEffect>) {
         assert!(self.state == ClientState::NotConnected);
         assert!(server < self.config.servers);
@@ -466,30 +362,6 @@ impl ClientSession {
         ));
         self.last_send_ms = now_ms;
         out.push(ClientEffect::Send(message));
-    }
-
-    fn send_request(
-        &mut self,
-        now_ms: i64,
-        xid: i32,
-        request: Request,
-        out: &mut Vec<ClientEffect>,
-    ) {
-        let registration = WatchRegistration::of(&request);
-        self.in_flight.push_back(InFlight {
-            xid,
-            kind: InFlightKind::Request(registration),
-        });
-        self.send(now_ms, ClientMessage::Request { xid, request }, out);
-    }
-
-    fn send_close_session(&mut self, now_ms: i64, xid: i32, out: &mut Vec<ClientEffect>) {
-        assert!(self.closing);
-        self.in_flight.push_back(InFlight {
-            xid,
-            kind: InFlightKind::CloseSession,
-        });
-        self.send(now_ms, ClientMessage::CloseSession { xid }, out);
     }
 
     fn on_connect_response(
@@ -525,101 +397,6 @@ impl ClientSession {
             timeout_ms: self.negotiated_timeout_ms,
         }));
         self.prime(now_ms, out);
-    }
-
-    /// `SendThread.primeConnection`'s queue, sent once the session is established: the auths
-    /// (pushed to the queue's front one by one, so the last added goes first), then
-    /// SetWatches when any watch is held, then the requests that waited, in xid order.
-    fn prime(&mut self, now_ms: i64, out: &mut Vec<ClientEffect>) {
-        for (scheme, auth) in self.auths.clone().into_iter().rev() {
-            self.send(now_ms, ClientMessage::Auth { scheme, auth }, out);
-        }
-        if !self.watches.is_empty() {
-            let request = self.watches.set_watches(self.last_zxid_seen);
-            self.in_flight.push_back(InFlight {
-                xid: SET_WATCHES_XID,
-                kind: InFlightKind::SetWatches,
-            });
-            let xid = SET_WATCHES_XID;
-            self.send(now_ms, ClientMessage::Request { xid, request }, out);
-        }
-        while let Some(queued) = self.queued.pop_front() {
-            match queued {
-                Queued::Request { xid, request } => self.send_request(now_ms, xid, request, out),
-                Queued::CloseSession { xid } => self.send_close_session(now_ms, xid, out),
-            }
-        }
-        assert!(self.queued.is_empty());
-    }
-
-    /// `SendThread.readResponse`: replies come in the order requests were sent.
-    fn on_reply(&mut self, now_ms: i64, xid: i32, reply: Reply, out: &mut Vec<ClientEffect>) {
-        let Some(oldest) = self.in_flight.front() else {
-            let what = format!("nothing in flight, but got a reply for xid {xid}");
-            return self.protocol_violation(now_ms, what, out);
-        };
-        if oldest.xid != xid {
-            let what = format!(
-                "xid out of order: got a reply for xid {xid}, expected xid {}",
-                oldest.xid
-            );
-            return self.protocol_violation(now_ms, what, out);
-        }
-        let answered = self
-            .in_flight
-            .pop_front()
-            .expect("the oldest was just read");
-        self.observe_zxid(reply.zxid);
-        match answered.kind {
-            InFlightKind::SetWatches => {}
-            InFlightKind::Request(registration) => {
-                self.watches.on_reply(&registration, reply.err);
-                let outcome = Outcome::Reply(reply);
-                out.push(ClientEffect::Completed { xid, outcome });
-            }
-            InFlightKind::CloseSession => self.on_close_reply(xid, reply, out),
-        }
-    }
-
-    /// `ReplyHeader.zxid > 0` moves the last zxid seen; it never goes back.
-    fn observe_zxid(&mut self, zxid: Zxid) {
-        let before = self.last_zxid_seen;
-        if zxid > 0 {
-            self.last_zxid_seen = self.last_zxid_seen.max(zxid);
-        }
-        assert!(self.last_zxid_seen >= before);
-    }
-
-    /// `ZooKeeper.close`: once closeSession is answered the client shuts down.
-    fn on_close_reply(&mut self, xid: i32, reply: Reply, out: &mut Vec<ClientEffect>) {
-        assert!(self.closing);
-        // Nothing is sent after closeSession: later submits are refused.
-        assert!(self.in_flight.is_empty());
-        assert!(self.queued.is_empty());
-        out.push(ClientEffect::Completed {
-            xid,
-            outcome: Outcome::Reply(reply),
-        });
-        self.state = ClientState::Closed;
-        out.push(ClientEffect::Session(SessionEvent::Closed));
-        out.push(ClientEffect::Close);
-    }
-
-    fn on_watch(
-        &mut self,
-        event_type: EventType,
-        path: String,
-        zxid: Zxid,
-        out: &mut Vec<ClientEffect>,
-    ) {
-        // A notification's header zxid is -1 on ZooKeeper's wire, so it does not move
-        // last_zxid_seen here either.
-        self.watches.on_event(event_type, &path);
-        out.push(ClientEffect::Watch {
-            event_type,
-            path,
-            zxid,
-        });
     }
 
     /// `SendThread.readResponse`, AUTHPACKET_XID: AUTHFAILED puts the client in the dead
@@ -679,29 +456,6 @@ impl ClientSession {
         }
     }
 
-    /// `ClientCnxn.cleanup`: the written requests, then the waiting ones, in xid order.
-    /// SetWatches is internal and reported to no one.
-    fn fail_all(&mut self, outcome: Outcome, out: &mut Vec<ClientEffect>) {
-        for written in self.in_flight.drain(..) {
-            if written.kind != InFlightKind::SetWatches {
-                let outcome = outcome.clone();
-                out.push(ClientEffect::Completed {
-                    xid: written.xid,
-                    outcome,
-                });
-            }
-        }
-        for waiting in self.queued.drain(..) {
-            let outcome = outcome.clone();
-            out.push(ClientEffect::Completed {
-                xid: waiting.xid(),
-                outcome,
-            });
-        }
-        assert!(self.in_flight.is_empty());
-        assert!(self.queued.is_empty());
-    }
-
     /// Who this is, for messages: client identity, session and server.
     fn who(&self) -> String {
         let client = match self.config.client_id {
@@ -722,40 +476,5 @@ fn describe(message: &ServerMessage) -> String {
         ServerMessage::Watch { path, .. } => format!("a watch event for {path}"),
         ServerMessage::Pong { .. } => "a ping reply".to_string(),
         ServerMessage::AuthReply { .. } => "an auth reply".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ping_idle_follows_send_thread_run() {
-        // SendThread.run: timeToNextPing = readTimeout/2 - idleSend - (idleSend > 1000 ? 1000 : 0),
-        // and a ping at least every MAX_SEND_PING_INTERVAL (10 s).
-        assert_eq!(ping_idle_ms(1000), 500);
-        assert_eq!(ping_idle_ms(2000), 1000);
-        assert_eq!(ping_idle_ms(3000), 1001);
-        assert_eq!(ping_idle_ms(6666), 2333);
-        assert_eq!(ping_idle_ms(40_000), 10_001);
-        assert_eq!(ping_idle_ms(1), 1);
-    }
-
-    #[test]
-    fn timeouts_derive_from_the_session_timeout() {
-        // SendThread.onConnected: readTimeout = 2/3, connectTimeout = timeout / servers.
-        assert_eq!(read_timeout_ms(30_000), 20_000);
-        assert_eq!(connect_timeout_ms(30_000, 3), 10_000);
-        assert_eq!(connect_timeout_ms(2, 5), 1);
-    }
-
-    #[test]
-    fn xids_skip_from_max_back_to_one() {
-        // ClientCnxn.getXid: "Skip from MAX to 1", never a reserved negative xid.
-        let mut client = ClientSession::new(ClientConfig::new(1, 0, 3000));
-        client.next_xid = i32::MAX - 1;
-        assert_eq!(client.take_xid(), i32::MAX - 1);
-        assert_eq!(client.take_xid(), 1);
-        assert_eq!(client.take_xid(), 2);
     }
 }

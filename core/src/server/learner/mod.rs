@@ -3,6 +3,11 @@
 //! PROPOSAL, apply each COMMIT in order). ZooKeeper 3.8's `Learner`, `Follower` and
 //! `Observer`, with the NEWLEADER ACK sent only once the synced txns and the new epoch are
 //! durable (the fix of ZOOKEEPER-3911, 4643 and 4646).
+//!
+//! Discovery and broadcast are here; `sync` takes in the leader's history at NEWLEADER and
+//! starts serving at UPTODATE.
+
+mod sync;
 
 use crate::bugs::Bug;
 use std::collections::BTreeMap;
@@ -11,11 +16,13 @@ use std::sync::Arc;
 use super::{Core, Effect, Effects, Role, Server};
 use crate::acl::Id;
 use crate::stat::{SessionId, Zxid};
-use crate::tree::{DataTree, Snapshot};
+use crate::tree::Snapshot;
 use crate::zab::broadcast::{CommitStep, FollowerBroadcast, is_next_zxid};
 use crate::zab::discovery::{LeaderInfoStep, leader_info_step};
 use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
-use crate::zab::{PeerState, ServerId, epoch_of};
+use crate::zab::{PeerState, ServerId};
+
+use sync::{on_new_leader, on_up_to_date};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -379,197 +386,6 @@ fn on_inform(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects)
         }
         Phase::Discovery => {}
     }
-}
-
-/// Zab phase 2: make the leader's history ours on disk (truncation or snapshot, the synced
-/// txns, then the new currentEpoch) and only then acknowledge NEWLEADER.
-fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
-    let epoch = epoch_of(zxid);
-    if Some(epoch) != l.new_epoch {
-        s.leave_role();
-        return;
-    }
-    let mut records = Vec::new();
-    match l.mode.take() {
-        None => {
-            s.leave_role();
-            return;
-        }
-        Some(SyncMode::Diff { base }) => l.confirmed = base,
-        Some(SyncMode::Trunc(t)) if s.history.snapshot().is_some_and(|snap| snap.zxid > t) => {
-            // Our snapshot came from a SNAP that was never confirmed and holds txns the
-            // leader's history lacks: it cannot be truncated, so we repair by SNAP like a
-            // server whose files failed their checksums.
-            s.repairing = true;
-            s.leave_role();
-            return;
-        }
-        Some(SyncMode::Trunc(t)) => {
-            // Nothing committed is truncated, unless a knob broke the protocol (then the
-            // tree ahead of the leader's history is rebuilt at UPTODATE).
-            let (record, breach) = s.history.truncate(t, !s.config.bugs.is_empty());
-            if breach {
-                out.push(Effect::Breach {
-                    invariant: "nothing committed is truncated",
-                    detail: format!(
-                        "server {}: TRUNC to {t:#x} below its committed {:#x}",
-                        s.config.id,
-                        s.history.committed()
-                    ),
-                });
-            }
-            s.durable.truncate_durable_zxid(t);
-            records.push(record);
-            l.confirmed = t;
-        }
-        Some(SyncMode::Snap(snap)) => {
-            // A snapshot decided before this SNAP would be older than it: drop it.
-            s.snapshot_label = None;
-            records.extend(s.history.install_snapshot(Arc::clone(&snap)));
-            s.durable.truncate_durable_zxid(snap.zxid);
-            l.confirmed = snap.zxid;
-            l.staged_snapshot = Some(snap);
-        }
-    }
-    let mut unacked = Vec::new();
-    for p in std::mem::take(&mut l.sync_proposals) {
-        if p.hdr.zxid <= s.history.last_on_file() {
-            continue;
-        }
-        if p.hdr.zxid > l.committed_upto {
-            unacked.push(p.hdr.zxid);
-        }
-        records.push(s.history.append(p));
-    }
-    if s.config.bugs.has(Bug::EpochBeforeTxns) {
-        // ZOOKEEPER-4643: the epoch file is written on its own, ahead of the txns.
-        let record = s.history.set_current_epoch(epoch);
-        s.durable.persist_alone(vec![record], out);
-    } else {
-        records.push(s.history.set_current_epoch(epoch));
-    }
-    let token = if s.repairing {
-        // A repair replaces the corrupt files whole: the snapshot, the synced txns, and
-        // both epochs.
-        records.push(s.history.accept_epoch(epoch));
-        let token = s.durable.persist_reset(records, out);
-        s.repair_token = Some(token);
-        token
-    } else {
-        s.durable.persist(records, out)
-    };
-    if s.config.bugs.has(Bug::NewleaderAckEarly) {
-        // ZOOKEEPER-3911/4646: the ACK leaves before the synced txns are on disk.
-        out.push(Effect::Send {
-            to: l.leader,
-            msg: PeerMessage::Ack { zxid },
-        });
-    } else {
-        out.push(Effect::SendAfterPersist {
-            token,
-            to: l.leader,
-            msg: PeerMessage::Ack { zxid },
-        });
-    }
-    if !l.observer {
-        for z in unacked {
-            out.push(Effect::SendAfterPersist {
-                token,
-                to: l.leader,
-                msg: PeerMessage::Ack { zxid: z },
-            });
-        }
-    }
-    // NEWLEADER accepted: the learner holds the leader's epoch as current and accepted
-    // (Zab paper phase 2; Learner.syncWithLeader writes currentEpoch before the ACK).
-    assert!(
-        s.history.current_epoch() == epoch && s.history.accepted_epoch() == epoch,
-        "server {}: NEWLEADER of epoch {epoch} leaves epochs {} / {}",
-        s.config.id,
-        s.history.accepted_epoch(),
-        s.history.current_epoch()
-    );
-    l.phase = Phase::Synced;
-}
-
-/// UPTODATE: the leader is established, so its history is committed. Install it and serve.
-fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
-    if let Some(snap) = l.staged_snapshot.take() {
-        install(s, DataTree::from_snapshot(&snap), out);
-    } else if s.tree.last_processed_zxid() > l.confirmed
-        && !s.config.bugs.has(Bug::OldLeaderKeepsState)
-    {
-        // We hold committed state the leader's history lacks: only a broken protocol does
-        // that. Rebuild from our snapshot and log if we can, else start over empty.
-        if !rebuild(s, l.confirmed, out) {
-            s.history.forget();
-            install(s, DataTree::new(), out);
-            s.leave_role();
-            return;
-        }
-    }
-    s.catch_up_to_snapshot(out);
-    let bound = l.committed_upto.max(l.confirmed);
-    let committed: Vec<Arc<Proposal>> = s
-        .log_after(s.tree.last_processed_zxid())
-        .filter(|p| p.hdr.zxid <= bound)
-        .cloned()
-        .collect();
-    for p in &committed {
-        s.apply_committed(p, out);
-    }
-    l.pending = FollowerBroadcast::with_pending(s.log_after(bound).cloned());
-    // UPTODATE: what the leader's history committed is applied here, and what remains
-    // pending is exactly the uncommitted tail of the log (Learner.syncWithLeader).
-    assert!(
-        l.pending
-            .oldest()
-            .is_none_or(|p| p.hdr.zxid > s.history.committed()),
-        "server {}: a pending proposal at or below the committed {:#x}",
-        s.config.id,
-        s.history.committed()
-    );
-    l.phase = Phase::Broadcast;
-    let epoch = l.new_epoch.expect("synced with an epoch");
-    s.current_vote.peer_epoch = epoch;
-    let state = if l.observer {
-        PeerState::Observing
-    } else {
-        PeerState::Following
-    };
-    out.push(Effect::Role {
-        state,
-        epoch,
-        leader: Some(l.leader),
-    });
-}
-
-fn install(s: &mut Core, tree: DataTree, out: &mut Effects) {
-    s.tree = tree;
-    s.history.committed_tree(s.tree.last_processed_zxid());
-    s.prep.clear();
-    out.push(Effect::InstalledSnapshot {
-        zxid: s.tree.last_processed_zxid(),
-        digest: s.tree.digest(),
-    });
-}
-
-/// Rebuild the tree from the last snapshot and the log up to `zxid`; false if the snapshot
-/// is already past it.
-fn rebuild(s: &mut Core, zxid: Zxid, out: &mut Effects) -> bool {
-    let mut tree = s
-        .history
-        .snapshot()
-        .map(|snap| DataTree::from_snapshot(snap))
-        .unwrap_or_default();
-    if tree.last_processed_zxid() > zxid {
-        return false;
-    }
-    for p in s.history.log().iter().filter(|p| p.hdr.zxid <= zxid) {
-        tree.apply(&p.hdr, &p.txn, &mut Vec::new());
-    }
-    install(s, tree, out);
-    true
 }
 
 /// Forward a client's write, sync or session change to the leader.

@@ -1,0 +1,152 @@
+//! The connect handshake (`ZooKeeperServer.processConnectRequest`): new sessions created
+//! through the leader, reconnects revalidated by it, and session ids and passwords.
+
+use crate::bugs::Bug;
+
+use super::{ConnState, close, session_of, submit};
+use crate::proto::{ConnId, ConnectRequest, ConnectResponse, ServerMessage};
+use crate::server::{Core, Effect, Effects, Server};
+use crate::stat::SessionId;
+use crate::zab::messages::LearnerRequest;
+
+/// Session passwords: derived from the id with a fixed secret, as ZooKeeper derives them
+/// from the id with its server secret.
+const PASSWORD_SECRET: u64 = 0x5a6b_7c8d_9e0f_1a2b;
+
+pub fn session_password(session: SessionId) -> u64 {
+    (session as u64) ^ PASSWORD_SECRET
+}
+
+/// `ZooKeeperServer.processConnectRequest`.
+pub(super) fn on_connect(
+    s: &mut Server,
+    now_ms: i64,
+    conn: ConnId,
+    req: ConnectRequest,
+    out: &mut Effects,
+) {
+    if s.clients.conns[&conn].state != ConnState::New {
+        return close(s, conn, out);
+    }
+    // A client that has seen a later zxid than this server must go elsewhere, or it could
+    // read back in time (ZooKeeperServer: "Refusing session request ... client must try
+    // another server").
+    if req.last_zxid_seen > s.tree.last_processed_zxid() && !s.config.bugs.has(Bug::StaleRead) {
+        return close(s, conn, out);
+    }
+    let timeout_ms = s.config.session_limits().negotiate(req.timeout_ms);
+    if req.session_id == 0 {
+        let session = new_session_id(s, now_ms);
+        set_state(
+            s,
+            conn,
+            ConnState::Creating {
+                session,
+                timeout_ms,
+            },
+        );
+        submit(
+            s,
+            now_ms,
+            session,
+            0,
+            LearnerRequest::CreateSession { timeout_ms },
+            Vec::new(),
+            out,
+        );
+        return;
+    }
+    let session = req.session_id;
+    if req.password != session_password(session) {
+        out.push(Effect::ToClient {
+            conn,
+            msg: ServerMessage::Connected(ConnectResponse {
+                timeout_ms: 0,
+                session_id: session,
+                password: 0,
+            }),
+        });
+        return close(s, conn, out);
+    }
+    // The session moves here: an older connection of it on this server closes.
+    if let Some(old) = s.clients.conn_of(session) {
+        if old != conn {
+            close(s, old, out);
+        }
+    }
+    set_state(
+        s,
+        conn,
+        ConnState::Revalidating {
+            session,
+            timeout_ms,
+        },
+    );
+    if let Some(valid) = s.zab_revalidate(now_ms, session, timeout_ms, out) {
+        on_revalidated(s, session, valid, out);
+    }
+}
+
+pub(super) fn set_state(s: &mut Core, conn: ConnId, state: ConnState) {
+    if let Some(session) = session_of(&state) {
+        s.clients.by_session.insert(session, conn);
+    }
+    if let Some(c) = s.clients.conns.get_mut(&conn) {
+        c.state = state;
+    }
+}
+
+/// `SessionTrackerImpl.initializeNextSessionId`: the server id in the high byte, then a
+/// value from the clock, then a counter, so ids stay unique across servers and restarts.
+fn new_session_id(s: &mut Core, now_ms: i64) -> SessionId {
+    s.clients.sessions_created += 1;
+    let id = (s.config.id & 0xff) << 56
+        | ((now_ms as u64) & 0xff_ffff_ffff) << 16
+        | (s.clients.sessions_created & 0xffff);
+    id as SessionId
+}
+
+/// The leader's answer to a reconnect.
+pub(in crate::server) fn on_revalidated(
+    s: &mut Core,
+    session: SessionId,
+    valid: bool,
+    out: &mut Effects,
+) {
+    let Some(conn) = s.clients.conn_of(session) else {
+        return;
+    };
+    let ConnState::Revalidating { timeout_ms, .. } = s.clients.conns[&conn].state else {
+        return;
+    };
+    if valid {
+        set_state(
+            s,
+            conn,
+            ConnState::Active {
+                session,
+                timeout_ms,
+            },
+        );
+        let resp = ConnectResponse {
+            timeout_ms,
+            session_id: session,
+            password: session_password(session),
+        };
+        out.push(Effect::ToClient {
+            conn,
+            msg: ServerMessage::Connected(resp),
+        });
+    } else {
+        // An expired session: timeout 0, then the connection closes.
+        out.push(Effect::ToClient {
+            conn,
+            msg: ServerMessage::Connected(ConnectResponse {
+                timeout_ms: 0,
+                session_id: session,
+                password: 0,
+            }),
+        });
+        close(s, conn, out);
+    }
+}
