@@ -8,6 +8,10 @@
 //! All clients run in one task, so the client node calls the agents one at a time through
 //! a [`Team`], which pairs the shared state with the agents and hides their type behind
 //! [`Clients`].
+//!
+//! The recipes write their agents as a `Recipe` (`super::recipe`), which is run as an
+//! [`Agent`] and holds what every recipe's agent does alike: its random stream and when it
+//! next acts, and when it is asked for requests.
 
 use zksim_core::client::Outcome;
 use zksim_core::request::{Reply, Request};

@@ -12,14 +12,14 @@
 //! zxid before every client's first create of its node in that round), is judged by the
 //! checker from the run's history (`zksim_checker::recipes::barrier`).
 
-use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
 use zksim_core::watch::EventType;
-use zksim_scenarios::{Scenario, Stream, stream};
+use zksim_scenarios::Scenario;
 
-use super::ops::{Got, children_of, create, delete, exists, get_children, got, think_ms};
-use super::{Agent, Cx, Proposal, SessionNews, Team, WatchNews};
+use super::ops::{Got, children_of, create, delete, exists, get_children};
+use super::recipe::{Pace, Recipe};
+use super::{Cx, Proposal, SessionNews, WatchNews};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Step {
@@ -46,28 +46,11 @@ enum Step {
 }
 
 pub struct BarrierAgent {
-    rng: Stream,
-    think_ms_max: u64,
+    pace: Pace,
     n: usize,
     round: u64,
     step: Step,
     passed: bool,
-    next_at_ms: i64,
-}
-
-pub fn team(scenario: &Scenario, seed: u64) -> Team<BarrierAgent> {
-    let agents = (0..scenario.clients)
-        .map(|i| BarrierAgent {
-            rng: stream(seed, &format!("recipe-barrier-{i}")),
-            think_ms_max: scenario.workload.think_ms_max,
-            n: scenario.clients as usize,
-            round: 0,
-            step: Step::Parent,
-            passed: false,
-            next_at_ms: 0,
-        })
-        .collect();
-    Team::new((), agents)
 }
 
 fn is_process(name: &str) -> bool {
@@ -90,10 +73,6 @@ impl BarrierAgent {
 
     fn node(&self, client: u32) -> String {
         format!("{}/c{client}", self.dir())
-    }
-
-    fn after(&mut self, cx: &Cx, min_ms: u64, max_ms: u64) {
-        self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, min_ms, max_ms);
     }
 
     fn requests(&self, cx: &Cx) -> Vec<Request> {
@@ -123,7 +102,7 @@ impl BarrierAgent {
             [] => {
                 self.round += 1;
                 self.passed = false;
-                self.after(cx, 0, self.think_ms_max);
+                self.pace.think(cx);
                 Step::Parent
             }
             [only] if **only == me => Step::Delete,
@@ -132,8 +111,39 @@ impl BarrierAgent {
             [lowest, ..] => Step::Watch(lowest.to_string()),
         };
     }
+}
 
-    fn on_reply(&mut self, cx: &Cx, request: &Request, g: &Got) {
+impl Recipe for BarrierAgent {
+    type Shared = ();
+
+    const STREAM: &'static str = "recipe-barrier";
+
+    fn new(scenario: &Scenario, _client: u32, pace: Pace) -> BarrierAgent {
+        BarrierAgent {
+            pace,
+            n: scenario.clients as usize,
+            round: 0,
+            step: Step::Parent,
+            passed: false,
+        }
+    }
+
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    fn next(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
+        // A poll while waiting: go over the phase again (a watch may be gone with a
+        // session).
+        self.step = match self.step.clone() {
+            Step::WaitReady => Step::Ready,
+            Step::WaitGone(_) => Step::Leave,
+            other => other,
+        };
+        Proposal::Requests(self.requests(cx))
+    }
+
+    fn on_reply(&mut self, _shared: &mut (), cx: &Cx, request: &Request, g: &Got) {
         let step = self.step.clone();
         match (step, g) {
             (Step::Parent, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _)) => {
@@ -154,7 +164,7 @@ impl BarrierAgent {
                 };
             }
             (Step::Count, Got::Ok(reply)) => {
-                let children = children_of(reply).expect("a listing");
+                let children = children_of(reply);
                 let me = format!("c{}", cx.client);
                 let process = children.iter().filter(|c| is_process(c)).count();
                 if !children.contains(&me) {
@@ -164,21 +174,18 @@ impl BarrierAgent {
                     self.step = Step::MakeReady;
                 } else {
                     self.step = Step::WaitReady;
-                    self.after(cx, 300, 800);
+                    self.pace.after(cx, 300, 800);
                 }
             }
             (Step::MakeReady, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _)) => {
                 self.step = Step::Leave;
             }
-            (Step::Leave, Got::Ok(reply)) => {
-                let children = children_of(reply).expect("a listing").to_vec();
-                self.on_leave_listing(cx, &children);
-            }
+            (Step::Leave, Got::Ok(reply)) => self.on_leave_listing(cx, children_of(reply)),
             (Step::Leave, Got::Err(ErrorCode::NoNode, _)) => self.step = Step::Parent,
             (Step::Delete, Got::Ok(_) | Got::Err(..)) => self.step = Step::Leave,
             (Step::Watch(name), Got::Ok(_)) => {
                 self.step = Step::WaitGone(name);
-                self.after(cx, 300, 800);
+                self.pace.after(cx, 300, 800);
             }
             (Step::Watch(_), Got::Err(..)) => self.step = Step::Leave,
             // Unknown outcomes and surprises: go over the current phase again shortly.
@@ -188,32 +195,9 @@ impl BarrierAgent {
                 } else {
                     Step::Ready
                 };
-                self.after(cx, 10, 50);
+                self.pace.after(cx, 10, 50);
             }
         }
-    }
-}
-
-impl Agent for BarrierAgent {
-    type Shared = ();
-
-    fn propose(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
-        if cx.in_flight > 0 || cx.winding_down || cx.now_ms < self.next_at_ms {
-            return Proposal::wait();
-        }
-        // A poll while waiting: go over the phase again (a watch may be gone with a
-        // session).
-        self.step = match self.step.clone() {
-            Step::WaitReady => Step::Ready,
-            Step::WaitGone(_) => Step::Leave,
-            other => other,
-        };
-        Proposal::Requests(self.requests(cx))
-    }
-
-    fn on_complete(&mut self, _shared: &mut (), cx: &Cx, request: &Request, outcome: &Outcome) {
-        let g = got(outcome);
-        self.on_reply(cx, request, &g);
     }
 
     fn on_watch(&mut self, _shared: &mut (), cx: &Cx, event: &WatchNews) {
@@ -223,11 +207,11 @@ impl Agent for BarrierAgent {
             {
                 self.passed = true;
                 self.step = Step::Leave;
-                self.next_at_ms = cx.now_ms;
+                self.pace.now(cx);
             }
             Step::WaitGone(name) if event.path == format!("{}/{name}", self.dir()) => {
                 self.step = Step::Leave;
-                self.next_at_ms = cx.now_ms;
+                self.pace.now(cx);
             }
             _ => {}
         }
@@ -241,11 +225,7 @@ impl Agent for BarrierAgent {
             } else {
                 Step::Parent
             };
-            self.next_at_ms = self.next_at_ms.min(cx.now_ms);
+            self.pace.by_now(cx);
         }
-    }
-
-    fn wake_at_ms(&self) -> Option<i64> {
-        Some(self.next_at_ms)
     }
 }

@@ -12,13 +12,13 @@
 //! Its invariant, `config-no-mixed-versions`, is judged by the checker from the run's
 //! history (`zksim_checker::recipes::config`).
 
-use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
-use zksim_scenarios::{Scenario, Stream, stream};
+use zksim_scenarios::Scenario;
 
-use super::ops::{Got, create, delete, get_data, got, set_data, think_ms};
-use super::{Agent, Cx, Proposal, Team};
+use super::ops::{Got, create, delete, get_data, set_data};
+use super::recipe::{Pace, Recipe};
+use super::{Cx, Proposal};
 
 const READY: &str = "/ready";
 const CFG: &str = "/cfg";
@@ -26,8 +26,7 @@ const CFG_A: &str = "/cfg/a";
 const CFG_B: &str = "/cfg/b";
 
 pub struct ConfigAgent {
-    rng: Stream,
-    think_ms_max: u64,
+    pace: Pace,
     writer: bool,
     /// The writer: the setup batch is done; the version being written.
     setup_done: bool,
@@ -35,23 +34,6 @@ pub struct ConfigAgent {
     /// The writer: replies outstanding in the current batch and whether all were as hoped.
     batch_left: usize,
     batch_ok: bool,
-    next_at_ms: i64,
-}
-
-pub fn team(scenario: &Scenario, seed: u64) -> Team<ConfigAgent> {
-    let agents = (0..scenario.clients)
-        .map(|i| ConfigAgent {
-            rng: stream(seed, &format!("recipe-config-{i}")),
-            think_ms_max: scenario.workload.think_ms_max.max(1),
-            writer: i == 0,
-            setup_done: false,
-            version: 1,
-            batch_left: 0,
-            batch_ok: true,
-            next_at_ms: 0,
-        })
-        .collect();
-    Team::new((), agents)
 }
 
 impl ConfigAgent {
@@ -93,14 +75,13 @@ impl ConfigAgent {
         }
         if !self.batch_ok {
             // Retry the same version: the batch is idempotent.
-            self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, 10, 100);
-            return;
+            return self.pace.after(cx, 10, 100);
         }
         if self.setup_done {
             self.version += 1;
         }
         self.setup_done = true;
-        self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, 20, 20 + self.think_ms_max);
+        self.pace.after(cx, 20, 20 + self.pace.think_ms_max);
     }
 
     /// A reader's round ends with its /cfg/b reply: the next one after a pause.
@@ -108,20 +89,35 @@ impl ConfigAgent {
         if request.path() != Some(CFG_B) {
             return;
         }
-        self.next_at_ms = match g {
-            Got::Ok(_) => cx.now_ms + think_ms(&mut self.rng, 0, self.think_ms_max),
-            _ => cx.now_ms + think_ms(&mut self.rng, 10, 100),
-        };
+        match g {
+            Got::Ok(_) => self.pace.think(cx),
+            _ => self.pace.after(cx, 10, 100),
+        }
     }
 }
 
-impl Agent for ConfigAgent {
+impl Recipe for ConfigAgent {
     type Shared = ();
 
-    fn propose(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
-        if cx.in_flight > 0 || cx.winding_down || cx.now_ms < self.next_at_ms {
-            return Proposal::wait();
+    const STREAM: &'static str = "recipe-config";
+
+    fn new(_scenario: &Scenario, client: u32, mut pace: Pace) -> ConfigAgent {
+        pace.think_ms_max = pace.think_ms_max.max(1);
+        ConfigAgent {
+            pace,
+            writer: client == 0,
+            setup_done: false,
+            version: 1,
+            batch_left: 0,
+            batch_ok: true,
         }
+    }
+
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    fn next(&mut self, _shared: &mut (), _cx: &Cx) -> Proposal {
         if self.writer {
             return Proposal::Requests(self.writer_batch());
         }
@@ -132,16 +128,11 @@ impl Agent for ConfigAgent {
         ])
     }
 
-    fn on_complete(&mut self, _shared: &mut (), cx: &Cx, request: &Request, outcome: &Outcome) {
-        let g = got(outcome);
+    fn on_reply(&mut self, _shared: &mut (), cx: &Cx, request: &Request, g: &Got) {
         if self.writer {
-            self.on_writer_reply(cx, request, &g);
+            self.on_writer_reply(cx, request, g);
         } else {
-            self.on_reader_reply(cx, request, &g);
+            self.on_reader_reply(cx, request, g);
         }
-    }
-
-    fn wake_at_ms(&self) -> Option<i64> {
-        Some(self.next_at_ms)
     }
 }

@@ -8,13 +8,13 @@
 //! final sync and read. The invariants, `counter-acked-bounds` and `counter-unique-acks`,
 //! are judged by the checker from the run's history (`zksim_checker::recipes::counter`).
 
-use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
-use zksim_scenarios::{Scenario, Stream, stream};
+use zksim_scenarios::Scenario;
 
-use super::ops::{Got, create, data_of, get_data, got, set_data, sync, think_ms};
-use super::{Agent, Cx, Proposal, SessionNews, Team};
+use super::ops::{Got, create, data_of, get_data, set_data, sync};
+use super::recipe::{Pace, Recipe};
+use super::{Cx, Proposal, SessionNews};
 
 const COUNTER: &str = "/counter";
 
@@ -42,40 +42,11 @@ enum Step {
 }
 
 pub struct CounterAgent {
-    rng: Stream,
-    think_ms_max: u64,
+    pace: Pace,
     step: Step,
-    next_at_ms: i64,
-}
-
-pub fn team(scenario: &Scenario, seed: u64) -> Team<CounterAgent> {
-    let agents = (0..scenario.clients)
-        .map(|i| CounterAgent {
-            rng: stream(seed, &format!("recipe-counter-{i}")),
-            think_ms_max: scenario.workload.think_ms_max,
-            step: Step::Setup,
-            next_at_ms: 0,
-        })
-        .collect();
-    Team::new(Shared::default(), agents)
 }
 
 impl CounterAgent {
-    fn after(&mut self, cx: &Cx, min_ms: u64, max_ms: u64) {
-        self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, min_ms, max_ms);
-    }
-
-    /// While winding down: claim the final read once no increment is in flight anywhere.
-    fn propose_final(&mut self, shared: &mut Shared, cx: &Cx) -> Proposal {
-        let free = shared.final_reader.is_none_or(|c| c == cx.client);
-        if shared.final_done || !free || shared.sets_in_flight > 0 {
-            return Proposal::wait();
-        }
-        shared.final_reader = Some(cx.client);
-        self.step = Step::Final;
-        Proposal::Requests(vec![sync(COUNTER), get_data(COUNTER, false)])
-    }
-
     fn on_final(&mut self, shared: &mut Shared, request: &Request, g: &Got) {
         if !matches!(request, Request::GetData { .. }) {
             return;
@@ -86,19 +57,34 @@ impl CounterAgent {
     }
 }
 
-impl Agent for CounterAgent {
+impl Recipe for CounterAgent {
     type Shared = Shared;
 
-    fn propose(&mut self, shared: &mut Shared, cx: &Cx) -> Proposal {
-        if cx.in_flight > 0 {
+    const STREAM: &'static str = "recipe-counter";
+
+    fn new(_scenario: &Scenario, _client: u32, pace: Pace) -> CounterAgent {
+        CounterAgent {
+            pace,
+            step: Step::Setup,
+        }
+    }
+
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    /// Claim the final read once no increment is in flight anywhere.
+    fn wind_down(&mut self, shared: &mut Shared, cx: &Cx) -> Proposal {
+        let free = shared.final_reader.is_none_or(|c| c == cx.client);
+        if shared.final_done || !free || shared.sets_in_flight > 0 {
             return Proposal::wait();
         }
-        if cx.winding_down {
-            return self.propose_final(shared, cx);
-        }
-        if cx.now_ms < self.next_at_ms {
-            return Proposal::wait();
-        }
+        shared.final_reader = Some(cx.client);
+        self.step = Step::Final;
+        Proposal::Requests(vec![sync(COUNTER), get_data(COUNTER, false)])
+    }
+
+    fn next(&mut self, shared: &mut Shared, _cx: &Cx) -> Proposal {
         match self.step {
             Step::Setup => Proposal::one(create(COUNTER, "0", CreateMode::Persistent)),
             Step::Read | Step::Final => Proposal::one(get_data(COUNTER, false)),
@@ -109,17 +95,16 @@ impl Agent for CounterAgent {
         }
     }
 
-    fn on_complete(&mut self, shared: &mut Shared, cx: &Cx, request: &Request, outcome: &Outcome) {
-        let g = got(outcome);
+    fn on_reply(&mut self, shared: &mut Shared, cx: &Cx, request: &Request, g: &Got) {
         if self.step == Step::Final {
-            return self.on_final(shared, request, &g);
+            return self.on_final(shared, request, g);
         }
-        match (self.step, &g) {
+        match (self.step, g) {
             (Step::Setup, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _)) => {
                 self.step = Step::Read;
             }
             (Step::Read, Got::Ok(reply)) => {
-                let (text, stat) = data_of(reply).expect("a getData reply carries data");
+                let (text, stat) = data_of(reply);
                 let value = text.parse().expect("the counter holds a number");
                 self.step = Step::Write {
                     value,
@@ -131,14 +116,14 @@ impl Agent for CounterAgent {
                 shared.sets_in_flight -= 1;
                 self.step = Step::Read;
                 match g {
-                    Got::Ok(_) => self.after(cx, 0, self.think_ms_max),
+                    Got::Ok(_) => self.pace.think(cx),
                     Got::Unknown => {}
                     // BADVERSION: another client won the race; read again after a pause.
-                    Got::Err(..) => self.after(cx, 0, 20),
+                    Got::Err(..) => self.pace.after(cx, 0, 20),
                 }
             }
             // A failed read or setup: try again shortly.
-            _ => self.after(cx, 5, 50),
+            _ => self.pace.after(cx, 5, 50),
         }
     }
 
@@ -151,10 +136,6 @@ impl Agent for CounterAgent {
         if ended && shared.final_reader == Some(cx.client) && !shared.final_done {
             shared.final_reader = None;
         }
-    }
-
-    fn wake_at_ms(&self) -> Option<i64> {
-        Some(self.next_at_ms)
     }
 
     fn done(&self, shared: &Shared, cx: &Cx) -> bool {

@@ -12,14 +12,14 @@
 //! intervals), is judged by the checker from the run's history
 //! (`zksim_checker::recipes::election`).
 
-use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
 use zksim_core::watch::EventType;
-use zksim_scenarios::{Scenario, Stream, stream};
+use zksim_scenarios::Scenario;
 
-use super::ops::{Got, create, data_of, get_data, got, think_ms};
-use super::{Agent, Cx, Proposal, SessionNews, Team, WatchNews};
+use super::ops::{Got, create, data_of, get_data};
+use super::recipe::{Pace, Recipe};
+use super::{Cx, Proposal, SessionNews, WatchNews};
 
 const MASTER: &str = "/master";
 
@@ -37,33 +37,16 @@ enum Step {
 }
 
 pub struct ElectionAgent {
-    rng: Stream,
+    pace: Pace,
     step: Step,
-    next_at_ms: i64,
     hold_until_ms: i64,
 }
 
-pub fn team(scenario: &Scenario, seed: u64) -> Team<ElectionAgent> {
-    let agents = (0..scenario.clients)
-        .map(|i| ElectionAgent {
-            rng: stream(seed, &format!("recipe-election-{i}")),
-            step: Step::Create,
-            next_at_ms: 0,
-            hold_until_ms: 0,
-        })
-        .collect();
-    Team::new((), agents)
-}
-
 impl ElectionAgent {
-    fn after(&mut self, cx: &Cx, min_ms: u64, max_ms: u64) {
-        self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, min_ms, max_ms);
-    }
-
     fn become_master(&mut self, cx: &Cx) {
         self.step = Step::Hold;
-        self.hold_until_ms = cx.now_ms + think_ms(&mut self.rng, 300, 1500);
-        self.after(cx, 50, 200);
+        self.hold_until_ms = cx.now_ms + self.pace.draw_ms(300, 1500);
+        self.pace.after(cx, 50, 200);
     }
 
     fn on_create(&mut self, cx: &Cx, g: &Got) {
@@ -72,7 +55,7 @@ impl ElectionAgent {
             Got::Err(ErrorCode::NodeExists, _) => self.step = Step::Check,
             // The create may have been applied: find out who owns /master.
             Got::Unknown => self.step = Step::Check,
-            Got::Err(..) => self.after(cx, 20, 100),
+            Got::Err(..) => self.pace.after(cx, 20, 100),
         }
     }
 
@@ -86,36 +69,48 @@ impl ElectionAgent {
             _ => {
                 // Stop acting as master until a read says so again.
                 self.step = Step::Check;
-                return self.after(cx, 20, 100);
+                return self.pace.after(cx, 20, 100);
             }
         };
-        let (_, stat) = data_of(reply).expect("a getData reply carries data");
+        let (_, stat) = data_of(reply);
         if stat.ephemeral_owner == cx.session {
             if self.step != Step::Hold {
                 self.become_master(cx);
             } else {
-                self.after(cx, 50, 200);
+                self.pace.after(cx, 50, 200);
             }
             return;
         }
         self.step = Step::Wait;
-        self.after(cx, 1000, 2000);
+        self.pace.after(cx, 1000, 2000);
     }
 }
 
-impl Agent for ElectionAgent {
+impl Recipe for ElectionAgent {
     type Shared = ();
 
-    fn propose(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
-        if cx.in_flight > 0 || cx.winding_down {
-            return Proposal::wait();
+    const STREAM: &'static str = "recipe-election";
+
+    fn new(_scenario: &Scenario, _client: u32, pace: Pace) -> ElectionAgent {
+        ElectionAgent {
+            pace,
+            step: Step::Create,
+            hold_until_ms: 0,
         }
+    }
+
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    /// Asked at the end of a master's term too (see `wake_at_ms`).
+    fn next(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
         if self.step == Step::Hold && cx.now_ms >= self.hold_until_ms {
             // Resign: closing the session deletes /master.
-            let restart_after_ms = think_ms(&mut self.rng, 50, 300) as u64;
+            let restart_after_ms = self.pace.draw_ms(50, 300) as u64;
             return Proposal::CloseSession { restart_after_ms };
         }
-        if cx.now_ms < self.next_at_ms {
+        if cx.now_ms < self.pace.next_at_ms() {
             return Proposal::wait();
         }
         match self.step {
@@ -134,11 +129,10 @@ impl Agent for ElectionAgent {
         }
     }
 
-    fn on_complete(&mut self, _shared: &mut (), cx: &Cx, request: &Request, outcome: &Outcome) {
-        let g = got(outcome);
+    fn on_reply(&mut self, _shared: &mut (), cx: &Cx, request: &Request, g: &Got) {
         match request {
-            Request::Create { .. } => self.on_create(cx, &g),
-            _ => self.on_read(cx, &g),
+            Request::Create { .. } => self.on_create(cx, g),
+            _ => self.on_read(cx, g),
         }
     }
 
@@ -151,7 +145,7 @@ impl Agent for ElectionAgent {
         if self.step == Step::Wait {
             let deleted = event.event_type == EventType::NodeDeleted;
             self.step = if deleted { Step::Create } else { Step::Check };
-            self.next_at_ms = cx.now_ms;
+            self.pace.now(cx);
         }
     }
 
@@ -165,10 +159,11 @@ impl Agent for ElectionAgent {
         }
     }
 
-    fn wake_at_ms(&self) -> Option<i64> {
+    /// A master's term ends at `hold_until_ms`, whatever its pace.
+    fn wake_at_ms(&self) -> i64 {
         match self.step {
-            Step::Hold => Some(self.next_at_ms.min(self.hold_until_ms)),
-            _ => Some(self.next_at_ms),
+            Step::Hold => self.pace.next_at_ms().min(self.hold_until_ms),
+            _ => self.pace.next_at_ms(),
         }
     }
 }

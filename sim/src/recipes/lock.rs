@@ -12,18 +12,18 @@
 //! (`zksim_checker::recipes::lock`).
 
 use rand::Rng;
-use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
 use zksim_core::stat::SessionId;
 use zksim_core::watch::EventType;
-use zksim_scenarios::{Scenario, Stream, stream};
+use zksim_scenarios::Scenario;
 
 use super::ops::{
-    Got, children_of, create, created_path, delete, exists, get_children, got, sequence, set_data,
-    think_ms,
+    Got, children_of, create, created_path, delete, exists, get_children, in_sequence, sequence,
+    set_data,
 };
-use super::{Agent, Cx, Proposal, SessionNews, Team, WatchNews};
+use super::recipe::{Pace, Recipe};
+use super::{Cx, Proposal, SessionNews, WatchNews};
 
 const LOCK: &str = "/lock";
 const LOCK_DATA: &str = "/lock-data";
@@ -51,29 +51,12 @@ enum Step {
 }
 
 pub struct LockAgent {
-    rng: Stream,
-    think_ms_max: u64,
+    pace: Pace,
     step: Step,
     setup_done: bool,
     /// This session's lock node (name relative to /lock).
     mine: Option<String>,
-    next_at_ms: i64,
     writes: u64,
-}
-
-pub fn team(scenario: &Scenario, seed: u64) -> Team<LockAgent> {
-    let agents = (0..scenario.clients)
-        .map(|i| LockAgent {
-            rng: stream(seed, &format!("recipe-lock-{i}")),
-            think_ms_max: scenario.workload.think_ms_max,
-            step: Step::Setup,
-            setup_done: false,
-            mine: None,
-            next_at_ms: 0,
-            writes: 0,
-        })
-        .collect();
-    Team::new((), agents)
 }
 
 /// The prefix of a client's lock nodes in a session.
@@ -86,10 +69,6 @@ fn full(name: &str) -> String {
 }
 
 impl LockAgent {
-    fn after(&mut self, cx: &Cx, min_ms: u64, max_ms: u64) {
-        self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, min_ms, max_ms);
-    }
-
     fn request(&mut self, cx: &Cx) -> Request {
         match &self.step {
             Step::Setup => create(LOCK, "", CreateMode::Persistent),
@@ -121,8 +100,7 @@ impl LockAgent {
 
     fn on_listing(&mut self, cx: &Cx, children: &[String]) {
         let own = prefix(cx.client, cx.session);
-        let mut ours: Vec<&String> = children.iter().filter(|c| c.starts_with(&own)).collect();
-        ours.sort_by_key(|c| sequence(c));
+        let ours = in_sequence(children.iter().filter(|c| c.starts_with(&own)));
         if self.mine.is_none() {
             self.mine = ours.first().map(|c| c.to_string());
         }
@@ -150,89 +128,36 @@ impl LockAgent {
     }
 
     fn rng_writes(&mut self) -> u32 {
-        self.rng.gen_range(1..=3)
-    }
-
-    fn on_reply(&mut self, cx: &Cx, request: &Request, g: &Got) {
-        let step = self.step.clone();
-        match (step, g) {
-            (Step::Setup, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _)) => {
-                if request.path() == Some(LOCK) {
-                    self.step = Step::Setup;
-                    return;
-                }
-                self.setup_done = true;
-                self.step = Step::Create;
-            }
-            (Step::Create, Got::Ok(reply)) => {
-                let path = created_path(reply).expect("a create reply names its node");
-                self.mine = Some(path.trim_start_matches("/lock/").to_string());
-                self.step = Step::Check;
-            }
-            // Perhaps created: look for it by this session's prefix.
-            (Step::Create, Got::Unknown) => self.step = Step::Check,
-            (Step::Create, Got::Err(ErrorCode::NoNode, _)) => self.step = Step::Setup,
-            (Step::Check, Got::Ok(reply)) => {
-                let children = children_of(reply).expect("a listing").to_vec();
-                self.on_listing(cx, &children);
-            }
-            (Step::Watch(pred), Got::Ok(_)) => {
-                self.step = Step::Wait(pred);
-                self.after(cx, 1000, 2000);
-            }
-            (Step::Watch(_), Got::Err(ErrorCode::NoNode, _)) => self.step = Step::Check,
-            (Step::Hold(left), Got::Ok(_)) => {
-                self.step = if left > 1 {
-                    Step::Hold(left - 1)
-                } else {
-                    Step::Release
-                };
-                self.after(cx, 5, 30);
-            }
-            // The check failed: the node is gone, and so is the lock.
-            (Step::Hold(_), Got::Err(..)) => {
-                self.mine = None;
-                self.step = Step::Create;
-            }
-            (Step::Release, Got::Ok(_) | Got::Err(..)) => self.released(cx),
-            (Step::Release, Got::Unknown) => {}
-            (Step::Clean(_), _) => self.step = Step::Check,
-            // Anything else unknown or failed: stop holding, look again shortly.
-            (Step::Hold(_) | Step::Watch(_) | Step::Check | Step::Wait(_), _) => {
-                self.step = Step::Check;
-                self.after(cx, 10, 50);
-            }
-            (_, _) => self.after(cx, 10, 50),
-        }
+        self.pace.rng.gen_range(1..=3)
     }
 
     fn released(&mut self, cx: &Cx) {
         self.mine = None;
         self.step = Step::Idle;
-        self.after(cx, 0, self.think_ms_max);
+        self.pace.think(cx);
     }
 }
 
-impl Agent for LockAgent {
+impl Recipe for LockAgent {
     type Shared = ();
 
-    fn propose(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
-        if cx.in_flight > 0 {
-            return Proposal::wait();
+    const STREAM: &'static str = "recipe-lock";
+
+    fn new(_scenario: &Scenario, _client: u32, pace: Pace) -> LockAgent {
+        LockAgent {
+            pace,
+            step: Step::Setup,
+            setup_done: false,
+            mine: None,
+            writes: 0,
         }
-        if cx.winding_down {
-            // A holder releases before its session closes; everyone else just stops.
-            return match self.step {
-                Step::Hold(_) | Step::Release => {
-                    self.step = Step::Release;
-                    Proposal::one(self.request(cx))
-                }
-                _ => Proposal::wait(),
-            };
-        }
-        if cx.now_ms < self.next_at_ms {
-            return Proposal::wait();
-        }
+    }
+
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    fn next(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
         if let Step::Wait(_) = self.step {
             // The poll: check again, the watch may be gone with a connection.
             self.step = Step::Check;
@@ -250,9 +175,65 @@ impl Agent for LockAgent {
         Proposal::Requests(requests)
     }
 
-    fn on_complete(&mut self, _shared: &mut (), cx: &Cx, request: &Request, outcome: &Outcome) {
-        let g = got(outcome);
-        self.on_reply(cx, request, &g);
+    /// A holder releases before its session closes; everyone else just stops.
+    fn wind_down(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
+        match self.step {
+            Step::Hold(_) | Step::Release => {
+                self.step = Step::Release;
+                Proposal::one(self.request(cx))
+            }
+            _ => Proposal::wait(),
+        }
+    }
+
+    fn on_reply(&mut self, _shared: &mut (), cx: &Cx, request: &Request, g: &Got) {
+        let step = self.step.clone();
+        match (step, g) {
+            (Step::Setup, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _)) => {
+                if request.path() == Some(LOCK) {
+                    self.step = Step::Setup;
+                    return;
+                }
+                self.setup_done = true;
+                self.step = Step::Create;
+            }
+            (Step::Create, Got::Ok(reply)) => {
+                let path = created_path(reply);
+                self.mine = Some(path.trim_start_matches("/lock/").to_string());
+                self.step = Step::Check;
+            }
+            // Perhaps created: look for it by this session's prefix.
+            (Step::Create, Got::Unknown) => self.step = Step::Check,
+            (Step::Create, Got::Err(ErrorCode::NoNode, _)) => self.step = Step::Setup,
+            (Step::Check, Got::Ok(reply)) => self.on_listing(cx, children_of(reply)),
+            (Step::Watch(pred), Got::Ok(_)) => {
+                self.step = Step::Wait(pred);
+                self.pace.after(cx, 1000, 2000);
+            }
+            (Step::Watch(_), Got::Err(ErrorCode::NoNode, _)) => self.step = Step::Check,
+            (Step::Hold(left), Got::Ok(_)) => {
+                self.step = if left > 1 {
+                    Step::Hold(left - 1)
+                } else {
+                    Step::Release
+                };
+                self.pace.after(cx, 5, 30);
+            }
+            // The check failed: the node is gone, and so is the lock.
+            (Step::Hold(_), Got::Err(..)) => {
+                self.mine = None;
+                self.step = Step::Create;
+            }
+            (Step::Release, Got::Ok(_) | Got::Err(..)) => self.released(cx),
+            (Step::Release, Got::Unknown) => {}
+            (Step::Clean(_), _) => self.step = Step::Check,
+            // Anything else unknown or failed: stop holding, look again shortly.
+            (Step::Hold(_) | Step::Watch(_) | Step::Check | Step::Wait(_), _) => {
+                self.step = Step::Check;
+                self.pace.after(cx, 10, 50);
+            }
+            (_, _) => self.pace.after(cx, 10, 50),
+        }
     }
 
     fn on_watch(&mut self, _shared: &mut (), cx: &Cx, event: &WatchNews) {
@@ -261,7 +242,7 @@ impl Agent for LockAgent {
         };
         if event.path == full(pred) && event.event_type == EventType::NodeDeleted {
             self.step = Step::Check;
-            self.next_at_ms = cx.now_ms;
+            self.pace.now(cx);
         }
     }
 
@@ -281,13 +262,9 @@ impl Agent for LockAgent {
                     self.step = Step::Check;
                 }
             }
-            SessionNews::Connected { .. } => self.next_at_ms = self.next_at_ms.min(cx.now_ms),
+            SessionNews::Connected { .. } => self.pace.by_now(cx),
             _ => {}
         }
-    }
-
-    fn wake_at_ms(&self) -> Option<i64> {
-        Some(self.next_at_ms)
     }
 
     fn done(&self, _shared: &(), _cx: &Cx) -> bool {

@@ -15,12 +15,14 @@ pub mod election;
 pub mod lock;
 mod ops;
 pub mod queue;
+mod recipe;
 pub mod session_expiry;
 pub mod stale_read_sync;
 
 pub use agent::{
     Agent, Clients, Cx, Proposal, SessionNews, Team, WatchNews, data, reply, text, unknown,
 };
+use recipe::team;
 use zksim_scenarios::{Scenario, stream};
 
 use crate::workload::Generator;
@@ -41,14 +43,14 @@ pub fn build(scenario: &Scenario, seed: u64) -> Box<dyn Clients> {
                 .collect();
             Box::new(Team::new((), agents))
         }
-        Some("config") => Box::new(config::team(scenario, seed)),
-        Some("counter") => Box::new(counter::team(scenario, seed)),
-        Some("election") => Box::new(election::team(scenario, seed)),
-        Some("lock") => Box::new(lock::team(scenario, seed)),
-        Some("barrier") => Box::new(barrier::team(scenario, seed)),
-        Some("queue") => Box::new(queue::team(scenario, seed)),
-        Some("stale_read_sync") => Box::new(stale_read_sync::team(scenario, seed)),
-        Some("session_expiry") => Box::new(session_expiry::team(scenario, seed)),
+        Some("config") => team::<config::ConfigAgent>(scenario, seed),
+        Some("counter") => team::<counter::CounterAgent>(scenario, seed),
+        Some("election") => team::<election::ElectionAgent>(scenario, seed),
+        Some("lock") => team::<lock::LockAgent>(scenario, seed),
+        Some("barrier") => team::<barrier::BarrierAgent>(scenario, seed),
+        Some("queue") => team::<queue::QueueAgent>(scenario, seed),
+        Some("stale_read_sync") => team::<stale_read_sync::StaleReadAgent>(scenario, seed),
+        Some("session_expiry") => team::<session_expiry::ExpiryAgent>(scenario, seed),
         Some(other) => panic!(
             "scenario {}: recipe {other:?} is not implemented",
             scenario.name

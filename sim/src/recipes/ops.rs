@@ -1,12 +1,10 @@
-//! Small helpers the recipes share: request builders, reading replies, think times.
+//! Small helpers the recipes share: request builders, reading replies.
 
-use rand::Rng;
 use zksim_core::acl::Acl;
 use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, OpResult, Reply, Request, Response};
 use zksim_core::stat::{Stat, Zxid};
-use zksim_scenarios::Stream;
 
 pub fn create(path: &str, data: &str, mode: CreateMode) -> Request {
     Request::Create {
@@ -88,31 +86,32 @@ pub fn got(outcome: &Outcome) -> Got<'_> {
 }
 
 /// A getData reply's data (as text) and stat.
-pub fn data_of(reply: &Reply) -> Option<(String, Stat)> {
+pub fn data_of(reply: &Reply) -> (String, Stat) {
     match &reply.response {
-        Response::GetData { data, stat } => Some((super::text(data), *stat)),
-        _ => None,
+        Response::GetData { data, stat } => (super::text(data), *stat),
+        other => panic!("a getData reply carries data, not {other:?}"),
     }
 }
 
 /// A getChildren reply's children.
-pub fn children_of(reply: &Reply) -> Option<&[String]> {
+pub fn children_of(reply: &Reply) -> &[String] {
     match &reply.response {
-        Response::GetChildren { children, .. } => Some(children),
-        _ => None,
+        Response::GetChildren { children, .. } => children,
+        other => panic!("a getChildren reply lists children, not {other:?}"),
     }
 }
 
 /// A create reply's path.
-pub fn created_path(reply: &Reply) -> Option<&str> {
-    match &reply.response {
-        Response::Create { path, .. } => Some(path),
+pub fn created_path(reply: &Reply) -> &str {
+    let path = match &reply.response {
+        Response::Create { path, .. } => Some(path.as_str()),
         Response::Multi(results) => results.iter().find_map(|r| match r {
             OpResult::Create { path, .. } => Some(path.as_str()),
             _ => None,
         }),
         _ => None,
-    }
+    };
+    path.expect("a create reply names its node")
 }
 
 /// The sequence number ZooKeeper appended to a sequential node's name (its last ten
@@ -126,14 +125,11 @@ pub fn sequence(name: &str) -> Option<u64> {
     }
 }
 
-/// A pause of 0..=`max_ms` (the scenario's think time), at least `min_ms`.
-pub fn think_ms(rng: &mut Stream, min_ms: u64, max_ms: u64) -> i64 {
-    let ms = if max_ms > min_ms {
-        rng.gen_range(min_ms..=max_ms)
-    } else {
-        min_ms
-    };
-    i64::try_from(ms).expect("think times are small")
+/// Names in the order of the sequence numbers ZooKeeper appended to them.
+pub fn in_sequence<'a>(names: impl Iterator<Item = &'a String>) -> Vec<&'a String> {
+    let mut names: Vec<&String> = names.collect();
+    names.sort_by_key(|c| sequence(c));
+    names
 }
 
 #[cfg(test)]

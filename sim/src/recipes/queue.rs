@@ -8,14 +8,14 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
 use zksim_core::watch::EventType;
-use zksim_scenarios::{Scenario, Stream, stream};
+use zksim_scenarios::Scenario;
 
-use super::ops::{Got, children_of, create, delete, get_children, got, sequence, think_ms};
-use super::{Agent, Cx, Proposal, SessionNews, Team, WatchNews};
+use super::ops::{Got, children_of, create, delete, get_children, in_sequence};
+use super::recipe::{Pace, Recipe};
+use super::{Cx, Proposal, SessionNews, WatchNews};
 
 const QUEUE: &str = "/q";
 
@@ -31,8 +31,7 @@ pub struct Shared {
 }
 
 pub struct QueueAgent {
-    rng: Stream,
-    think_ms_max: u64,
+    pace: Pace,
     producer: bool,
     setup_done: bool,
     produced: u64,
@@ -40,36 +39,15 @@ pub struct QueueAgent {
     candidates: VecDeque<String>,
     /// A consumer waits for its watch (or a poll) after an empty listing.
     waiting: bool,
-    next_at_ms: i64,
-}
-
-pub fn team(scenario: &Scenario, seed: u64) -> Team<QueueAgent> {
-    let agents = (0..scenario.clients)
-        .map(|i| QueueAgent {
-            rng: stream(seed, &format!("recipe-queue-{i}")),
-            think_ms_max: scenario.workload.think_ms_max,
-            producer: i % 2 == 0,
-            setup_done: false,
-            produced: 0,
-            candidates: VecDeque::new(),
-            waiting: false,
-            next_at_ms: 0,
-        })
-        .collect();
-    Team::new(Shared::default(), agents)
 }
 
 impl QueueAgent {
-    fn after(&mut self, cx: &Cx, min_ms: u64, max_ms: u64) {
-        self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, min_ms, max_ms);
-    }
-
     fn propose_producer(&mut self, shared: &Shared, cx: &Cx) -> Proposal {
         if !self.setup_done {
             return Proposal::one(create(QUEUE, "", CreateMode::Persistent));
         }
         if shared.produced >= shared.consumed.len() as u64 + BACKLOG_MAX {
-            self.after(cx, 20, 50);
+            self.pace.after(cx, 20, 50);
             return Proposal::wait();
         }
         self.produced += 1;
@@ -82,23 +60,36 @@ impl QueueAgent {
     }
 
     fn on_listing(&mut self, cx: &Cx, children: &[String]) {
-        let mut items: Vec<&String> = children.iter().collect();
-        items.sort_by_key(|c| sequence(c));
+        let items = in_sequence(children.iter());
         self.candidates = items.into_iter().map(|c| format!("{QUEUE}/{c}")).collect();
         if self.candidates.is_empty() {
             self.waiting = true;
-            self.after(cx, 200, 500);
+            self.pace.after(cx, 200, 500);
         }
     }
 }
 
-impl Agent for QueueAgent {
+impl Recipe for QueueAgent {
     type Shared = Shared;
 
-    fn propose(&mut self, shared: &mut Shared, cx: &Cx) -> Proposal {
-        if cx.in_flight > 0 || cx.winding_down || cx.now_ms < self.next_at_ms {
-            return Proposal::wait();
+    const STREAM: &'static str = "recipe-queue";
+
+    fn new(_scenario: &Scenario, client: u32, pace: Pace) -> QueueAgent {
+        QueueAgent {
+            pace,
+            producer: client.is_multiple_of(2),
+            setup_done: false,
+            produced: 0,
+            candidates: VecDeque::new(),
+            waiting: false,
         }
+    }
+
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    fn next(&mut self, shared: &mut Shared, cx: &Cx) -> Proposal {
         if self.producer {
             return self.propose_producer(shared, cx);
         }
@@ -109,25 +100,23 @@ impl Agent for QueueAgent {
         }
     }
 
-    fn on_complete(&mut self, shared: &mut Shared, cx: &Cx, request: &Request, outcome: &Outcome) {
-        let g = got(outcome);
-        match (request, &g) {
+    fn on_reply(&mut self, shared: &mut Shared, cx: &Cx, request: &Request, g: &Got) {
+        match (request, g) {
             (Request::Create { path, .. }, Got::Ok(_)) if path != QUEUE => {
                 shared.produced += 1;
-                self.after(cx, 0, self.think_ms_max);
+                self.pace.think(cx);
             }
             (Request::Create { .. }, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _)) => {
                 self.setup_done = true;
             }
             (Request::Create { .. }, Got::Err(ErrorCode::NoNode, _)) => self.setup_done = false,
             (Request::GetChildren { .. }, Got::Ok(reply)) => {
-                let children = children_of(reply).expect("a listing").to_vec();
-                self.on_listing(cx, &children);
+                self.on_listing(cx, children_of(reply))
             }
             (Request::Delete { path, .. }, Got::Ok(_)) => {
                 shared.consumed.insert(path.clone());
                 self.candidates.pop_front();
-                self.after(cx, 0, self.think_ms_max);
+                self.pace.think(cx);
             }
             // Taken by another consumer: try the next one.
             (Request::Delete { .. }, Got::Err(ErrorCode::NoNode, _)) => {
@@ -135,14 +124,14 @@ impl Agent for QueueAgent {
             }
             // Unknown, or a surprise: list again before taking anything else.
             (Request::Delete { .. }, _) => self.candidates.clear(),
-            _ => self.after(cx, 10, 50),
+            _ => self.pace.after(cx, 10, 50),
         }
     }
 
     fn on_watch(&mut self, _shared: &mut Shared, cx: &Cx, event: &WatchNews) {
         if self.waiting && event.path == QUEUE && event.event_type == EventType::NodeChildrenChanged
         {
-            self.next_at_ms = cx.now_ms;
+            self.pace.now(cx);
         }
     }
 
@@ -150,9 +139,5 @@ impl Agent for QueueAgent {
         if news == &SessionNews::Started {
             self.candidates.clear();
         }
-    }
-
-    fn wake_at_ms(&self) -> Option<i64> {
-        Some(self.next_at_ms)
     }
 }

@@ -11,13 +11,13 @@
 //! the checker from the run's history (`zksim_checker::recipes::session_expiry`).
 
 use rand::Rng;
-use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
-use zksim_scenarios::{Scenario, Stream, stream};
+use zksim_scenarios::{Scenario, Stream};
 
-use super::ops::{Got, create, data_of, get_data, got, set_data, think_ms};
-use super::{Agent, Cx, Proposal, SessionNews, Team};
+use super::ops::{Got, create, data_of, get_data, set_data};
+use super::recipe::{Pace, Recipe};
+use super::{Cx, Proposal, SessionNews};
 
 fn path_of(client: u32) -> String {
     format!("/e/c{client}")
@@ -36,13 +36,11 @@ enum Step {
 }
 
 pub struct ExpiryAgent {
-    rng: Stream,
-    think_ms_max: u64,
+    pace: Pace,
     clients: u32,
     step: Step,
     setup_done: bool,
     writes: u64,
-    next_at_ms: i64,
     /// When the client next stops for a while (so that its session may expire).
     pause_at_ms: i64,
     session_timeout_ms: i32,
@@ -55,35 +53,14 @@ fn pause_ms(rng: &mut Stream, session_timeout_ms: i32) -> u64 {
     rng.gen_range(timeout / 4..=timeout * 2)
 }
 
-pub fn team(scenario: &Scenario, seed: u64) -> Team<ExpiryAgent> {
-    let agents = (0..scenario.clients)
-        .map(|i| ExpiryAgent {
-            rng: stream(seed, &format!("recipe-session-expiry-{i}")),
-            think_ms_max: scenario.workload.think_ms_max,
-            clients: scenario.clients,
-            step: Step::Setup,
-            setup_done: false,
-            writes: 0,
-            next_at_ms: 0,
-            pause_at_ms: 1000 + 500 * i64::from(i),
-            session_timeout_ms: scenario.workload.session_timeout_ms,
-        })
-        .collect();
-    Team::new((), agents)
-}
-
 impl ExpiryAgent {
-    fn after(&mut self, cx: &Cx, min_ms: u64, max_ms: u64) {
-        self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, min_ms, max_ms);
-    }
-
     fn work(&mut self, cx: &Cx) -> Request {
-        if self.rng.gen_range(0..100) < 40 {
+        if self.pace.rng.gen_range(0..100) < 40 {
             self.writes += 1;
             let path = format!("/e-data/c{}", cx.client);
             set_data(&path, &self.writes.to_string(), -1)
         } else {
-            let j = self.rng.gen_range(0..self.clients);
+            let j = self.pace.rng.gen_range(0..self.clients);
             get_data(&path_of(j), true)
         }
     }
@@ -91,14 +68,14 @@ impl ExpiryAgent {
     fn on_read(&mut self, cx: &Cx, g: &Got) {
         match g {
             Got::Ok(reply) => {
-                let (_, stat) = data_of(reply).expect("a getData reply carries data");
+                let (_, stat) = data_of(reply);
                 if self.step == Step::Own {
                     // Ours: work. An earlier session's: wait for it to go, then make ours.
                     if stat.ephemeral_owner == cx.session {
                         self.step = Step::Work;
                     } else {
                         self.step = Step::Ephemeral;
-                        self.after(cx, 100, 300);
+                        self.pace.after(cx, 100, 300);
                     }
                 }
             }
@@ -110,13 +87,28 @@ impl ExpiryAgent {
     }
 }
 
-impl Agent for ExpiryAgent {
+impl Recipe for ExpiryAgent {
     type Shared = ();
 
-    fn propose(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
-        if cx.in_flight > 0 || cx.winding_down || cx.now_ms < self.next_at_ms {
-            return Proposal::wait();
+    const STREAM: &'static str = "recipe-session-expiry";
+
+    fn new(scenario: &Scenario, client: u32, pace: Pace) -> ExpiryAgent {
+        ExpiryAgent {
+            pace,
+            clients: scenario.clients,
+            step: Step::Setup,
+            setup_done: false,
+            writes: 0,
+            pause_at_ms: 1000 + 500 * i64::from(client),
+            session_timeout_ms: scenario.workload.session_timeout_ms,
         }
+    }
+
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    fn next(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
         let own = path_of(cx.client);
         match self.step {
             Step::Setup => Proposal::Requests(vec![
@@ -135,21 +127,20 @@ impl Agent for ExpiryAgent {
             )),
             Step::Own => Proposal::one(get_data(&own, true)),
             Step::Work if cx.now_ms >= self.pause_at_ms => {
-                self.pause_at_ms = cx.now_ms + think_ms(&mut self.rng, 1000, 4000);
-                let for_ms = pause_ms(&mut self.rng, self.session_timeout_ms);
+                self.pause_at_ms = cx.now_ms + self.pace.draw_ms(1000, 4000);
+                let for_ms = pause_ms(&mut self.pace.rng, self.session_timeout_ms);
                 Proposal::Pause { for_ms }
             }
             Step::Work => {
-                self.after(cx, 0, self.think_ms_max);
+                self.pace.think(cx);
                 Proposal::one(self.work(cx))
             }
         }
     }
 
-    fn on_complete(&mut self, _shared: &mut (), cx: &Cx, request: &Request, outcome: &Outcome) {
-        let g = got(outcome);
+    fn on_reply(&mut self, _shared: &mut (), cx: &Cx, request: &Request, g: &Got) {
         let own = path_of(cx.client);
-        match (request, &g) {
+        match (request, g) {
             (Request::Create { path, .. }, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _))
                 if path.starts_with("/e-data/") =>
             {
@@ -166,8 +157,8 @@ impl Agent for ExpiryAgent {
             (Request::Create { path, .. }, Got::Err(ErrorCode::NoNode, _)) if *path == own => {
                 self.step = Step::Setup;
             }
-            (Request::GetData { .. }, _) => self.on_read(cx, &g),
-            (Request::Create { .. }, Got::Unknown | Got::Err(..)) => self.after(cx, 10, 50),
+            (Request::GetData { .. }, _) => self.on_read(cx, g),
+            (Request::Create { .. }, Got::Unknown | Got::Err(..)) => self.pace.after(cx, 10, 50),
             _ => {}
         }
     }
@@ -180,9 +171,5 @@ impl Agent for ExpiryAgent {
                 Step::Setup
             };
         }
-    }
-
-    fn wake_at_ms(&self) -> Option<i64> {
-        Some(self.next_at_ms)
     }
 }

@@ -13,49 +13,45 @@
 //! judged by the checker from the run's history (`zksim_checker::recipes::stale_read_sync`).
 
 use rand::Rng;
-use zksim_core::client::Outcome;
 use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, Request};
-use zksim_scenarios::{Scenario, Stream, stream};
+use zksim_scenarios::Scenario;
 
-use super::ops::{Got, create, get_data, got, set_data, sync, think_ms};
-use super::{Agent, Cx, Proposal, Team};
+use super::ops::{Got, create, get_data, set_data, sync};
+use super::recipe::{Pace, Recipe};
+use super::{Cx, Proposal};
 
 const VALUE: &str = "/v";
 
 pub struct StaleReadAgent {
-    rng: Stream,
-    think_ms_max: u64,
+    pace: Pace,
     setup_done: bool,
     writes: u64,
-    next_at_ms: i64,
 }
 
-pub fn team(scenario: &Scenario, seed: u64) -> Team<StaleReadAgent> {
-    let agents = (0..scenario.clients)
-        .map(|i| StaleReadAgent {
-            rng: stream(seed, &format!("recipe-stale-read-{i}")),
-            think_ms_max: scenario.workload.think_ms_max,
-            setup_done: false,
-            writes: 0,
-            next_at_ms: 0,
-        })
-        .collect();
-    Team::new((), agents)
-}
-
-impl Agent for StaleReadAgent {
+impl Recipe for StaleReadAgent {
     type Shared = ();
 
-    fn propose(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
-        if cx.in_flight > 0 || cx.winding_down || cx.now_ms < self.next_at_ms {
-            return Proposal::wait();
+    const STREAM: &'static str = "recipe-stale-read";
+
+    fn new(_scenario: &Scenario, _client: u32, pace: Pace) -> StaleReadAgent {
+        StaleReadAgent {
+            pace,
+            setup_done: false,
+            writes: 0,
         }
-        self.next_at_ms = cx.now_ms + think_ms(&mut self.rng, 0, self.think_ms_max);
+    }
+
+    fn pace(&self) -> &Pace {
+        &self.pace
+    }
+
+    fn next(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
+        self.pace.think(cx);
         if !self.setup_done {
             return Proposal::one(create(VALUE, "0", CreateMode::Persistent));
         }
-        let pick = self.rng.gen_range(0..100);
+        let pick = self.pace.rng.gen_range(0..100);
         if pick < 35 {
             self.writes += 1;
             let data = format!("c{}-{}", cx.client, self.writes);
@@ -67,17 +63,13 @@ impl Agent for StaleReadAgent {
         }
     }
 
-    fn on_complete(&mut self, _shared: &mut (), _cx: &Cx, request: &Request, outcome: &Outcome) {
-        match (request, &got(outcome)) {
+    fn on_reply(&mut self, _shared: &mut (), _cx: &Cx, request: &Request, g: &Got) {
+        match (request, g) {
             (Request::Create { .. }, Got::Ok(_) | Got::Err(ErrorCode::NodeExists, _)) => {
                 self.setup_done = true;
             }
             (Request::SetData { .. }, Got::Err(ErrorCode::NoNode, _)) => self.setup_done = false,
             _ => {}
         }
-    }
-
-    fn wake_at_ms(&self) -> Option<i64> {
-        Some(self.next_at_ms)
     }
 }
