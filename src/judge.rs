@@ -422,7 +422,7 @@ mod tests {
             "/home/u/.cargo/git/checkouts/zksim-core/src/zab/quorum.rs"
         ));
         for harness in [
-            "sim/src/world.rs",
+            "sim/src/world/links.rs",
             "scenarios/src/fault.rs",
             "src/judge.rs",
             "/rustc/59807616e/library/core/src/time.rs",
