@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use zksim_core::server::Bugs;
 
@@ -200,7 +201,9 @@ struct Sink<'a> {
     bugs: Bugs,
     json: bool,
     progress: bool,
-    tty: bool,
+    /// On a terminal: a live bar (seeds per second, time left, failures so far); otherwise
+    /// plain progress lines.
+    bar: Option<ProgressBar>,
     total: u128,
     start: Instant,
     summary: Mutex<Summary>,
@@ -239,10 +242,14 @@ impl Sink<'_> {
             s.json_waiting.insert(i, text);
             self.print_json_runs(&mut s);
         }
-        if self.progress {
-            report_progress(
-                self.tty, s.finished, self.total, s.failed, self.start, failure,
-            );
+        if let Some(bar) = &self.bar {
+            if let Some(f) = failure {
+                bar.println(format!("FAILED {f}"));
+            }
+            bar.set_message(format!("{} failed", s.failed));
+            bar.inc(1);
+        } else if self.progress {
+            report_progress(s.finished, self.total, s.failed, self.start, failure);
         }
     }
 
@@ -303,7 +310,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
         bugs,
         json: args.json,
         progress: !args.json,
-        tty: !args.json && std::io::stderr().is_terminal(),
+        bar: (!args.json && std::io::stderr().is_terminal()).then(|| progress_bar(total)),
         total,
         start: Instant::now(),
         summary: Mutex::new(Summary {
@@ -320,7 +327,8 @@ pub fn run(args: SweepArgs) -> ExitCode {
     };
     run_all(&scenarios, plan, threads, bugs, &sink);
     let wall_s = sink.start.elapsed().as_secs_f64();
-    if sink.tty {
+    if let Some(bar) = &sink.bar {
+        bar.finish();
         errln!();
     }
     let summary = sink.summary.into_inner().expect("summary lock");
@@ -396,8 +404,21 @@ pub fn resident_kb() -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// A bar for `total` runs: position, rate, time left and failures so far (indicatif draws
+/// it on standard error, at most a few times a second).
+fn progress_bar(total: u128) -> ProgressBar {
+    let bar = ProgressBar::new(u64::try_from(total).unwrap_or(u64::MAX));
+    let style = ProgressStyle::with_template(
+        "[{elapsed_precise}] {bar:30} {human_pos}/{human_len} seeds, {per_sec}, ETA {eta}, {msg}",
+    )
+    .expect("a valid progress template");
+    bar.set_style(style);
+    bar.set_message("0 failed");
+    bar
+}
+
+/// Plain progress lines when standard error is not a terminal.
 fn report_progress(
-    tty: bool,
     finished: u128,
     total: u128,
     failed: u64,
@@ -406,35 +427,20 @@ fn report_progress(
 ) {
     let secs = start.elapsed().as_secs_f64();
     let mut err = std::io::stderr().lock();
-    if tty {
-        let width = 30;
-        let filled = usize::try_from(finished * width as u128 / total.max(1)).unwrap_or(width);
-        if let Some(f) = failure {
-            let _ = writeln!(err, "\r\x1b[2KFAILED {f}");
-        }
-        let _ = write!(
+    if let Some(f) = failure {
+        let _ = writeln!(err, "FAILED {f}");
+    }
+    // A line after the first seed, every tenth of the sweep (at least every 1,000 seeds),
+    // and at the end.
+    let step = (total / 10).clamp(1, 1_000);
+    if finished == 1 || finished.is_multiple_of(step) || finished == total {
+        let rss = resident_kb()
+            .map(|(rss, _)| format!(", {} MB resident", rss / 1024))
+            .unwrap_or_default();
+        let _ = writeln!(
             err,
-            "\r[{}{}] {finished}/{total} seeds, {failed} failed, {secs:.1} s",
-            "#".repeat(filled),
-            "-".repeat(width - filled)
+            "progress: {finished}/{total} seeds, {failed} failed, {secs:.1} s{rss}"
         );
-        let _ = err.flush();
-    } else {
-        if let Some(f) = failure {
-            let _ = writeln!(err, "FAILED {f}");
-        }
-        // A line after the first seed, every tenth of the sweep (at least every 1,000
-        // seeds), and at the end.
-        let step = (total / 10).clamp(1, 1_000);
-        if finished == 1 || finished.is_multiple_of(step) || finished == total {
-            let rss = resident_kb()
-                .map(|(rss, _)| format!(", {} MB resident", rss / 1024))
-                .unwrap_or_default();
-            let _ = writeln!(
-                err,
-                "progress: {finished}/{total} seeds, {failed} failed, {secs:.1} s{rss}"
-            );
-        }
     }
 }
 
