@@ -103,6 +103,8 @@ pub struct Judgement {
     /// The run could not say anything of the service: the scenario is invalid, or the
     /// harness (simulator, drivers, scenarios) panicked. Never a failure of the service.
     pub harness: Option<String>,
+    /// The protocol points the run reached (`zksim_sim::world::Coverage::points`).
+    pub coverage: Vec<String>,
 }
 
 impl Judgement {
@@ -311,6 +313,7 @@ fn judge_valid(scenario: &Scenario, options: &RunOptions) -> (Judgement, Option<
     j.wall_ms = report.wall.as_millis() as u64;
     j.events = report.events;
     j.held_bytes = report.held_bytes;
+    j.coverage = report.coverage.points().collect();
     j.budget = report.budget_exceeded.clone();
     if j.budget.is_none() {
         j.liveness = report.liveness.clone().err();

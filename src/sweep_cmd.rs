@@ -3,7 +3,7 @@
 //! for machines. Exit 1 when anything failed.
 
 use crate::output::{errln, out, outln};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -185,6 +185,8 @@ struct Summary {
     /// JSON mode: the next run to print, and finished runs waiting for it.
     json_next: u128,
     json_waiting: BTreeMap<u128, String>,
+    /// The protocol points any run reached (docs/scenarios.md, coverage).
+    coverage: BTreeSet<String>,
 }
 
 /// Keep `f` under run number `i` among the first `FAILURES_LISTED` by run number.
@@ -219,6 +221,11 @@ impl Sink<'_> {
             *s.by_property.entry(p.clone()).or_default() += 1;
         }
         s.finished += 1;
+        for point in &j.coverage {
+            if !s.coverage.contains(point) {
+                s.coverage.insert(point.clone());
+            }
+        }
         let name = self.scenarios[scenario].arg();
         let listed = Failure {
             scenario,
@@ -323,6 +330,7 @@ pub fn run(args: SweepArgs) -> ExitCode {
             finished: 0,
             json_next: 0,
             json_waiting: BTreeMap::new(),
+            coverage: BTreeSet::new(),
         }),
     };
     run_all(&scenarios, plan, threads, bugs, &sink);
@@ -452,6 +460,22 @@ fn human(n: u64) -> String {
     }
 }
 
+/// How many of the points are message transitions, and how many fault timings.
+fn coverage_counts(points: &BTreeSet<String>) -> (usize, usize) {
+    let faults = points.iter().filter(|p| p.starts_with("fault ")).count();
+    (points.len() - faults, faults)
+}
+
+fn coverage_json(points: &BTreeSet<String>) -> serde_json::Value {
+    let (messages, faults) = coverage_counts(points);
+    json!({
+        "points": points.len(),
+        "messages": messages,
+        "faults": faults,
+        "reached": points.iter().collect::<Vec<_>>(),
+    })
+}
+
 fn print_table(
     scenarios: &[ScenarioArg],
     summary: &Summary,
@@ -515,6 +539,11 @@ fn print_table(
         "wall time {wall_s:.1} s on {threads} threads ({:.2} seeds/s){rss}{waits}",
         runs as f64 / wall_s.max(1e-9)
     );
+    let (messages, faults) = coverage_counts(&summary.coverage);
+    outln!(
+        "coverage: {} protocol points reached: {messages} (role, stage, message) and {faults} (role, stage, fault)",
+        summary.coverage.len()
+    );
     if !summary.by_property.is_empty() {
         outln!("violations by property:");
         for (p, n) in &summary.by_property {
@@ -576,6 +605,7 @@ fn run_json(name: &str, j: &Judgement, bugs: &Bugs) -> String {
         "protocol_violations": j.protocol,
         "unknown": j.unknown.iter().map(|(p, s)| json!({"property": p, "reason": s})).collect::<Vec<_>>(),
         "replay": (!j.ok()).then(|| replay_command(name, j.seed, bugs)),
+        "coverage": j.coverage.len(),
     });
     let text = serde_json::to_string_pretty(&v).expect("json");
     text.lines()
@@ -596,6 +626,7 @@ fn print_json_end(summary: &Summary, total: u128, wall_s: f64, bugs: &Bugs) {
         "rss_kb": rss,
         "peak_rss_kb": peak,
         "memory_waits": zksim_sim::admission::waits(),
+        "coverage": coverage_json(&summary.coverage),
     });
     let text = serde_json::to_string_pretty(&end).expect("json");
     // The fields follow the runs array inside the one document.

@@ -50,6 +50,32 @@ fn every_builtin_scenario_passes_a_fast_sweep() {
             .iter()
             .all(|r| r["ops"].as_u64() > Some(0))
     );
+    // Coverage: every run reached protocol points, and the sweep's union names the ones
+    // every established ensemble passes through, in recovery and in broadcast.
+    let runs = v["runs"].as_array().expect("runs");
+    assert!(runs.iter().all(|r| r["coverage"].as_u64() > Some(0)));
+    let reached: Vec<&str> = v["coverage"]["reached"]
+        .as_array()
+        .expect("coverage.reached")
+        .iter()
+        .map(|p| p.as_str().expect("a point"))
+        .collect();
+    assert_eq!(v["coverage"]["points"].as_u64(), Some(reached.len() as u64));
+    let most = runs.iter().filter_map(|r| r["coverage"].as_u64()).max();
+    assert!(
+        most < Some(reached.len() as u64),
+        "the union exceeds any one run"
+    );
+    for point in [
+        "LOOKING/election/NOTIFICATION",
+        "LEADING/recovery/FOLLOWERINFO",
+        "FOLLOWING/recovery/NEWLEADER",
+        "LEADING/broadcast/ACK",
+        "FOLLOWING/broadcast/COMMIT",
+    ] {
+        assert!(reached.contains(&point), "{point} not in {reached:?}");
+    }
+    assert!(reached.iter().any(|p| p.starts_with("fault ")));
 }
 
 // A user's path through a failure: a sweep with a bug knob fails with exit 1, names the

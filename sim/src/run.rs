@@ -17,7 +17,7 @@ use crate::disk::{DiskSim, Disks, SharedDisks, install};
 use crate::faults::{Nodes, apply, run_plan};
 use crate::server_node::run_server;
 use crate::trace::Trace;
-use crate::world::{Published, Shared, Stats};
+use crate::world::{Coverage, Published, Shared, Stats};
 
 /// How much of the trace to produce.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,6 +71,8 @@ pub struct RunReport {
     pub breaches: Vec<String>,
     /// When the liveness phase converged, in simulated ms after it began.
     pub converged_after_ms: Option<u64>,
+    /// The protocol transitions and fault timings the run reached.
+    pub coverage: Coverage,
 }
 
 /// Run `scenario` with `options` in a fresh madsim runtime seeded with the run's seed.
@@ -221,6 +223,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
     let trace_count = w.trace.count();
     let trace_lines = w.trace.take_lines();
     let stats = w.stats.clone();
+    let coverage = std::mem::take(&mut w.coverage);
     // The nodes' tasks and the world refer to each other (wakers, queued items): break the
     // cycle so that a sweep of many runs in one process does not keep every run alive.
     w.release();
@@ -246,6 +249,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         budget_exceeded,
         breaches,
         scenario,
+        coverage,
     }
 }
 

@@ -251,8 +251,13 @@ impl NodeState {
         let now = clocks(world, server);
         match item {
             Item::Peer { from, link, msg } => {
-                if !world.lock().link_current(from, self.id, link) {
-                    return;
+                {
+                    let mut w = world.lock();
+                    if !w.link_current(from, self.id, link) {
+                        return;
+                    }
+                    w.coverage
+                        .message(server.state(), server.is_serving(), msg.kind());
                 }
                 server.on_peer_message(now, from, msg, out);
             }

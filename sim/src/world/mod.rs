@@ -13,6 +13,7 @@
 
 mod budget;
 mod client_conns;
+pub mod coverage;
 mod inbox;
 mod links;
 mod record;
@@ -34,6 +35,7 @@ use crate::clock::ServerClock;
 use crate::trace::Trace;
 pub use budget::{Budget, BudgetSleep, ClientsBusy};
 use client_conns::Conn;
+pub use coverage::Coverage;
 use inbox::Inbox;
 pub use inbox::Wait;
 use links::Link;
@@ -130,6 +132,8 @@ pub struct World {
     pub trace: Trace,
     pub stats: Stats,
     pub truth: GroundTruth,
+    /// The protocol transitions and fault timings the run reached.
+    pub coverage: Coverage,
     /// Invariants the servers breached under a bug knob (`Effect::Breach`): each one's
     /// first breach and how many there were.
     pub breaches: Breaches,
@@ -187,6 +191,7 @@ impl Shared {
             trace,
             stats: Stats::default(),
             truth: GroundTruth::default(),
+            coverage: Coverage::default(),
             breaches: Breaches::default(),
             history: Recorded::default(),
             winding_down: false,
@@ -339,6 +344,9 @@ impl World {
 
     pub fn fault(&mut self, kind: &str, detail: String) {
         self.stats.faults += 1;
+        for slot in self.servers.values().filter(|s| s.alive) {
+            self.coverage.fault(slot.state, slot.serving, kind);
+        }
         let t = self.now_us();
         self.trace.line(t, &format!("FAULT {kind} {detail}"));
         self.history.push(Event::Fault {
