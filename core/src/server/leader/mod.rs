@@ -120,6 +120,11 @@ impl Leader {
         self.phase == Phase::Broadcast
     }
 
+    /// Whether `peers` are exactly the registered learners (`Server::check_role`).
+    pub(super) fn has_learners(&self, peers: &BTreeSet<ServerId>) -> bool {
+        self.learners.len() == peers.len() && self.learners.keys().all(|id| peers.contains(id))
+    }
+
     pub fn next_deadline(&self) -> i64 {
         let mut d = self.next_ping_ms;
         if self.phase == Phase::Broadcast {

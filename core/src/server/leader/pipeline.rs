@@ -56,7 +56,7 @@ pub(super) fn on_ack(
     let counts = l.learners.get(&from).is_some_and(LearnerHandle::counts);
     if l.broadcast.is_outstanding(zxid) {
         if counts {
-            l.broadcast.ack(from, zxid);
+            l.broadcast.ack(&s.quorum, from, zxid);
         }
         try_commit(s, l, out);
     }
