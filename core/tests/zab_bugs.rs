@@ -438,7 +438,7 @@ fn scenario_1419(vote_order_bug: bool) -> (u64, u64) {
                     notification,
                 } => e3.on_notification(now, 1, notification, &mut out3),
                 ElectionEffect::Decided { vote } => d1 = Some(vote.leader),
-                ElectionEffect::Send { .. } => {}
+                ElectionEffect::Send { .. } | ElectionEffect::Breach { .. } => {}
             }
         }
         for e in to1 {
@@ -448,7 +448,7 @@ fn scenario_1419(vote_order_bug: bool) -> (u64, u64) {
                     notification,
                 } => e1.on_notification(now, 3, notification, &mut out1),
                 ElectionEffect::Decided { vote } => d3 = Some(vote.leader),
-                ElectionEffect::Send { .. } => {}
+                ElectionEffect::Send { .. } | ElectionEffect::Breach { .. } => {}
             }
         }
         e1.on_tick(now, &mut out1);

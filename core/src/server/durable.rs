@@ -75,12 +75,20 @@ impl Durability {
             _ => self.new_batch(records, false),
         };
         self.flush(out);
+        // A token handed out is still to complete: a message waiting on it
+        // (`SendAfterPersist`) leaves only once its records are durable.
+        assert!(
+            token > self.last_completed,
+            "persist token {token} completed before it was handed out"
+        );
         token
     }
 
     /// Replace every file with `records` in one atomic step (a server repairing lost or
     /// corrupt state writes its new snapshot, log and epochs this way).
     pub fn persist_reset(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
+        // A repair writes a whole history: at least the epochs.
+        assert!(!records.is_empty(), "a reset persist with no records");
         let token = self.new_batch(records, true);
         self.flush(out);
         token
@@ -98,6 +106,14 @@ impl Durability {
 
     fn new_batch(&mut self, records: Vec<DurableRecord>, reset: bool) -> u64 {
         let token = self.next_token;
+        // Tokens are handed out in the order batches leave (`on_persisted` relies on it).
+        if let Some(last) = self.queue.back() {
+            assert!(
+                last.token < token,
+                "batch {token} queued behind {}",
+                last.token
+            );
+        }
         self.next_token += 1;
         self.queue.push_back(Batch {
             token,
@@ -115,6 +131,15 @@ impl Durability {
         let Some(batch) = self.queue.pop_front() else {
             return;
         };
+        // One batch at a time, in token order, each right after the last one completed:
+        // the driver completes tokens in the order they were issued.
+        assert_eq!(
+            batch.token,
+            self.last_completed + 1,
+            "batch {} leaves after {} completed",
+            batch.token,
+            self.last_completed
+        );
         out.push(Effect::Persist {
             token: batch.token,
             records: batch.records.clone(),
@@ -143,11 +168,19 @@ impl Durability {
                 DurableRecord::Snapshot(s) => self.durable_zxid = self.durable_zxid.max(s.zxid),
                 // The epoch files only move forward, but for a repair's rewrite.
                 DurableRecord::AcceptedEpoch(e) => {
-                    assert!(batch.reset || *e >= self.durable_accepted_epoch);
+                    assert!(
+                        batch.reset || *e >= self.durable_accepted_epoch,
+                        "acceptedEpoch on disk goes back from {} to {e}",
+                        self.durable_accepted_epoch
+                    );
                     self.durable_accepted_epoch = *e
                 }
                 DurableRecord::CurrentEpoch(e) => {
-                    assert!(batch.reset || *e >= self.durable_current_epoch);
+                    assert!(
+                        batch.reset || *e >= self.durable_current_epoch,
+                        "currentEpoch on disk goes back from {} to {e}",
+                        self.durable_current_epoch
+                    );
                     self.durable_current_epoch = *e
                 }
             }

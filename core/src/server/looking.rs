@@ -41,6 +41,14 @@ impl Server {
             _ => {
                 if matches!(n.state, PeerState::Looking | PeerState::Observing) {
                     let v = self.current_vote;
+                    // A server leads or learns only after deciding on a vote, for a voter:
+                    // that is the vote it answers with (WorkerReceiver sends current_vote).
+                    assert!(
+                        self.core.quorum.is_voter(v.leader),
+                        "server {}: answering with a vote for non-voter {}",
+                        self.config.id,
+                        v.leader
+                    );
                     let reply = Notification {
                         leader: v.leader,
                         zxid: v.zxid,
@@ -63,6 +71,12 @@ impl Server {
         effects: Vec<ElectionEffect>,
         out: &mut Effects,
     ) {
+        // Only a looking server's election speaks.
+        assert!(
+            matches!(self.role, Role::Looking(_)),
+            "server {}: election effects outside the looking role",
+            self.config.id
+        );
         for e in effects {
             match e {
                 ElectionEffect::Send { to, notification } => out.push(Effect::Send {
@@ -72,6 +86,9 @@ impl Server {
                 ElectionEffect::Decided { vote } => {
                     self.decided(now_ms, vote, out);
                     return;
+                }
+                ElectionEffect::Breach { invariant, detail } => {
+                    self.breach(&[Bug::VoteOrderNotTotal], invariant, detail, out)
                 }
             }
         }
@@ -132,6 +149,14 @@ impl Server {
             &mut eff,
         );
         election.vote_order_bug = self.config.bugs.has(Bug::VoteOrderNotTotal);
+        // FastLeaderElection.lookForLeader: every election is a new round.
+        assert!(
+            election.logical_clock() > self.logical_clock,
+            "server {}: election round {} after round {}",
+            self.config.id,
+            election.logical_clock(),
+            self.logical_clock
+        );
         self.logical_clock = election.logical_clock();
         self.role = Role::Looking(election);
         out.push(Effect::Role {

@@ -211,6 +211,8 @@ pub struct Core {
     /// How far the wall clock is ahead of the elapsed clock that inputs carry, as the
     /// driver last set it (`set_wall_clock_offset`).
     wall_offset_ms: i64,
+    /// The elapsed clock of the last input (`Core::clock`).
+    now_ms: i64,
 }
 
 impl Server {
@@ -222,6 +224,15 @@ impl Server {
     /// `QuorumPeer.loadDataBase`: rebuild from what the disks held. The tree is the last
     /// snapshot; logged txns after it are kept but not applied until a leader confirms them.
     pub fn recover(config: ServerConfig, state: DurableState) -> Server {
+        // A server is a member of its ensemble, as a voter or an observer, not both
+        // (QuorumPeerConfig: a server is either a participant or an observer).
+        assert!(
+            config.voters.contains(&config.id) != config.observers.contains(&config.id),
+            "server {}: neither or both a voter and an observer (voters {:?}, observers {:?})",
+            config.id,
+            config.voters,
+            config.observers
+        );
         let quorum = QuorumVerifier::new(config.voters.iter().copied());
         let tree = state
             .snapshot
@@ -267,6 +278,7 @@ impl Server {
             leaving: false,
             revalidations: Vec::new(),
             wall_offset_ms: 0,
+            now_ms: 0,
             quorum,
             config,
         };
@@ -340,9 +352,11 @@ impl Server {
     // ----- inputs -----
 
     pub fn on_tick(&mut self, now_ms: i64, out: &mut Effects) {
+        self.core.clock(now_ms);
         self.input_tick(now_ms, out);
         self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
+        self.check_role();
     }
 
     fn input_tick(&mut self, now_ms: i64, out: &mut Effects) {
@@ -365,9 +379,11 @@ impl Server {
         msg: PeerMessage,
         out: &mut Effects,
     ) {
+        self.core.clock(now_ms);
         self.input_peer_message(now_ms, from, msg, out);
         self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
+        self.check_role();
     }
 
     fn input_peer_message(
@@ -377,6 +393,15 @@ impl Server {
         msg: PeerMessage,
         out: &mut Effects,
     ) {
+        // A server never talks to itself over the network: it counts its own vote and
+        // ACKs itself.
+        assert_ne!(
+            from,
+            self.config.id,
+            "server {}: a {} from itself",
+            self.config.id,
+            msg.kind()
+        );
         if let PeerMessage::Notification(n) = msg {
             self.on_notification(now_ms, from, n, out);
             return;
@@ -391,12 +416,19 @@ impl Server {
     /// The FIFO link to `peer` broke: anything sent on it after the last delivered message
     /// is lost, so a learner must resynchronize.
     pub fn on_peer_disconnected(&mut self, now_ms: i64, peer: ServerId, out: &mut Effects) {
+        self.core.clock(now_ms);
         self.input_peer_disconnected(now_ms, peer, out);
         self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
+        self.check_role();
     }
 
     fn input_peer_disconnected(&mut self, now_ms: i64, peer: ServerId, out: &mut Effects) {
+        assert_ne!(
+            peer, self.config.id,
+            "server {}: its link to itself broke",
+            self.config.id
+        );
         match &self.role {
             Role::Looking(_) => {}
             Role::Leading(_) => leader::on_learner_lost(self, now_ms, peer, out),
@@ -409,14 +441,22 @@ impl Server {
     }
 
     pub fn on_persisted(&mut self, now_ms: i64, token: u64, out: &mut Effects) {
+        self.core.clock(now_ms);
         self.input_persisted(now_ms, token, out);
         self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
+        self.check_role();
     }
 
     fn input_persisted(&mut self, now_ms: i64, token: u64, out: &mut Effects) {
         self.durable.on_persisted(token, out);
         if self.repair_token == Some(token) {
+            // Only a repair's reset persist ends a repair.
+            assert!(
+                self.repairing,
+                "server {}: a repair ended that never began",
+                self.config.id
+            );
             self.repair_token = None;
             self.repairing = false;
         }
@@ -433,9 +473,11 @@ impl Server {
         msg: ClientMessage,
         out: &mut Effects,
     ) {
+        self.core.clock(now_ms);
         self.input_client_message(now_ms, conn, msg, out);
         self.settle(now_ms, out);
         clients::release_syncs(self, now_ms, out);
+        self.check_role();
     }
 
     fn input_client_message(
@@ -448,7 +490,47 @@ impl Server {
         clients::on_message(self, now_ms, conn, msg, out);
     }
 
-    pub fn on_client_disconnected(&mut self, _now_ms: i64, conn: ConnId) {
+    /// After every input: the connections a role holds are its peers (a learner: its
+    /// leader; a leader: its registered learners; looking: none, `go_looking` closed them
+    /// as Learner.shutdown and Leader.shutdown do), and the history and the tree agree on
+    /// what is committed.
+    fn check_role(&self) {
+        match &self.role {
+            Role::Looking(_) => assert!(
+                self.role_peers.is_empty(),
+                "server {}: looking with connections to {:?}",
+                self.config.id,
+                self.role_peers
+            ),
+            Role::Learning(l) => {
+                assert_eq!(
+                    self.role_peers.len(),
+                    1,
+                    "server {}: following {} with connections to {:?}",
+                    self.config.id,
+                    l.leader(),
+                    self.role_peers
+                );
+                assert!(
+                    self.role_peers.contains(&l.leader()),
+                    "server {}: following {} with a connection to {:?}",
+                    self.config.id,
+                    l.leader(),
+                    self.role_peers
+                );
+            }
+            Role::Leading(l) => assert!(
+                l.has_learners(&self.role_peers),
+                "server {}: leading with connections to {:?}",
+                self.config.id,
+                self.role_peers
+            ),
+        }
+        self.check_committed();
+    }
+
+    pub fn on_client_disconnected(&mut self, now_ms: i64, conn: ConnId) {
+        self.core.clock(now_ms);
         let core = &mut self.core;
         core.clients.disconnected(conn, &mut core.tree);
     }
@@ -456,6 +538,14 @@ impl Server {
     /// A role handler asked to leave its role during this input: leave it now. Handlers
     /// ask as their last step, so the election starts where they would have started it.
     fn settle(&mut self, now_ms: i64, out: &mut Effects) {
+        // Reconnects are answered only by a leader a learner follows, or the leader itself.
+        if !self.core.revalidations.is_empty() {
+            assert!(
+                !matches!(self.role, Role::Looking(_)),
+                "server {}: a reconnect answered while looking",
+                self.config.id
+            );
+        }
         for (session, valid) in std::mem::take(&mut self.core.revalidations) {
             clients::on_revalidated(self, session, valid, out);
         }
@@ -478,6 +568,14 @@ impl Server {
         auth: Vec<crate::acl::Id>,
         out: &mut Effects,
     ) {
+        // Clients are served only while the server is synced with an established leader
+        // (ZooKeeperServer not running: the connection closes), so nothing reaches Zab
+        // otherwise.
+        assert!(
+            self.is_serving(),
+            "server {}: a client's request submitted while not serving",
+            self.config.id
+        );
         match self.role {
             Role::Leading(_) => leader::submit(self, now_ms, session, cxid, request, auth, out),
             Role::Learning(_) => learner::forward(self, session, cxid, request, auth, out),
@@ -488,6 +586,11 @@ impl Server {
     /// A client touched its session (the leader's session tracker, or a learner's touches
     /// reported with its next PING).
     fn zab_touch(&mut self, now_ms: i64, session: crate::stat::SessionId, timeout_ms: i32) {
+        assert!(
+            self.is_serving(),
+            "server {}: session {session:#x} touched while not serving",
+            self.config.id
+        );
         match self.role {
             Role::Leading(_) => leader::touch(self, now_ms, session),
             Role::Learning(_) => learner::touch(self, session, timeout_ms),
@@ -504,6 +607,11 @@ impl Server {
         timeout_ms: i32,
         out: &mut Effects,
     ) -> Option<bool> {
+        assert!(
+            self.is_serving(),
+            "server {}: session {session:#x} revalidated while not serving",
+            self.config.id
+        );
         match self.role {
             Role::Leading(_) => Some(leader::revalidate(self, now_ms, session)),
             _ => {

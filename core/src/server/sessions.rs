@@ -33,6 +33,8 @@ impl SessionTracker {
 
     /// `ExpiryQueue.roundToNextInterval`: expiry happens on tick boundaries.
     fn expiry(&self, now_ms: i64, timeout_ms: i32) -> i64 {
+        // A session has a positive timeout (negotiated within the server's limits).
+        assert!(timeout_ms > 0, "a session timeout of {timeout_ms} ms");
         let t = now_ms + i64::from(timeout_ms);
         // ExpiryQueue.roundToNextInterval: the tick boundary after the timeout.
         (t / self.tick_ms + 1) * self.tick_ms
@@ -47,6 +49,12 @@ impl SessionTracker {
         now_ms: i64,
     ) {
         let expires_at_ms = self.expiry(now_ms, timeout_ms);
+        // SessionTrackerImpl.trackSession: session ids are unique, so a session is
+        // tracked once per leadership.
+        assert!(
+            !self.sessions.contains_key(&session),
+            "session {session:#x} tracked twice"
+        );
         self.sessions.insert(
             session,
             Tracked {
@@ -63,6 +71,13 @@ impl SessionTracker {
         let tick = self.tick_ms;
         match self.sessions.get_mut(&session) {
             Some(t) if !t.closing => {
+                // ExpiryQueue: a live session expires on a tick boundary not yet passed
+                // (`expire` would have marked it closing).
+                assert_eq!(
+                    t.expires_at_ms % tick,
+                    0,
+                    "session {session:#x} expires off a tick boundary"
+                );
                 let e = ((now_ms + i64::from(t.timeout_ms)) / tick + 1) * tick;
                 t.expires_at_ms = t.expires_at_ms.max(e);
                 true
@@ -109,6 +124,14 @@ impl SessionTracker {
     }
 
     pub fn remove(&mut self, session: SessionId) {
+        // A closeSession txn commits only for a session marked closing when it was
+        // prepped: by its client's request, or by expiry (SessionTrackerImpl.setSessionClosing).
+        if let Some(t) = self.sessions.get(&session) {
+            assert!(
+                t.closing,
+                "session {session:#x} removed without being closed"
+            );
+        }
         self.sessions.remove(&session);
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Core, Effect, Effects, ServerConfig, clients};
+use super::{Bug, Core, Effect, Effects, ServerConfig, clients};
 use crate::stat::Zxid;
 use crate::tree::DataTree;
 use crate::watch::WatchEvent;
@@ -19,7 +19,42 @@ impl Core {
     /// A role handler leaves its role: the server starts an election as soon as the
     /// handler returns (`Server::go_looking`). Handlers return right after asking.
     pub(super) fn leave_role(&mut self) {
+        // A handler asks once, as its last step: one asking twice went on after leaving.
+        assert!(
+            !self.leaving,
+            "server {}: asked twice to leave its role",
+            self.config.id
+        );
         self.leaving = true;
+    }
+
+    /// An invariant that one of `knobs` breaks on purpose does not hold. With none of them
+    /// on, that is an assertion failure; with one, the server goes on as the knob's bug
+    /// did, and the run reports the breach among its findings.
+    pub(super) fn breach(
+        &self,
+        knobs: &[Bug],
+        invariant: &'static str,
+        detail: String,
+        out: &mut Effects,
+    ) {
+        assert!(
+            knobs.iter().any(|k| self.config.bugs.has(*k)),
+            "{invariant}: {detail}"
+        );
+        out.push(Effect::Breach { invariant, detail });
+    }
+
+    /// The clock of an input: the elapsed clock never goes back (the driver's promise,
+    /// by which every timeout here is measured).
+    pub(super) fn clock(&mut self, now_ms: i64) {
+        assert!(
+            now_ms >= self.now_ms,
+            "server {}: input at {now_ms} ms after one at {} ms",
+            self.config.id,
+            self.now_ms
+        );
+        self.now_ms = now_ms;
     }
 
     /// Zab says a sync is done: every write committed before it has been applied here.
@@ -81,6 +116,15 @@ impl Core {
 
     /// Append a txn to the log and persist it (group commit).
     pub(super) fn log_proposal(&mut self, proposal: Arc<Proposal>, out: &mut Effects) -> u64 {
+        // A server logs a txn only beyond what it committed: the committed prefix of the
+        // log is final (Zab paper §4, integrity).
+        assert!(
+            proposal.hdr.zxid > self.history.committed(),
+            "server {}: logging {:#x} at or below its committed {:#x}",
+            self.config.id,
+            proposal.hdr.zxid,
+            self.history.committed()
+        );
         let record = self.history.append(proposal);
         self.durable.persist(vec![record], out)
     }
@@ -113,6 +157,18 @@ impl Core {
             || self.history.txns_since_snapshot() < self.config.snap_count
         {
             return;
+        }
+        // A snapshot is decided at the committed tree, never behind the last one written
+        // (FileTxnSnapLog restores from the newest): the same check `take_snapshot` makes
+        // when it is written.
+        if let Some(current) = self.history.snapshot() {
+            assert!(
+                self.tree.last_processed_zxid() >= current.zxid,
+                "server {}: snapshot decided at {:#x}, behind the one at {:#x}",
+                self.config.id,
+                self.tree.last_processed_zxid(),
+                current.zxid
+            );
         }
         self.snapshot_label = Some(self.tree.last_processed_zxid());
         if self.durable.is_idle() {

@@ -39,6 +39,8 @@ struct Outstanding {
 pub struct LeaderBroadcast {
     next_counter: u32,
     outstanding: BTreeMap<Zxid, Outstanding>,
+    /// The last zxid committed in this term (0 before the first).
+    last_committed: Zxid,
 }
 
 impl Default for LeaderBroadcast {
@@ -46,6 +48,7 @@ impl Default for LeaderBroadcast {
         LeaderBroadcast {
             next_counter: 1,
             outstanding: BTreeMap::new(),
+            last_committed: 0,
         }
     }
 }
@@ -58,6 +61,14 @@ impl LeaderBroadcast {
 
     /// Propose a txn at the next zxid of `epoch`: it is outstanding until committed.
     pub fn propose(&mut self, epoch: u32, hdr: TxnHeader, txn: Txn) -> Arc<Proposal> {
+        // Every proposal of a term is in the term's epoch: the outstanding ones too.
+        if let Some(last) = self.last_outstanding() {
+            assert_eq!(
+                epoch_of(last),
+                epoch,
+                "proposing in epoch {epoch} with {last:#x} outstanding"
+            );
+        }
         assert_eq!(
             hdr.zxid,
             self.next_zxid(epoch),
@@ -91,7 +102,13 @@ impl LeaderBroadcast {
 
     /// `from` acknowledged `zxid` (a voter whose ACK counts). False if `zxid` is not
     /// outstanding (committed already, or never proposed in this term).
-    pub fn ack(&mut self, from: ServerId, zxid: Zxid) -> bool {
+    pub fn ack(&mut self, quorum: &QuorumVerifier, from: ServerId, zxid: Zxid) -> bool {
+        // Leader.processAck: only a voter's ACK counts toward a quorum (observers and
+        // servers repairing lost state never acknowledge).
+        assert!(
+            quorum.is_voter(from),
+            "an ACK of {zxid:#x} from non-voter {from} counted"
+        );
         match self.outstanding.get_mut(&zxid) {
             Some(o) => {
                 o.acks.insert(from);
@@ -108,6 +125,17 @@ impl LeaderBroadcast {
 
     /// The leader's own disk holds every txn up to `durable`: its ACKs.
     pub fn ack_durable(&mut self, me: ServerId, durable: Zxid) {
+        // The leader's disk holds no zxid of its term that it has not proposed.
+        if let Some(first) = self.outstanding.keys().next() {
+            let epoch = epoch_of(*first);
+            if epoch_of(durable) == epoch {
+                assert!(
+                    durable < self.next_zxid(epoch),
+                    "leader {me}: durable {durable:#x} past its next zxid {:#x}",
+                    self.next_zxid(epoch)
+                );
+            }
+        }
         for (zxid, o) in self.outstanding.iter_mut() {
             if *zxid <= durable {
                 o.acks.insert(me);
@@ -134,6 +162,13 @@ impl LeaderBroadcast {
             "an ACK of a non-voter counted for {zxid:#x}"
         );
         let zxid = *zxid;
+        // Leader.tryToCommit: commits leave in zxid order (ZkV3_7_0.tla LeaderCommit).
+        assert!(
+            zxid > self.last_committed,
+            "committing {zxid:#x} after {:#x}",
+            self.last_committed
+        );
+        self.last_committed = zxid;
         Some(
             self.outstanding
                 .remove(&zxid)
@@ -196,6 +231,14 @@ impl FollowerBroadcast {
 
     /// COMMIT `zxid`, with `committed` the last zxid committed here.
     pub fn commit(&mut self, zxid: Zxid, committed: Zxid) -> CommitStep {
+        // What is pending was logged after everything committed here.
+        if let Some(oldest) = self.pending.front() {
+            assert!(
+                oldest.hdr.zxid > committed,
+                "pending {:#x} at or below the committed {committed:#x}",
+                oldest.hdr.zxid
+            );
+        }
         if zxid <= committed {
             return CommitStep::Stale;
         }
@@ -243,16 +286,19 @@ mod tests {
         assert_eq!(b.last_outstanding(), Some(z2));
         // The second has a quorum first; it waits for the first (ZkV3_7_0.tla LeaderCommit).
         b.ack_durable(1, z2);
-        assert!(b.ack(2, z2));
+        assert!(b.ack(&quorum, 2, z2));
         assert_eq!(b.next_committable(&quorum, None), None);
-        assert!(b.ack(3, z1));
+        assert!(b.ack(&quorum, 3, z1));
         let first = b.next_committable(&quorum, None).expect("z1 commits");
         assert_eq!(first.hdr.zxid, z1);
         assert_eq!(
             b.next_committable(&quorum, None).map(|p| p.hdr.zxid),
             Some(z2)
         );
-        assert!(!b.ack(2, z1), "an ACK of a committed zxid is no news");
+        assert!(
+            !b.ack(&quorum, 2, z1),
+            "an ACK of a committed zxid is no news"
+        );
         // With the knob, the leader's own ACK is enough.
         let z3 = b.next_zxid(1);
         b.propose(1, hdr(z3), txn());

@@ -37,6 +37,8 @@ impl LeaderDiscovery {
 
     /// A voter with intact state sent FOLLOWERINFO.
     pub fn follower_info(&mut self, from: ServerId, accepted_epoch: u32, last_zxid: Zxid) {
+        // The leader's own epoch and zxid are its history's, given at the start.
+        assert_ne!(from, self.me, "the leader's FOLLOWERINFO from itself");
         self.infos.insert(from, (accepted_epoch, last_zxid));
     }
 
@@ -46,13 +48,24 @@ impl LeaderDiscovery {
         if !quorum.contains_quorum(self.infos.keys()) {
             return None;
         }
+        // Leader.getEpochToPropose counts the leader among the connecting followers: the
+        // epoch it proposes is above its own acceptedEpoch too.
+        assert!(
+            self.infos.contains_key(&self.me),
+            "leader {}: choosing an epoch without its own",
+            self.me
+        );
         let max_accepted = self
             .infos
             .values()
             .map(|(e, _)| *e)
             .max()
             .expect("a quorum is not empty");
-        Some(max_accepted + 1)
+        Some(
+            max_accepted
+                .checked_add(1)
+                .expect("epochs are below u32::MAX"),
+        )
     }
 
     /// A voter with intact state acknowledged the proposed epoch.

@@ -65,6 +65,12 @@ pub enum ElectionEffect {
     },
     /// The election is over: follow (or lead, when the leader is this server).
     Decided { vote: Vote },
+    /// An invariant was breached that the vote-order knob breaks on purpose (see
+    /// `server::Effect::Breach`).
+    Breach {
+        invariant: &'static str,
+        detail: String,
+    },
 }
 
 /// One run of `lookForLeader`.
@@ -90,6 +96,8 @@ pub struct Election {
     finalize_at_ms: Option<i64>,
     /// The reference bug ZOOKEEPER-1419: a vote order that is not total.
     pub vote_order_bug: bool,
+    /// Whether this round reported its proposal's breach of the vote order already.
+    order_breached: bool,
 }
 
 impl Election {
@@ -107,6 +115,15 @@ impl Election {
         current_epoch: u32,
         out: &mut Vec<ElectionEffect>,
     ) -> Election {
+        // Only a voter votes (FastLeaderElection: observers and non-voting members send
+        // OBSERVING notifications and never propose themselves).
+        if voting {
+            assert!(
+                quorum.is_voter(id),
+                "server {id}: voting in an ensemble whose voters are {:?}",
+                quorum.voters()
+            );
+        }
         let logical_clock = previous_clock + 1;
         let mut e = Election {
             id,
@@ -129,6 +146,7 @@ impl Election {
             resend_at_ms: now_ms + timing.min_notification_interval_ms,
             finalize_at_ms: None,
             vote_order_bug: false,
+            order_breached: false,
         };
         e.send_notifications(out);
         // An ensemble of one: our own vote is already a quorum.
@@ -167,6 +185,12 @@ impl Election {
     }
 
     fn send_notifications(&self, out: &mut Vec<ElectionEffect>) {
+        // FastLeaderElection.sendNotifications: the vote sent is of the current round.
+        assert_eq!(
+            self.proposal.election_epoch, self.logical_clock,
+            "server {}: notifying a vote of another round",
+            self.id
+        );
         let n = self.notification();
         for to in self.quorum.voters() {
             if *to != self.id {
@@ -179,6 +203,12 @@ impl Election {
     }
 
     fn better(&self, leader: ServerId, zxid: Zxid, epoch: u32, cur: &Vote) -> bool {
+        // Only a voter is ever voted for (FastLeaderElection.validVoter).
+        assert!(
+            self.quorum.is_voter(leader),
+            "server {}: comparing a vote for non-voter {leader}",
+            self.id
+        );
         if self.vote_order_bug {
             // Pre-ZOOKEEPER-1419: the last clause ignores the epoch, so the order is not
             // total and servers can disagree forever or elect a stale leader.
@@ -190,6 +220,13 @@ impl Election {
     }
 
     fn update_proposal(&mut self, leader: ServerId, zxid: Zxid, peer_epoch: u32) {
+        // Only a voter changes its vote: a non-voter only learns the leader from servers
+        // already FOLLOWING or LEADING.
+        assert!(
+            self.voting,
+            "server {}: a non-voter changing its vote",
+            self.id
+        );
         self.proposal = Vote {
             leader,
             zxid,
@@ -238,6 +275,13 @@ impl Election {
         n: Notification,
         out: &mut Vec<ElectionEffect>,
     ) {
+        // A server counts its own vote itself (`on_looking`); hearing its own notification
+        // would count it twice.
+        assert_ne!(
+            from, self.id,
+            "server {}: a notification from itself",
+            self.id
+        );
         if !self.quorum.is_voter(from) || !self.quorum.is_voter(n.leader) {
             return;
         }
@@ -313,6 +357,13 @@ impl Election {
             self.update_proposal(n.leader, n.zxid, n.peer_epoch);
             self.send_notifications(out);
         }
+        // lookForLeader's recvset holds votes of the current round only.
+        assert_eq!(
+            n.election_epoch, self.logical_clock,
+            "server {}: counting a vote of another round",
+            self.id
+        );
+        self.check_proposal_order(out);
         self.recvset.insert(
             from,
             Vote {
@@ -336,8 +387,46 @@ impl Election {
         }
     }
 
+    /// The vote a server proposes only ever moves to a better one, starting from its own:
+    /// by the total order of votes (ZOOKEEPER-1419), it is never worse than the vote for
+    /// itself it started the round with. The vote-order knob's order is not transitive,
+    /// and breaks this; with it, the breach is a finding.
+    fn check_proposal_order(&mut self, out: &mut Vec<ElectionEffect>) {
+        let p = self.proposal;
+        if self.order_breached
+            || !is_better(
+                self.id,
+                self.init_zxid,
+                self.init_epoch,
+                p.leader,
+                p.zxid,
+                p.peer_epoch,
+            )
+        {
+            return;
+        }
+        let detail = format!(
+            "server {}: proposing ({}, {:#x}, {}), worse than its own ({}, {:#x}, {})",
+            self.id, p.peer_epoch, p.zxid, p.leader, self.init_epoch, self.init_zxid, self.id
+        );
+        assert!(self.vote_order_bug, "{detail}");
+        // Once a round: a knob's election can go on disagreeing for as long as it runs.
+        self.order_breached = true;
+        out.push(ElectionEffect::Breach {
+            invariant: "a proposed vote is never worse than the server's own",
+            detail,
+        });
+    }
+
     /// A notification from a server that is already FOLLOWING or LEADING.
     fn on_established(&mut self, from: ServerId, n: Notification, out: &mut Vec<ElectionEffect>) {
+        // Only FOLLOWING and LEADING servers are established, and they name a voter.
+        assert!(
+            matches!(n.state, PeerState::Following | PeerState::Leading),
+            "server {}: a {:?} notification taken as established",
+            self.id,
+            n.state
+        );
         let vote = Vote {
             leader: n.leader,
             zxid: n.zxid,
@@ -376,6 +465,12 @@ impl Election {
     /// `checkLeader`: another server can only be followed once it says it is LEADING; we
     /// can only lead if the round is ours.
     fn check_leader(&self, leader: ServerId, election_epoch: u64) -> bool {
+        // Only a voter leads (`Server::decided` relies on it).
+        assert!(
+            self.quorum.is_voter(leader),
+            "server {}: checking non-voter {leader} as leader",
+            self.id
+        );
         if leader == self.id {
             return self.logical_clock == election_epoch;
         }
@@ -393,7 +488,7 @@ mod tests {
         out.iter()
             .filter_map(|e| match e {
                 ElectionEffect::Send { to, notification } => Some((*to, *notification)),
-                ElectionEffect::Decided { .. } => None,
+                ElectionEffect::Decided { .. } | ElectionEffect::Breach { .. } => None,
             })
             .collect()
     }

@@ -115,6 +115,14 @@ impl History {
             "server {}: logging zxid {zxid:#x} after {last:#x}",
             self.id
         );
+        // Zab paper §4: a server accepts proposals only from the leader of an epoch it
+        // accepted, whose history holds no txn of a later epoch.
+        assert!(
+            crate::zab::epoch_of(zxid) <= self.accepted_epoch,
+            "server {}: logging zxid {zxid:#x} of an epoch past its acceptedEpoch {}",
+            self.id,
+            self.accepted_epoch
+        );
         self.log.push(Arc::clone(&proposal));
         self.txns_since_snapshot += 1;
         DurableRecord::Txn(proposal)
@@ -124,6 +132,16 @@ impl History {
     /// `breach_allowed`: a bug knob that re-creates that mistake; the caller reports it).
     /// Returns the record that makes it durable, and whether committed txns were cut.
     pub fn truncate(&mut self, zxid: Zxid, breach_allowed: bool) -> (DurableRecord, bool) {
+        // A snapshot cannot be cut: a TRUNC below it is a SNAP's job (the learner
+        // repairs instead, `learner::sync`).
+        if let Some(snapshot) = &self.snapshot {
+            assert!(
+                snapshot.zxid <= zxid,
+                "server {}: TRUNC to {zxid:#x} below its snapshot at {:#x}",
+                self.id,
+                snapshot.zxid
+            );
+        }
         let breach = zxid < self.committed && self.log.iter().any(|p| p.hdr.zxid > zxid);
         assert!(
             !breach || breach_allowed,
@@ -139,6 +157,14 @@ impl History {
     /// it. Returns the records that make it durable.
     pub fn install_snapshot(&mut self, snapshot: Arc<Snapshot>) -> Vec<DurableRecord> {
         let zxid = snapshot.zxid;
+        // A SNAP comes from the leader of an epoch this server accepted, whose history
+        // holds nothing of a later epoch.
+        assert!(
+            crate::zab::epoch_of(zxid) <= self.accepted_epoch,
+            "server {}: SNAP at {zxid:#x} past its acceptedEpoch {}",
+            self.id,
+            self.accepted_epoch
+        );
         self.log.clear();
         self.snapshot = Some(Arc::clone(&snapshot));
         self.txns_since_snapshot = 0;
@@ -199,6 +225,14 @@ impl History {
     /// The tree was replaced (a snapshot installed, or rebuilt): it is committed up to
     /// `zxid`.
     pub fn committed_tree(&mut self, zxid: Zxid) {
+        // The tree comes from this server's own snapshot and log: it is never committed
+        // past the history on file.
+        assert!(
+            zxid <= self.last_on_file(),
+            "server {}: a tree committed to {zxid:#x} past its history at {:#x}",
+            self.id,
+            self.last_on_file()
+        );
         self.committed = zxid;
     }
 
@@ -311,7 +345,8 @@ mod tests {
         assert_eq!(record, DurableRecord::Truncate { zxid: b });
         assert!(!breach);
         assert_eq!(h.last_logged(), b);
-        // A new epoch's first txn follows the old epoch's last.
+        // A new epoch's first txn follows the old epoch's last, once the epoch is accepted.
+        h.accept_epoch(2);
         h.append(txn(make_zxid(2, 1)));
         assert_eq!(h.last_on_file(), make_zxid(2, 1));
     }

@@ -26,10 +26,23 @@ impl QuorumVerifier {
 
     /// `QuorumMaj.containsQuorum`: more than half of the voters are in `ids`.
     pub fn contains_quorum<'a>(&self, ids: impl IntoIterator<Item = &'a ServerId>) -> bool {
-        let count = ids
+        let mut counted: Vec<ServerId> = ids
             .into_iter()
             .filter(|id| self.voters.contains(id))
-            .count();
+            .copied()
+            .collect();
+        let count = counted.len();
+        counted.sort_unstable();
+        counted.dedup();
+        // Each voter counts once: a voter named twice (a leader that counts its own ACK
+        // and also finds itself among its learners) would make a minority look like a
+        // quorum (QuorumMaj.containsQuorum takes a set).
+        assert_eq!(
+            counted.len(),
+            count,
+            "a voter counted twice toward a quorum of {:?}",
+            self.voters
+        );
         count * 2 > self.voters.len()
     }
 }

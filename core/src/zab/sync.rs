@@ -42,6 +42,67 @@ pub fn plan_sync(
         history.last().is_none_or(|z| *z <= max_committed),
         "a sync plan over txns past the leader's committed {max_committed:#x}"
     );
+    let plan = decide(
+        history,
+        peer_last,
+        max_committed,
+        force_snap,
+        diff_instead_of_trunc,
+    );
+    match plan {
+        SyncPlan::Trunc { zxid, txns_after } => {
+            // LearnerHandler.syncFollower: TRUNC cuts the learner's log back to a txn of
+            // the leader's committed history, never forward.
+            assert!(
+                zxid < peer_last,
+                "TRUNC to {zxid:#x} for a learner at {peer_last:#x}"
+            );
+            assert!(
+                zxid <= max_committed,
+                "TRUNC to {zxid:#x} past the leader's committed {max_committed:#x}"
+            );
+            if let Some(after) = txns_after {
+                assert_eq!(after, zxid, "the txns after a TRUNC follow its zxid");
+            }
+        }
+        SyncPlan::Diff {
+            zxid,
+            txns_after: Some(after),
+        } if !diff_instead_of_trunc => {
+            // A DIFF continues the learner's log from a txn the leader's history holds,
+            // up to the leader's committed zxid (queueCommittedProposals).
+            assert!(
+                history.binary_search(&after).is_ok(),
+                "DIFF after {after:#x}, which the leader's history lacks"
+            );
+            assert_eq!(
+                zxid, max_committed,
+                "a DIFF brings the learner to the leader's committed"
+            );
+        }
+        SyncPlan::Diff {
+            zxid,
+            txns_after: None,
+        } if !diff_instead_of_trunc => {
+            // An empty DIFF only for a learner already at the leader's committed zxid.
+            assert_eq!(
+                zxid, max_committed,
+                "an empty DIFF for a learner at {peer_last:#x}, not at {max_committed:#x}"
+            );
+        }
+        SyncPlan::Diff { .. } | SyncPlan::Snap => {}
+    }
+    plan
+}
+
+/// `plan_sync`'s decision, before its postconditions are checked.
+fn decide(
+    history: &[Zxid],
+    peer_last: Zxid,
+    max_committed: Zxid,
+    force_snap: bool,
+    diff_instead_of_trunc: bool,
+) -> SyncPlan {
     if force_snap {
         return SyncPlan::Snap;
     }

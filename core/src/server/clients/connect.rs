@@ -28,6 +28,12 @@ pub(super) fn on_connect(
     if s.clients.conns[&conn].state != ConnState::New {
         return close(s, conn, out);
     }
+    // Only a serving server takes a connection (`on_message` closes it otherwise).
+    assert!(
+        s.is_serving(),
+        "server {}: a connect handled while not serving",
+        s.config.id
+    );
     // A client that has seen a later zxid than this server must go elsewhere, or it could
     // read back in time (ZooKeeperServer: "Refusing session request ... client must try
     // another server").
@@ -88,6 +94,20 @@ pub(super) fn on_connect(
 }
 
 pub(super) fn set_state(s: &mut Core, conn: ConnId, state: ConnState) {
+    // A connection belongs to one session: once it names one, it never names another.
+    if let Some(old) = s
+        .clients
+        .conns
+        .get(&conn)
+        .and_then(|c| session_of(&c.state))
+    {
+        assert_eq!(
+            Some(old),
+            session_of(&state),
+            "server {}: connection {conn} of session {old:#x} changing session",
+            s.config.id
+        );
+    }
     if let Some(session) = session_of(&state) {
         s.clients.by_session.insert(session, conn);
     }
@@ -103,7 +123,19 @@ fn new_session_id(s: &mut Core, now_ms: i64) -> SessionId {
     let id = (s.config.id & 0xff) << 56
         | ((now_ms as u64) & 0xff_ffff_ffff) << 16
         | (s.clients.sessions_created & 0xffff);
-    id as SessionId
+    let id = id as SessionId;
+    // Session ids are unique: none in use here, none in the tree.
+    assert!(
+        s.clients.conn_of(id).is_none(),
+        "server {}: new session id {id:#x} already connected",
+        s.config.id
+    );
+    assert!(
+        !s.tree.sessions().contains_key(&id),
+        "server {}: new session id {id:#x} already live",
+        s.config.id
+    );
+    id
 }
 
 /// The leader's answer to a reconnect.
@@ -119,6 +151,13 @@ pub(in crate::server) fn on_revalidated(
     let ConnState::Revalidating { timeout_ms, .. } = s.clients.conns[&conn].state else {
         return;
     };
+    // The connection indexed under the session is the one revalidating it.
+    assert_eq!(
+        session_of(&s.clients.conns[&conn].state),
+        Some(session),
+        "server {}: connection {conn} revalidating another session than {session:#x}",
+        s.config.id
+    );
     if valid {
         set_state(
             s,

@@ -106,10 +106,15 @@ impl Clients {
     pub fn disconnected(&mut self, conn: ConnId, tree: &mut DataTree) {
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(session) = session_of(&c.state) {
-                if self.by_session.get(&session) == Some(&conn) {
-                    self.by_session.remove(&session);
-                    tree.remove_watcher(session);
-                }
+                // A connection belongs to one session, and a session to one connection
+                // here: an older one closes when the session moves to a newer one.
+                assert_eq!(
+                    self.by_session.get(&session),
+                    Some(&conn),
+                    "connection {conn} of session {session:#x} not the one indexed"
+                );
+                self.by_session.remove(&session);
+                tree.remove_watcher(session);
             }
         }
     }
@@ -122,6 +127,12 @@ impl Clients {
             self.disconnected(conn, tree);
             out.push(Effect::CloseConn { conn });
         }
+        // Every session indexed here had its connection: none is left behind.
+        assert!(
+            self.by_session.is_empty(),
+            "sessions {:?} indexed without a connection",
+            self.by_session.keys().collect::<Vec<_>>()
+        );
     }
 }
 
@@ -173,6 +184,12 @@ pub(super) fn on_message(
             let Some((session, _)) = active_session(s, conn) else {
                 return close(s, conn, out);
             };
+            assert_eq!(
+                s.clients.conn_of(session),
+                Some(conn),
+                "server {}: closing session {session:#x} on a connection not its own",
+                s.config.id
+            );
             let held = sync_pending(s, conn);
             push(
                 s,
@@ -231,6 +248,13 @@ fn on_request(
     let Some((session, _)) = active_session(s, conn) else {
         return close(s, conn, out);
     };
+    // A connection's requests are its session's: the session is indexed under it.
+    assert_eq!(
+        s.clients.conn_of(session),
+        Some(conn),
+        "server {}: a request of session {session:#x} on a connection not its own",
+        s.config.id
+    );
     touch(s, now_ms, conn);
     if request.is_write() || matches!(request, Request::Sync { .. }) {
         let auth = s.clients.conns[&conn].auth.ids().to_vec();
@@ -278,6 +302,12 @@ fn on_request(
 }
 
 fn on_auth(s: &mut Core, conn: ConnId, scheme: &str, auth: &[u8], out: &mut Effects) {
+    // Auth arrives on a connection `on_message` knows.
+    assert!(
+        s.clients.conns.contains_key(&conn),
+        "server {}: auth on unknown connection {conn}",
+        s.config.id
+    );
     let ip = client_ip(conn);
     match acl::authenticate(scheme, auth, &ip) {
         Some(id) => {

@@ -22,6 +22,14 @@ pub(super) fn submit(
     auth: Vec<Id>,
     out: &mut Effects,
 ) {
+    // Writes are held back only by the fifo-reorder knob.
+    if !s.config.bugs.has(Bug::FifoReorder) {
+        assert!(
+            s.clients.held.is_empty(),
+            "server {}: writes held without the fifo-reorder knob",
+            s.config.id
+        );
+    }
     if s.config.bugs.has(Bug::FifoReorder) {
         // The reordering knob: hold a session's write until its next one, then send the
         // two swapped.
@@ -45,6 +53,14 @@ pub(super) fn submit(
 
 /// Release writes held by the reordering knob (on every tick, so none waits forever).
 pub(in crate::server) fn release_held(s: &mut Server, now_ms: i64, out: &mut Effects) {
+    // A server that stopped serving closed its connections and dropped what they held.
+    if !s.clients.held.is_empty() {
+        assert!(
+            s.is_serving(),
+            "server {}: writes held while not serving",
+            s.config.id
+        );
+    }
     for (session, (cxid, request, auth)) in std::mem::take(&mut s.clients.held) {
         submit_now(s, now_ms, session, cxid, request, auth, out);
     }
@@ -75,6 +91,12 @@ pub(in crate::server) fn release_syncs(s: &mut Server, now_ms: i64, out: &mut Ef
             .conns
             .get_mut(&conn)
             .expect("indexed connection exists");
+        // The connection indexed under a session is that session's.
+        assert_eq!(
+            super::session_of(&c.state),
+            Some(session),
+            "connection {conn} indexed under session {session:#x}"
+        );
         let found = c.queue.iter_mut().find(|e| matches!(e, Entry::Write { xid, reply: None, request: Some(Request::Sync { .. }), held: None } if *xid == cxid));
         if let Some(Entry::Write {
             request: Some(Request::Sync { path }),

@@ -32,6 +32,12 @@ pub(super) fn drain(s: &mut Core, conn: ConnId, out: &mut Effects) {
         }
         let entry = c.queue.pop_front().expect("front exists");
         let session = session_of(&c.state).expect("requests only on sessions");
+        // Requests are queued only on an active session's connection (`on_request`).
+        assert!(
+            matches!(c.state, ConnState::Active { .. }),
+            "connection {conn} answering in state {:?}",
+            c.state
+        );
         let auth = c.auth.ids().to_vec();
         match entry {
             Entry::Read { xid, request } => {
@@ -96,6 +102,13 @@ fn notify(s: &mut Core, events: &[WatchEvent], zxid: i64, out: &mut Effects) {
             .conns
             .get_mut(&conn)
             .expect("indexed connection exists");
+        // A watch is the session's: it goes to the connection indexed under that session.
+        assert_eq!(
+            session_of(&c.state),
+            Some(e.watcher),
+            "connection {conn} indexed under session {:#x}",
+            e.watcher
+        );
         // Only to a live session that may read the node (ZOOKEEPER-4799).
         if !matches!(c.state, ConnState::Active { .. }) || !e.readable_by(c.auth.ids()) {
             continue;

@@ -42,6 +42,19 @@ pub(super) fn send_leader_infos(s: &mut Core, l: &mut Leader, out: &mut Effects)
     if s.durable.durable_accepted_epoch() < epoch {
         return;
     }
+    // Leader.lead: LEADERINFO proposes the epoch the leader itself accepted, once chosen.
+    assert_eq!(
+        s.history.accepted_epoch(),
+        epoch,
+        "server {}: LEADERINFO of an epoch it did not accept",
+        s.config.id
+    );
+    assert_ne!(
+        l.phase,
+        Phase::Discovery,
+        "server {}: LEADERINFO before the epoch is chosen",
+        s.config.id
+    );
     for (id, h) in l.learners.iter_mut() {
         if !h.leader_info_sent {
             h.leader_info_sent = true;
@@ -65,6 +78,12 @@ pub(super) fn on_learner_info(
     repairing: bool,
     out: &mut Effects,
 ) {
+    // Leader.getEpochToPropose counts the leader itself, never through a FOLLOWERINFO.
+    assert_ne!(
+        from, s.config.id,
+        "server {}: FOLLOWERINFO from itself",
+        s.config.id
+    );
     let is_voter = s.quorum.is_voter(from);
     if l.learners
         .get(&from)
@@ -187,6 +206,20 @@ fn start_sync(s: &mut Core, l: &mut Leader, id: ServerId, out: &mut Effects) {
     let LearnerPhase::AckedEpoch { last_zxid } = h.phase else {
         return;
     };
+    // LearnerHandler.syncFollower runs once the epoch is established by a quorum's
+    // ACKEPOCH, and the leader's currentEpoch is the new one (Leader.lead).
+    assert!(
+        matches!(l.phase, Phase::Syncing | Phase::Broadcast),
+        "server {}: synchronizing {id} in phase {:?}",
+        s.config.id,
+        l.phase
+    );
+    assert_eq!(
+        s.history.current_epoch(),
+        epoch,
+        "server {}: synchronizing {id} before taking epoch {epoch} as current",
+        s.config.id
+    );
     let force_snap = h.repairing;
     h.phase = LearnerPhase::Syncing;
     let established = l.phase == Phase::Broadcast;
@@ -217,6 +250,12 @@ fn sync_packets(
     max_committed: Zxid,
     force_snap: bool,
 ) -> Vec<PeerMessage> {
+    // The leader's history reaches its committed zxid: it never ships what it lacks.
+    assert!(
+        max_committed <= s.last_logged_zxid(),
+        "server {}: syncing up to {max_committed:#x} past its history",
+        s.config.id
+    );
     let history: Vec<&Arc<Proposal>> = s
         .history
         .log()
@@ -281,6 +320,15 @@ pub(super) fn try_establish(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut
     if !s.quorum.contains_quorum(&acks) {
         return;
     }
+    // Only a voter whose state is intact helps establish (LearnerHandler counts a
+    // NEWLEADER ACK from a participant; an observer or a server repairing its files never).
+    for id in &l.newleader_acks {
+        assert!(
+            s.quorum.is_voter(*id),
+            "server {}: NEWLEADER ACK of non-voter {id} counted",
+            s.config.id
+        );
+    }
     l.phase = Phase::Broadcast;
     s.catch_up_to_snapshot(out);
     let tail: Vec<Arc<Proposal>> = s.log_after(s.tree.last_processed_zxid()).cloned().collect();
@@ -295,7 +343,12 @@ pub(super) fn try_establish(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut
         "server {}: established with part of its history uncommitted",
         s.config.id
     );
-    assert_eq!(s.history.current_epoch(), epoch);
+    assert_eq!(
+        s.history.current_epoch(),
+        epoch,
+        "server {}: established in an epoch it does not hold as current",
+        s.config.id
+    );
     for (session, timeout) in s.tree.sessions().clone() {
         // ZOOKEEPER-2355's effect: a session inherited without expiry keeps its
         // ephemerals after its client is gone.

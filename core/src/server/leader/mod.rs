@@ -120,6 +120,11 @@ impl Leader {
         self.phase == Phase::Broadcast
     }
 
+    /// Whether `peers` are exactly the registered learners (`Server::check_role`).
+    pub(super) fn has_learners(&self, peers: &BTreeSet<ServerId>) -> bool {
+        self.learners.len() == peers.len() && self.learners.keys().all(|id| peers.contains(id))
+    }
+
     pub fn next_deadline(&self) -> i64 {
         let mut d = self.next_ping_ms;
         if self.phase == Phase::Broadcast {
@@ -186,6 +191,15 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
 /// NEWLEADER ACK after currentEpoch, its own proposal ACKs after each txn.
 pub(super) fn on_durable(s: &mut Server, now_ms: i64, out: &mut Effects) {
     with_leader(s, |s, l| {
+        // Past discovery, the leader has chosen its epoch (Leader.lead).
+        if l.phase != Phase::Discovery {
+            assert!(
+                l.new_epoch.is_some(),
+                "server {}: phase {:?} without an epoch",
+                s.config.id,
+                l.phase
+            );
+        }
         send_leader_infos(s, l, out);
         try_epoch_quorum(s, l, now_ms, out);
         try_establish(s, l, now_ms, out);
@@ -238,6 +252,14 @@ pub(super) fn on_message(
             } => on_ack_epoch(s, l, now_ms, from, current_epoch, last_zxid, out),
             PeerMessage::Ack { zxid } => on_ack(s, l, now_ms, from, zxid, out),
             PeerMessage::Ping { round, touches } => {
+                // A learner echoes a round this leader sent: rounds of earlier terms are
+                // lower, and none is above the last one sent.
+                assert!(
+                    round <= l.ping_round,
+                    "server {}: PING answer of round {round:#x} from {from}, above {:#x}",
+                    s.config.id,
+                    l.ping_round
+                );
                 // A follower reports the sessions its clients touched (Learner.ping).
                 for (session, _timeout) in touches.into_iter().filter(|_| !lost_touch) {
                     l.sessions.touch(session, now_ms);
@@ -284,6 +306,13 @@ pub(super) fn on_message(
 
 pub(super) fn on_learner_lost(s: &mut Server, _now_ms: i64, peer: ServerId, _out: &mut Effects) {
     with_leader(s, |s, l| {
+        // Only a registered learner's link can break: every link is a learner's.
+        assert_eq!(
+            l.learners.contains_key(&peer),
+            s.role_peers.contains(&peer),
+            "server {}: learner {peer} and its link disagree",
+            s.config.id
+        );
         l.learners.remove(&peer);
         s.role_peers.remove(&peer);
     });

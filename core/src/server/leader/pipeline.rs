@@ -53,10 +53,19 @@ pub(super) fn on_ack(
         }
         return;
     }
+    // A learner ACKs only what this leader sent it: in this leader's epoch, a zxid it
+    // proposed (Leader.processAck).
+    if epoch_of(zxid) == epoch {
+        assert!(
+            zxid < l.broadcast.next_zxid(epoch),
+            "server {}: ACK from {from} of {zxid:#x}, never proposed",
+            s.config.id
+        );
+    }
     let counts = l.learners.get(&from).is_some_and(LearnerHandle::counts);
     if l.broadcast.is_outstanding(zxid) {
         if counts {
-            l.broadcast.ack(from, zxid);
+            l.broadcast.ack(&s.quorum, from, zxid);
         }
         try_commit(s, l, out);
     }
@@ -109,6 +118,14 @@ pub(super) fn process_request(
         Origin::Local => s.config.id,
         Origin::Learner(id) => id,
     };
+    // A forwarded request comes over a registered learner's link (`on_message`).
+    if let Origin::Learner(id) = origin {
+        assert!(
+            l.learners.contains_key(&id),
+            "server {}: a request from unregistered {id}",
+            s.config.id
+        );
+    }
     let time = s.wall_ms(now_ms);
     let hdr = |l: &Leader| TxnHeader {
         session_id,
@@ -180,7 +197,25 @@ fn sync_done(s: &mut Core, origin: Origin, session_id: SessionId, cxid: i32, out
 
 /// Zab phase 3: log the proposal (group commit) and send it to every forwarding follower.
 pub(super) fn propose(s: &mut Core, l: &mut Leader, hdr: TxnHeader, txn: Txn, out: &mut Effects) {
-    let proposal = l.broadcast.propose(l.new_epoch.expect("epoch"), hdr, txn);
+    let epoch = l.new_epoch.expect("epoch");
+    // Zab phase 3: a leader proposes only once established, in the epoch it holds as
+    // current (Leader.propose; ZkV3_7_0.tla LeaderProcessRequest requires the leader
+    // to be in BROADCAST).
+    assert_eq!(
+        l.phase,
+        Phase::Broadcast,
+        "server {}: proposing {:#x} before establishment",
+        s.config.id,
+        hdr.zxid
+    );
+    assert_eq!(
+        s.history.current_epoch(),
+        epoch,
+        "server {}: proposing {:#x} outside its current epoch",
+        s.config.id,
+        hdr.zxid
+    );
+    let proposal = l.broadcast.propose(epoch, hdr, txn);
     s.log_proposal(Arc::clone(&proposal), out);
     for (id, h) in &l.learners {
         if h.forwarding() && !h.observer {
@@ -204,18 +239,40 @@ pub(super) fn try_commit(s: &mut Core, l: &mut Leader, out: &mut Effects) {
     while let Some(proposal) = l.broadcast.next_committable(&s.quorum, own_ack_commits) {
         commit(s, l, &proposal, out);
     }
+    // What stays outstanding is above what was committed: commits take the oldest first.
+    if let Some(oldest) = l.broadcast.outstanding().next() {
+        assert!(
+            oldest.hdr.zxid > s.history.committed(),
+            "server {}: {:#x} outstanding at or below its committed {:#x}",
+            s.config.id,
+            oldest.hdr.zxid,
+            s.history.committed()
+        );
+    }
 }
 
 fn commit(s: &mut Core, l: &mut Leader, proposal: &Arc<Proposal>, out: &mut Effects) {
     let zxid = proposal.hdr.zxid;
     // Zab phase 3: only an established leader commits, and only txns of its own epoch
     // (earlier epochs' txns were committed at establishment).
-    assert!(
-        l.phase == Phase::Broadcast && Some(epoch_of(zxid)) == l.new_epoch,
-        "server {}: committing {zxid:#x} in phase {:?} of epoch {:?}",
-        s.config.id,
+    assert_eq!(
         l.phase,
-        l.new_epoch
+        Phase::Broadcast,
+        "server {}: committing {zxid:#x} before establishment",
+        s.config.id
+    );
+    assert_eq!(
+        Some(epoch_of(zxid)),
+        l.new_epoch,
+        "server {}: committing {zxid:#x} outside its epoch",
+        s.config.id
+    );
+    // Leader.commit: the next zxid committed follows the last one applied here.
+    assert!(
+        zxid > s.history.committed(),
+        "server {}: committing {zxid:#x} at or below its committed {:#x}",
+        s.config.id,
+        s.history.committed()
     );
     for (id, h) in &l.learners {
         if !h.forwarding() {
@@ -281,6 +338,15 @@ pub(super) fn complete_syncs(s: &mut Core, l: &mut Leader, out: &mut Effects) {
         }
     }
     l.pending_syncs = waiting;
+    // Leader.processSync: syncs are answered only by an established leader.
+    if !ready.is_empty() {
+        assert_eq!(
+            l.phase,
+            Phase::Broadcast,
+            "server {}: a sync answered before establishment",
+            s.config.id
+        );
+    }
     for p in ready {
         sync_done(s, p.origin, p.session_id, p.cxid, out);
     }

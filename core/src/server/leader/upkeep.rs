@@ -31,6 +31,13 @@ pub(in crate::server) fn touch(s: &mut Server, now_ms: i64, session: SessionId) 
 
 pub(in crate::server) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
     with_leader(s, |s, l| {
+        // The term began at or before every later input.
+        assert!(
+            now_ms >= l.started_ms,
+            "server {}: a tick at {now_ms} ms before its term began at {} ms",
+            s.config.id,
+            l.started_ms
+        );
         let tick = s.config.tick_ms;
         if l.phase != Phase::Broadcast && now_ms - l.started_ms > s.config.init_limit * tick {
             // Discovery or synchronization took longer than initLimit.
@@ -72,6 +79,12 @@ pub(in crate::server) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects)
 
 /// Every synced voter heard from within syncLimit, with the leader, must form a quorum.
 fn quorum_alive(s: &Core, l: &Leader, now_ms: i64) -> bool {
+    // The leader counts itself once, never as one of its learners.
+    assert!(
+        !l.learners.contains_key(&s.config.id),
+        "server {}: a learner of itself",
+        s.config.id
+    );
     let limit = s.config.sync_limit * s.config.tick_ms;
     let mut alive: Vec<ServerId> = l
         .learners
@@ -88,6 +101,13 @@ fn reap_containers(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut Effects)
     if s.config.bugs.has(Bug::NoContainerReaping) {
         return;
     }
+    // ContainerManager runs only on an established leader.
+    assert_eq!(
+        l.phase,
+        Phase::Broadcast,
+        "server {}: reaping containers before establishment",
+        s.config.id
+    );
     // ContainerManager.getElapsed: a TTL is measured by the wall clock against mtime.
     let wall_ms = s.wall_ms(now_ms);
     for path in s.tree.reap_candidates(wall_ms) {

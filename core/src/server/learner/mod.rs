@@ -20,7 +20,7 @@ use crate::tree::Snapshot;
 use crate::zab::broadcast::{CommitStep, FollowerBroadcast, is_next_zxid};
 use crate::zab::discovery::{LeaderInfoStep, leader_info_step};
 use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
-use crate::zab::{PeerState, ServerId};
+use crate::zab::{PeerState, ServerId, epoch_of};
 
 use sync::{on_new_leader, on_up_to_date};
 
@@ -109,6 +109,11 @@ impl Learner {
     }
 
     pub fn touch(&mut self, session: SessionId, timeout_ms: i32) {
+        // LearnerSessionTracker.touchSession: only a session with a negotiated timeout.
+        assert!(
+            timeout_ms > 0,
+            "session {session:#x} touched with timeout {timeout_ms}"
+        );
         self.touches.insert(session, timeout_ms);
     }
 }
@@ -131,8 +136,13 @@ pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out:
     // The election that chose the leader started by closing every connection of the last
     // role (Learner.shutdown).
     assert!(
-        s.role_peers.is_empty() && leader != s.config.id,
+        s.role_peers.is_empty(),
         "server {}: following {leader} with connections of an earlier role",
+        s.config.id
+    );
+    assert_ne!(
+        leader, s.config.id,
+        "server {}: following itself",
         s.config.id
     );
     s.role_peers.insert(leader);
@@ -166,6 +176,14 @@ pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out:
 }
 
 fn send_info(s: &Core, leader: ServerId, last_zxid: Zxid, observer: bool, out: &mut Effects) {
+    // FOLLOWERINFO reports the learner's history as it is: nothing is logged or cut
+    // before LEADERINFO answers (Learner.registerWithLeader).
+    assert_eq!(
+        last_zxid,
+        s.last_logged_zxid(),
+        "server {}: FOLLOWERINFO with a stale last zxid",
+        s.config.id
+    );
     let info = PeerMessage::LearnerInfo {
         accepted_epoch: s.history.accepted_epoch(),
         last_zxid,
@@ -180,6 +198,11 @@ fn send_info(s: &Core, leader: ServerId, last_zxid: Zxid, observer: bool, out: &
 
 pub(super) fn on_tick(s: &mut Server, now_ms: i64, out: &mut Effects) {
     with_learner(s, |s, l| {
+        assert!(
+            now_ms >= l.last_heard_ms,
+            "server {}: a tick at {now_ms} ms before it last heard its leader",
+            s.config.id
+        );
         if now_ms - l.last_heard_ms > l.limit_ms(s) {
             // Follower.followLeader: the leader went quiet for longer than the limit.
             s.leave_role();
@@ -303,11 +326,29 @@ fn on_leader_info(s: &mut Core, l: &mut Learner, new_epoch: u32, out: &mut Effec
         s.leave_role();
         return;
     }
+    // Zab phase 1: the learner has accepted the leader's epoch (durably, before its
+    // ACKEPOCH leaves).
+    assert_eq!(
+        s.history.accepted_epoch(),
+        new_epoch,
+        "server {}: ACKEPOCH for epoch {new_epoch} without accepting it",
+        s.config.id
+    );
     l.new_epoch = Some(new_epoch);
     l.phase = Phase::Syncing;
 }
 
 fn on_propose(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
+    // An observer gets PROPOSAL only in its sync stream; after NEWLEADER it learns txns by
+    // INFORM (Leader.propose sends to followers only).
+    if l.observer {
+        assert!(
+            !matches!(l.phase, Phase::Synced | Phase::Broadcast),
+            "server {}: PROPOSAL {:#x} to an observer after NEWLEADER",
+            s.config.id,
+            p.hdr.zxid
+        );
+    }
     match l.phase {
         Phase::Syncing => l.sync_proposals.push(p),
         Phase::Synced | Phase::Broadcast => log_and_ack(s, l, p, out),
@@ -318,6 +359,13 @@ fn on_propose(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects
 /// Zab phase 3: log the proposal and acknowledge it only once it is durable.
 fn log_and_ack(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effects) {
     let zxid = p.hdr.zxid;
+    // A leader's stream holds no txn of an epoch past its own (the learner accepted it).
+    assert!(
+        Some(epoch_of(zxid)) <= l.new_epoch,
+        "server {}: PROPOSAL {zxid:#x} past the leader's epoch {:?}",
+        s.config.id,
+        l.new_epoch
+    );
     let last = s.last_logged_zxid();
     if zxid <= last {
         return;
@@ -346,6 +394,15 @@ fn log_and_ack(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effect
 }
 
 fn on_commit(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
+    // An observer learns commits by INFORM once synced (Observer.processPacket); COMMIT
+    // reaches it only in its sync stream.
+    if l.observer {
+        assert!(
+            !matches!(l.phase, Phase::Synced | Phase::Broadcast),
+            "server {}: COMMIT {zxid:#x} to an observer after NEWLEADER",
+            s.config.id
+        );
+    }
     match l.phase {
         Phase::Syncing | Phase::Synced => l.committed_upto = l.committed_upto.max(zxid),
         Phase::Broadcast => commit_pending(s, l, zxid, out),
@@ -355,6 +412,13 @@ fn on_commit(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
 
 /// Commits arrive in zxid order for the oldest pending proposal (FollowerZooKeeperServer.commit).
 fn commit_pending(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
+    // FollowerZooKeeperServer.commit: a serving follower applies its pending proposals.
+    assert_eq!(
+        l.phase,
+        Phase::Broadcast,
+        "server {}: COMMIT {zxid:#x} applied before UPTODATE",
+        s.config.id
+    );
     match l.pending.commit(zxid, s.history.committed()) {
         CommitStep::Apply(p) => s.apply_committed(&p, out),
         CommitStep::Stale => {}
@@ -398,6 +462,12 @@ pub(super) fn forward(
     out: &mut Effects,
 ) {
     if let Role::Learning(l) = &s.role {
+        // FollowerRequestProcessor: only a serving learner forwards.
+        assert!(
+            l.is_serving(),
+            "server {}: forwarding before UPTODATE",
+            s.config.id
+        );
         out.push(Effect::Send {
             to: l.leader,
             msg: PeerMessage::Request {
@@ -417,6 +487,11 @@ pub(super) fn revalidate(
     out: &mut Effects,
 ) {
     if let Role::Learning(l) = &s.role {
+        assert!(
+            l.is_serving(),
+            "server {}: revalidating before UPTODATE",
+            s.config.id
+        );
         out.push(Effect::Send {
             to: l.leader,
             msg: PeerMessage::Revalidate {

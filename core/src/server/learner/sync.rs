@@ -11,16 +11,38 @@ use crate::stat::Zxid;
 use crate::tree::DataTree;
 use crate::zab::broadcast::FollowerBroadcast;
 use crate::zab::messages::{PeerMessage, Proposal};
-use crate::zab::{PeerState, epoch_of};
+use crate::zab::{PeerState, counter_of, epoch_of};
 
 /// Zab phase 2: make the leader's history ours on disk (truncation or snapshot, the synced
 /// txns, then the new currentEpoch) and only then acknowledge NEWLEADER.
 pub(super) fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
+    // NEWLEADER ends the sync stream that ACKEPOCH began.
+    assert_eq!(
+        l.phase,
+        Phase::Syncing,
+        "server {}: NEWLEADER outside synchronization",
+        s.config.id
+    );
     let epoch = epoch_of(zxid);
     if Some(epoch) != l.new_epoch {
         s.leave_role();
         return;
     }
+    // Learner.syncWithLeader: NEWLEADER names the new epoch's zero, and that epoch is the
+    // one this learner accepted at LEADERINFO (ZkV3_7_0.tla FollowerProcessNEWLEADER).
+    assert_eq!(
+        counter_of(zxid),
+        0,
+        "server {}: NEWLEADER at {zxid:#x}, not an epoch's zero",
+        s.config.id
+    );
+    assert_eq!(
+        s.history.accepted_epoch(),
+        epoch,
+        "server {}: NEWLEADER of epoch {epoch} with acceptedEpoch {}",
+        s.config.id,
+        s.history.accepted_epoch()
+    );
     let mut records = Vec::new();
     match l.mode.take() {
         None => {
@@ -114,11 +136,11 @@ pub(super) fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut
     }
     // NEWLEADER accepted: the learner holds the leader's epoch as current and accepted
     // (Zab paper phase 2; Learner.syncWithLeader writes currentEpoch before the ACK).
-    assert!(
-        s.history.current_epoch() == epoch && s.history.accepted_epoch() == epoch,
-        "server {}: NEWLEADER of epoch {epoch} leaves epochs {} / {}",
+    assert_eq!(
+        s.history.current_epoch(),
+        epoch,
+        "server {}: NEWLEADER of epoch {epoch} leaves currentEpoch {}",
         s.config.id,
-        s.history.accepted_epoch(),
         s.history.current_epoch()
     );
     l.phase = Phase::Synced;
@@ -126,6 +148,20 @@ pub(super) fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut
 
 /// UPTODATE: the leader is established, so its history is committed. Install it and serve.
 pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
+    // UPTODATE only after NEWLEADER (Learner.syncWithLeader), in the epoch taken as current
+    // then.
+    assert_eq!(
+        l.phase,
+        Phase::Synced,
+        "server {}: UPTODATE before NEWLEADER",
+        s.config.id
+    );
+    assert_eq!(
+        Some(s.history.current_epoch()),
+        l.new_epoch,
+        "server {}: UPTODATE outside its current epoch",
+        s.config.id
+    );
     if let Some(snap) = l.staged_snapshot.take() {
         install(s, DataTree::from_snapshot(&snap), out);
     } else if s.tree.last_processed_zxid() > l.confirmed
@@ -133,6 +169,18 @@ pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
     {
         // We hold committed state the leader's history lacks: only a broken protocol does
         // that. Rebuild from our snapshot and log if we can, else start over empty.
+        s.breach(
+            &PROTOCOL_KNOBS,
+            "a learner's committed txns are in its leader's history",
+            format!(
+                "server {}: committed {:#x} past what it shares with leader {}, {:#x}",
+                s.config.id,
+                s.tree.last_processed_zxid(),
+                l.leader,
+                l.confirmed
+            ),
+            out,
+        );
         if !rebuild(s, l.confirmed, out) {
             s.history.forget();
             install(s, DataTree::new(), out);
@@ -176,6 +224,17 @@ pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
     });
 }
 
+/// The knobs that break Zab's safety, so that a learner can hold committed txns its new
+/// leader's history lacks.
+const PROTOCOL_KNOBS: [Bug; 6] = [
+    Bug::CommitBeforeQuorum,
+    Bug::AckBeforeFsync,
+    Bug::NewleaderAckEarly,
+    Bug::EpochBeforeTxns,
+    Bug::DiffInsteadOfTrunc,
+    Bug::VoteOrderNotTotal,
+];
+
 fn install(s: &mut Core, tree: DataTree, out: &mut Effects) {
     s.tree = tree;
     s.history.committed_tree(s.tree.last_processed_zxid());
@@ -200,6 +259,13 @@ fn rebuild(s: &mut Core, zxid: Zxid, out: &mut Effects) -> bool {
     for p in s.history.log().iter().filter(|p| p.hdr.zxid <= zxid) {
         tree.apply(&p.hdr, &p.txn, &mut Vec::new());
     }
+    // The rebuilt tree holds the shared history only, and its snapshot continues into it.
+    assert!(
+        tree.last_processed_zxid() <= zxid,
+        "server {}: rebuilt to {:#x}, past the shared {zxid:#x}",
+        s.config.id,
+        tree.last_processed_zxid()
+    );
     install(s, tree, out);
     true
 }
