@@ -3,8 +3,14 @@
 //!
 //! Seeds are taken in order from `--start`, so a fuzz run is reproducible from its start
 //! seed and the number of seeds it reached; nightly shards use disjoint starts.
+//!
+//! Coverage: the protocol points the runs reached (docs/scenarios.md) are gathered as the
+//! seeds finish; every seed that reached a point no earlier seed had is kept, with the
+//! points it added, in `coverage.json` in the corpus, and the run ends with how coverage
+//! grew.
 
 use crate::output::{errln, outln};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -90,6 +96,7 @@ pub fn run(args: FuzzArgs) -> ExitCode {
     let ops = AtomicU64::new(0);
     let harness_errors = AtomicUsize::new(0);
     let failures: Arc<Mutex<Vec<Judgement>>> = Arc::new(Mutex::new(Vec::new()));
+    let coverage = Mutex::new(Growth::default());
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
@@ -103,8 +110,14 @@ pub fn run(args: FuzzArgs) -> ExitCode {
                     }
                     let s = scenario.for_seed(seed);
                     let j = judge_only(&s, seed, bugs);
-                    ran.fetch_add(1, Ordering::Relaxed);
+                    let ran_now = ran.fetch_add(1, Ordering::Relaxed) + 1;
                     ops.fetch_add(j.ops, Ordering::Relaxed);
+                    coverage.lock().expect("coverage lock").add(
+                        seed,
+                        ran_now,
+                        start.elapsed().as_secs_f64(),
+                        &j.coverage,
+                    );
                     if let Some(h) = &j.harness {
                         // Not the service's failure: said, counted, never kept as a case.
                         errln!("zksim fuzz: {} seed {seed}: {h}", scenario.arg());
@@ -129,6 +142,15 @@ pub fn run(args: FuzzArgs) -> ExitCode {
         failures.len(),
         ran as f64 / fuzz_s.max(1e-9)
     );
+    let coverage = coverage.into_inner().expect("coverage lock");
+    outln!("{}", coverage.summary());
+    let coverage_file = args.corpus.join("coverage.json");
+    if let Err(e) = std::fs::create_dir_all(&args.corpus)
+        .and_then(|()| std::fs::write(&coverage_file, coverage.json()))
+    {
+        errln!("zksim fuzz: cannot write {}: {e}", coverage_file.display());
+        return ExitCode::from(2);
+    }
     for j in &failures {
         let case = args
             .corpus
@@ -147,6 +169,72 @@ pub fn run(args: FuzzArgs) -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// How coverage grew over the run: the points reached, and each seed that added some.
+#[derive(Default)]
+struct Growth {
+    points: BTreeSet<String>,
+    /// (seed, seeds run when it finished, seconds, the points it added).
+    steps: Vec<(u64, usize, f64, Vec<String>)>,
+}
+
+impl Growth {
+    fn add(&mut self, seed: u64, ran: usize, secs: f64, reached: &[String]) {
+        let new: Vec<String> = reached
+            .iter()
+            .filter(|p| !self.points.contains(*p))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        self.points.extend(new.iter().cloned());
+        self.steps.push((seed, ran, secs, new));
+    }
+
+    /// The points reached after a run's first 1, 10, 100, ... seeds, and where the last
+    /// new one came.
+    fn summary(&self) -> String {
+        let mut marks = Vec::new();
+        let mut total = 0;
+        let mut next_mark = 1;
+        for (_, ran, _, new) in &self.steps {
+            while *ran > next_mark {
+                marks.push(format!("{total} after {next_mark}"));
+                next_mark *= 10;
+            }
+            total += new.len();
+        }
+        let last = self
+            .steps
+            .last()
+            .map_or(String::new(), |(seed, ran, secs, _)| {
+                format!("; the last new one at seed {seed} (run {ran}, {secs:.0} s)")
+            });
+        format!(
+            "coverage: {} protocol points; {} seeds reached new ones{}{last}",
+            self.points.len(),
+            self.steps.len(),
+            if marks.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} seeds)", marks.join(", "))
+            }
+        )
+    }
+
+    fn json(&self) -> String {
+        let steps: Vec<_> = self
+            .steps
+            .iter()
+            .map(|(seed, ran, secs, new)| {
+                serde_json::json!({"seed": seed, "run": ran, "seconds": secs, "new": new})
+            })
+            .collect();
+        let v = serde_json::json!({"points": self.points, "seeds_with_new_points": steps});
+        serde_json::to_string_pretty(&v).expect("json")
     }
 }
 

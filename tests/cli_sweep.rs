@@ -227,6 +227,18 @@ fn fuzz_without_failures_exits_zero() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains("0 failed"), "{}", stdout(&o));
+    // Coverage: the seeds that reached new protocol points are kept with those points.
+    assert!(stdout(&o).contains("coverage: "), "{}", stdout(&o));
+    let text = std::fs::read_to_string(dir.path("corpus/coverage.json")).expect("coverage.json");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let points = v["points"].as_array().expect("points");
+    let steps = v["seeds_with_new_points"].as_array().expect("seeds");
+    assert!(!points.is_empty() && !steps.is_empty(), "{text}");
+    let added: usize = steps
+        .iter()
+        .map(|s| s["new"].as_array().expect("new").len())
+        .sum();
+    assert_eq!(added, points.len(), "each point is new once");
 }
 
 // Bad input: a clear one-line error and exit code 2, never a panic.
