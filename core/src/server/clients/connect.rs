@@ -138,6 +138,35 @@ fn new_session_id(s: &mut Core, now_ms: i64) -> SessionId {
     id
 }
 
+/// The connection's session is established (created, or revalidated on a reconnect): the
+/// connection serves it, and the client is told its id, password and timeout
+/// (`ConnectResponse`).
+pub(super) fn establish(
+    s: &mut Core,
+    conn: ConnId,
+    session: SessionId,
+    timeout_ms: i32,
+    out: &mut Effects,
+) {
+    set_state(
+        s,
+        conn,
+        ConnState::Active {
+            session,
+            timeout_ms,
+        },
+    );
+    let resp = ConnectResponse {
+        timeout_ms,
+        session_id: session,
+        password: session_password(session),
+    };
+    out.push(Effect::ToClient {
+        conn,
+        msg: ServerMessage::Connected(resp),
+    });
+}
+
 /// The leader's answer to a reconnect.
 pub(in crate::server) fn on_revalidated(
     s: &mut Core,
@@ -159,23 +188,7 @@ pub(in crate::server) fn on_revalidated(
         s.config.id
     );
     if valid {
-        set_state(
-            s,
-            conn,
-            ConnState::Active {
-                session,
-                timeout_ms,
-            },
-        );
-        let resp = ConnectResponse {
-            timeout_ms,
-            session_id: session,
-            password: session_password(session),
-        };
-        out.push(Effect::ToClient {
-            conn,
-            msg: ServerMessage::Connected(resp),
-        });
+        establish(s, conn, session, timeout_ms, out);
     } else {
         // An expired session: timeout 0, then the connection closes.
         out.push(Effect::ToClient {

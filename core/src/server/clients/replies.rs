@@ -4,10 +4,10 @@
 use crate::bugs::Bug;
 use std::sync::Arc;
 
-use super::connect::{session_password, set_state};
+use super::connect::establish;
 use super::{ConnState, Entry, close, session_of};
 use crate::error::ErrorCode;
-use crate::proto::{ConnId, ConnectResponse, ServerMessage};
+use crate::proto::{ConnId, ServerMessage};
 use crate::read;
 use crate::request::{Reply, Response};
 use crate::server::{Core, Effect, Effects};
@@ -194,23 +194,7 @@ pub(in crate::server) fn on_applied(
                     "server {}: createSession {:#x} applied for connection {conn} creating {session:#x}",
                     s.config.id, proposal.hdr.session_id
                 );
-                set_state(
-                    s,
-                    conn,
-                    ConnState::Active {
-                        session,
-                        timeout_ms,
-                    },
-                );
-                let resp = ConnectResponse {
-                    timeout_ms,
-                    session_id: session,
-                    password: session_password(session),
-                };
-                out.push(Effect::ToClient {
-                    conn,
-                    msg: ServerMessage::Connected(resp),
-                });
+                establish(s, conn, session, timeout_ms, out);
             }
         }
         Txn::CloseSession { .. } => {
