@@ -144,9 +144,12 @@ pub fn run(args: FuzzArgs) -> ExitCode {
     );
     let coverage = coverage.into_inner().expect("coverage lock");
     outln!("{}", coverage.summary());
+    // Written whole, then renamed into place, as the cases are.
     let coverage_file = args.corpus.join("coverage.json");
+    let partial = args.corpus.join(".coverage.json.partial");
     if let Err(e) = std::fs::create_dir_all(&args.corpus)
-        .and_then(|()| std::fs::write(&coverage_file, coverage.json()))
+        .and_then(|()| std::fs::write(&partial, coverage.json()))
+        .and_then(|()| std::fs::rename(&partial, &coverage_file))
     {
         errln!("zksim fuzz: cannot write {}: {e}", coverage_file.display());
         return ExitCode::from(2);

@@ -197,8 +197,9 @@ fn fuzz_keeps_failing_cases() {
     let scenario = std::fs::read_to_string(dir.path("corpus/swarm-seed-0/scenario.json"))
         .expect("scenario kept");
     assert!(scenario.contains("\"servers\""));
-    // Cases are written whole, then renamed into place: nothing half-written is left.
-    let entries: Vec<String> = std::fs::read_dir(&corpus)
+    // Cases (and the coverage file) are written whole, then renamed into place: nothing
+    // half-written is left.
+    let mut entries: Vec<String> = std::fs::read_dir(&corpus)
         .expect("the corpus lists")
         .map(|e| {
             e.expect("an entry")
@@ -207,7 +208,8 @@ fn fuzz_keeps_failing_cases() {
                 .into_owned()
         })
         .collect();
-    assert_eq!(entries, vec!["swarm-seed-0".to_string()]);
+    entries.sort();
+    assert_eq!(entries, vec!["coverage.json", "swarm-seed-0"]);
 }
 
 // The clean path of fuzzing: no failure, exit 0, the seeds it ran.
