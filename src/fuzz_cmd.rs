@@ -304,3 +304,32 @@ fn keep_case(
     files.push(("report.txt", report));
     crate::output::write_dir_atomically(dir, &files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn growth_keeps_only_seeds_that_added_points_and_marks_its_growth() {
+        let mut g = Growth::default();
+        g.add(7, 1, 0.5, &points(&["a", "b"]));
+        g.add(8, 2, 1.0, &points(&["a"]));
+        g.add(9, 12, 2.0, &points(&["b", "c"]));
+        assert_eq!(g.points.len(), 3);
+        let seeds: Vec<u64> = g.steps.iter().map(|s| s.0).collect();
+        assert_eq!(seeds, vec![7, 9], "seed 8 added nothing");
+        assert_eq!(g.steps[1].3, points(&["c"]));
+        assert_eq!(
+            g.summary(),
+            "coverage: 3 protocol points; 2 seeds reached new ones (2 after 1, 2 after 10 seeds); \
+             the last new one at seed 9 (run 12, 2 s)"
+        );
+        let v: serde_json::Value = serde_json::from_str(&g.json()).expect("JSON");
+        assert_eq!(v["points"].as_array().map(Vec::len), Some(3));
+        assert_eq!(v["seeds_with_new_points"][1]["seed"], 9);
+    }
+}

@@ -73,10 +73,12 @@ fn replay(dir: &Path, args: &[&str]) -> PathBuf {
 
 /// The number `label` precedes in the timeline's description.
 fn described(dom: &str, label: &str) -> usize {
+    const ATTRIBUTE: &str = "aria-label=\"";
     let at = dom
         .find("aria-label=\"timeline: ")
         .expect("the timeline is described");
-    let text = &dom[at..at + dom[at..].find("\" ").unwrap_or(200).min(200)];
+    let rest = &dom[at + ATTRIBUTE.len()..];
+    let text = &rest[..rest.find('"').expect("the attribute ends")];
     let before = &text[..text
         .find(label)
         .unwrap_or_else(|| panic!("{label} in {text}"))];

@@ -345,6 +345,22 @@ pub struct Reply {
     pub message: Option<String>,
 }
 
+impl Reply {
+    /// The reply to a read served at `zxid`: its response, or its error with no body.
+    pub fn of_read(outcome: Result<Response, ErrorCode>, zxid: Zxid) -> Reply {
+        let (err, response) = match outcome {
+            Ok(response) => (ErrorCode::Ok, response),
+            Err(err) => (err, Response::Empty),
+        };
+        Reply {
+            err,
+            zxid,
+            response,
+            message: None,
+        }
+    }
+}
+
 /// A watch notification as a client receives it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {

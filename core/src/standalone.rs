@@ -221,21 +221,7 @@ impl Standalone {
             };
         }
         let outcome = crate::read::serve_read(&mut self.tree, session, &auth, request, events);
-        let zxid = self.tree.last_processed_zxid();
-        match outcome {
-            Ok(response) => Reply {
-                err: ErrorCode::Ok,
-                zxid,
-                response,
-                message: None,
-            },
-            Err(err) => Reply {
-                err,
-                zxid,
-                response: Response::Empty,
-                message: None,
-            },
-        }
+        Reply::of_read(outcome, self.tree.last_processed_zxid())
     }
 
     /// Run the container manager until nothing more is eligible: each pass deletes the

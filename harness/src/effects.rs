@@ -16,7 +16,6 @@ use zksim_checker::history::Micros;
 use zksim_core::log::DurableRecord;
 use zksim_core::proto::{ConnId, ServerMessage};
 use zksim_core::server::Effect;
-use zksim_core::stat::Zxid;
 use zksim_core::zab::messages::{PeerMessage, Proposal};
 use zksim_core::zab::{PeerState, ServerId};
 
@@ -59,8 +58,6 @@ pub trait Host {
     fn breach(&mut self, server: ServerId, invariant: &'static str, detail: String);
     /// Called before the ground truth records an applied txn (for a trace line).
     fn on_apply(&mut self, _server: ServerId, _p: &Arc<Proposal>) {}
-    /// Called before the ground truth starts a segment at an installed snapshot.
-    fn on_install(&mut self, _server: ServerId, _zxid: Zxid, _digest: u64) {}
     fn truth(&mut self) -> &mut GroundTruth;
     fn now_us(&self) -> Micros;
 }
@@ -121,10 +118,7 @@ impl ServerIo {
                     let t = host.now_us();
                     host.truth().applied(self.id, &p, t);
                 }
-                Effect::InstalledSnapshot { zxid, digest } => {
-                    host.on_install(self.id, zxid, digest);
-                    host.truth().start_segment(self.id, zxid);
-                }
+                Effect::InstalledSnapshot { zxid, .. } => host.truth().start_segment(self.id, zxid),
                 Effect::Breach { invariant, detail } => host.breach(self.id, invariant, detail),
             }
         }

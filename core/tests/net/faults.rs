@@ -5,7 +5,6 @@
 use zksim_core::log::{DurableRecord, DurableState, RecoverError};
 use zksim_core::proto::{ConnId, ServerMessage};
 use zksim_core::server::Server;
-use zksim_core::stat::Zxid;
 use zksim_core::zab::messages::PeerMessage;
 use zksim_core::zab::{PeerState, ServerId};
 use zksim_harness::truth::history_records_role;
@@ -273,10 +272,6 @@ impl Host for Net {
     fn breach(&mut self, _server: ServerId, invariant: &'static str, detail: String) {
         self.breaches
             .push(format!("breach of {invariant}: {detail}"));
-    }
-
-    fn on_install(&mut self, server: ServerId, zxid: Zxid, digest: u64) {
-        self.installs.push((self.now_ms, server, zxid, digest));
     }
 
     fn truth(&mut self) -> &mut GroundTruth {

@@ -20,7 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use zksim_core::log::DurableRecord;
 use zksim_core::proto::{ClientMessage, ConnId, ServerMessage};
 use zksim_core::server::{Effect, Server, ServerConfig};
-use zksim_core::stat::Zxid;
 use zksim_core::zab::messages::PeerMessage;
 use zksim_core::zab::{PeerState, ServerId};
 use zksim_harness::{GroundTruth, Micros, ServerDisk, ServerIo};
@@ -109,8 +108,6 @@ pub struct Net {
     role_events: Vec<(Micros, ServerId, PeerState, u32, Option<ServerId>)>,
     /// Invariants a server breached under a bug knob (`Effect::Breach`).
     pub breaches: Vec<String>,
-    /// Snapshots installed from a leader: (time, server, zxid, digest).
-    pub installs: Vec<(i64, ServerId, Zxid, u64)>,
 }
 
 impl Net {
@@ -140,7 +137,6 @@ impl Net {
             truth: GroundTruth::default(),
             role_events: Vec::new(),
             breaches: Vec::new(),
-            installs: Vec::new(),
         };
         for id in voters.iter().chain(observers) {
             let mut config = ServerConfig::new(*id, voters.to_vec(), observers.to_vec());
@@ -181,11 +177,22 @@ impl Net {
         if effects.is_empty() {
             return;
         }
+        let serving = self.nodes[&id]
+            .server
+            .as_ref()
+            .is_some_and(|s| s.is_serving());
+        self.with_io(id, |io, disk, net| {
+            io.carry_out(serving, &mut effects, disk, net)
+        });
+    }
+
+    /// Run `f` on server `id`'s side of the interpreter and its disk, with the network as
+    /// their host (they are taken out of the node meanwhile).
+    fn with_io(&mut self, id: ServerId, f: impl FnOnce(&mut ServerIo, &mut ServerDisk, &mut Net)) {
         let node = self.nodes.get_mut(&id).expect("known");
-        let serving = node.server.as_ref().is_some_and(|s| s.is_serving());
         let mut io = std::mem::replace(&mut node.io, ServerIo::new(id));
         let mut disk = std::mem::take(&mut node.disk);
-        io.carry_out(serving, &mut effects, &mut disk, self);
+        f(&mut io, &mut disk, self);
         let node = self.nodes.get_mut(&id).expect("known");
         node.io = io;
         node.disk = disk;
@@ -302,12 +309,7 @@ impl Net {
                 if node.incarnation != incarnation || node.server.is_none() {
                     return;
                 }
-                let mut io = std::mem::replace(&mut node.io, ServerIo::new(id));
-                let mut disk = std::mem::take(&mut node.disk);
-                io.persisted(token, &mut disk, self);
-                let node = self.nodes.get_mut(&id).expect("known");
-                node.io = io;
-                node.disk = disk;
+                self.with_io(id, |io, disk, net| io.persisted(token, disk, net));
                 let mut out = Vec::new();
                 if let Some(server) = self.nodes.get_mut(&id).and_then(|n| n.server.as_mut()) {
                     server.on_persisted(now, token, &mut out);

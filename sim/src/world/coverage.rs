@@ -54,10 +54,8 @@ impl Coverage {
     }
 
     pub fn fault(&mut self, state: PeerState, serving: bool, kind: &str) {
-        let key = (state, Stage::of(state, serving), kind.to_string());
-        if !self.faults.contains(&key) {
-            self.faults.insert(key);
-        }
+        self.faults
+            .insert((state, Stage::of(state, serving), kind.to_string()));
     }
 
     /// Every point reached, named: `LEADING/recovery/ACK`, `fault FOLLOWING/broadcast/kill`.

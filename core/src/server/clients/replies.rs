@@ -9,7 +9,7 @@ use super::{ConnState, Entry, close, session_of};
 use crate::error::ErrorCode;
 use crate::proto::{ConnId, ServerMessage};
 use crate::read;
-use crate::request::{Reply, Response};
+use crate::request::Reply;
 use crate::server::{Core, Effect, Effects};
 use crate::tree::TxnResult;
 use crate::txn::Txn;
@@ -45,20 +45,7 @@ pub(super) fn drain(s: &mut Core, conn: ConnId, out: &mut Effects) {
                 let outcome = read::serve_read(&mut s.tree, session, &auth, &request, &mut events);
                 let zxid = s.tree.last_processed_zxid();
                 notify(s, &events, zxid, out);
-                let reply = match outcome {
-                    Ok(response) => Reply {
-                        err: ErrorCode::Ok,
-                        zxid,
-                        response,
-                        message: None,
-                    },
-                    Err(err) => Reply {
-                        err,
-                        zxid,
-                        response: Response::Empty,
-                        message: None,
-                    },
-                };
+                let reply = Reply::of_read(outcome, zxid);
                 reply_to(s, conn, ServerMessage::Reply { xid, reply }, out);
             }
             Entry::Ping => {
