@@ -5,6 +5,7 @@ mod check_cmd;
 mod fuzz_cmd;
 mod hunt_cmd;
 mod judge;
+mod logging;
 mod memory;
 mod output;
 mod replay_cmd;
@@ -23,6 +24,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written (to stderr); `RUST_LOG` picks which, e.g.
+    /// `RUST_LOG=zksim_core::zab=debug`. Without `RUST_LOG` nothing is logged.
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -76,6 +81,10 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    if let Err(e) = logging::init(cli.log_format) {
+        output::errln!("zksim: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Tree(cmd) => tree_cmd::run(cmd),
         Command::Check(args) => check_cmd::run(args),

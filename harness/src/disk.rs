@@ -103,6 +103,11 @@ impl ServerDisk {
                 tore = true;
             }
         }
+        tracing::debug!(
+            unsynced = self.cache.len(),
+            tore,
+            "crash: the disk cache is lost"
+        );
         self.cache.clear();
         tore
     }
@@ -116,6 +121,7 @@ impl ServerDisk {
         let mut at = ((total as f64) * pick) as usize % total;
         for (file, bytes) in self.files.iter_mut() {
             if at < bytes.len() {
+                tracing::debug!(file = ?file, at, bit = bit % 8, "corrupt");
                 bytes[at] ^= 1 << (bit % 8);
                 return Some((*file, at));
             }
@@ -130,6 +136,7 @@ impl ServerDisk {
     pub fn open(&mut self) {
         for bytes in self.files.values_mut() {
             if let Some(at) = log::torn_tail_at(bytes) {
+                tracing::debug!(at, cut = bytes.len() - at, "open: a torn tail is cut off");
                 bytes.truncate(at);
             }
         }

@@ -89,13 +89,17 @@ impl ServerIo {
     ) {
         for e in effects.drain(..) {
             match e {
-                Effect::Send { to, msg } => host.send(self.id, to, msg),
+                Effect::Send { to, msg } => {
+                    tracing::trace!(to, kind = msg.kind(), "send");
+                    host.send(self.id, to, msg)
+                }
                 Effect::Persist {
                     token,
                     records,
                     reset,
                 } => {
                     let written = disk.write(token, &records, reset);
+                    tracing::trace!(token, records = records.len(), written, reset, "persist");
                     host.persist(self.id, token, &records, reset, written, disk);
                 }
                 Effect::SendAfterPersist { token, to, msg } => {
@@ -103,6 +107,7 @@ impl ServerIo {
                         self.held.last().is_none_or(|(t, ..)| *t <= token),
                         "held messages wait for tokens in the order they were issued"
                     );
+                    tracing::trace!(token, to, kind = msg.kind(), "send held for persist");
                     self.held.push((token, to, msg));
                 }
                 Effect::ToClient { conn, msg } => host.to_client(conn, msg),
@@ -131,6 +136,7 @@ impl ServerIo {
         let dropped = disk.sync(token);
         let (ready, held): (Vec<_>, Vec<_>) = self.held.drain(..).partition(|(t, ..)| *t <= token);
         self.held = held;
+        tracing::trace!(token, released = ready.len(), "fsync done");
         host.synced(self.id, dropped, disk);
         for (_, to, msg) in ready {
             host.send(self.id, to, msg);
@@ -140,6 +146,9 @@ impl ServerIo {
     /// The server crashed: what it held back is lost with it. (Its disk loses its cache
     /// through [`ServerDisk::crash`].)
     pub fn crash(&mut self) {
+        if !self.held.is_empty() {
+            tracing::debug!(lost = self.held.len(), "crash: held messages lost");
+        }
         self.held.clear();
     }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::{Duration, Instant, sleep};
+use tracing::Instrument;
 use zksim_checker::history::{Event, Phase};
 use zksim_core::server::{Bugs, ServerConfig};
 use zksim_core::zab::ServerId;
@@ -75,12 +76,24 @@ pub struct RunReport {
     pub coverage: Coverage,
 }
 
+/// The target of the log spans a run opens (`run{seed}`, `server{id}`, `client{idx}`):
+/// a subscriber enables it whatever else it filters, so that every event shows the node
+/// it happened on. No event uses it.
+pub const NODE_SPANS: &str = "zksim_sim::node";
+
+/// Simulated time since the current madsim runtime began (`None` outside one): the
+/// timestamp of log lines.
+pub fn sim_elapsed() -> Option<Duration> {
+    madsim::time::TimeHandle::try_current().map(|h| h.elapsed())
+}
+
 /// Run `scenario` with `options` in a fresh madsim runtime seeded with the run's seed.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> RunReport {
     let rt = Runtime::with_seed_and_config(options.seed, madsim::Config::default());
     rt.add_simulator::<DiskSim>();
     let wall = std::time::Instant::now();
-    let mut report = rt.block_on(simulate(scenario.clone(), options.clone()));
+    let span = tracing::info_span!(target: NODE_SPANS, "run", seed = options.seed);
+    let mut report = rt.block_on(simulate(scenario.clone(), options.clone()).instrument(span));
     report.wall = wall.elapsed();
     report
 }
@@ -110,6 +123,8 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
     install(&disks);
     let handle = Handle::current();
     let mut nodes: Nodes = BTreeMap::new();
+    // Every node's log span is a child of the run's (`run{seed}`), whoever restarts it.
+    let run_span = tracing::Span::current();
     for (i, id) in all.iter().enumerate() {
         let mut config = ServerConfig::new(*id, voters.clone(), observers.clone());
         config.tick_ms = scenario.tick_ms as i64;
@@ -117,7 +132,7 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
         config.container_check_ms =
             i64::try_from(scenario.container_check_ms).expect("validated: at most an hour");
         config.bugs = options.bugs;
-        let (w, d) = (world.clone(), Arc::clone(&disks));
+        let (w, d, parent) = (world.clone(), Arc::clone(&disks), run_span.clone());
         let node = handle
             .create_node()
             .name(format!("server-{id}"))
@@ -127,21 +142,28 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
                 0,
                 i as u8 + 1,
             )))
-            .init(move || run_server(w.clone(), Arc::clone(&d), config.clone()))
+            .init(move || {
+                let span = tracing::info_span!(target: NODE_SPANS, parent: &parent, "server", id = config.id);
+                run_server(w.clone(), Arc::clone(&d), config.clone()).instrument(span)
+            })
             .build();
         nodes.insert(*id, node.id());
         world.lock().servers.get_mut(id).expect("known").node = Some(node.id());
     }
     let start = Instant::now();
     let client_node = handle.create_node().name("clients").build();
-    let clients = client_node.spawn(run_clients(world.clone(), scenario.clone(), seed));
-    let faults = madsim::task::spawn(run_plan(
-        world.clone(),
-        Arc::clone(&disks),
-        nodes.clone(),
-        plan.clone(),
-        start,
-    ));
+    let clients = client_node
+        .spawn(run_clients(world.clone(), scenario.clone(), seed).instrument(run_span.clone()));
+    let faults = madsim::task::spawn(
+        run_plan(
+            world.clone(),
+            Arc::clone(&disks),
+            nodes.clone(),
+            plan.clone(),
+            start,
+        )
+        .instrument(run_span.clone()),
+    );
     world
         .sleep_within_budget(start + Duration::from_millis(scenario.safety_ms))
         .await;

@@ -10,7 +10,7 @@ use zksim_core::proto::{ConnId, ServerMessage};
 use zksim_core::server::{Effect, Server, ServerConfig};
 use zksim_core::stat::NodeKind;
 use zksim_core::zab::messages::{PeerMessage, Proposal};
-use zksim_core::zab::{PeerState, ServerId};
+use zksim_core::zab::{Hex, PeerState, ServerId};
 use zksim_harness::{GroundTruth, Host, ServerDisk, ServerIo};
 
 use crate::disk::SharedDisks;
@@ -32,6 +32,7 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
         Err(e) => {
             let mut w = world.lock();
             let t = w.now_us();
+            tracing::warn!(error = %e, "disk refused; repairing from the leader");
             w.trace.line(
                 t,
                 &format!("S{id} disk refused: {e}; repairing from the leader"),
@@ -51,6 +52,11 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
         let base = server.tree().last_processed_zxid();
         w.truth.start_segment(id, base);
         let t = w.now_us();
+        tracing::info!(
+            incarnation,
+            last_zxid = %Hex(server.last_logged_zxid()),
+            "start"
+        );
         w.trace.line(
             t,
             &format!(

@@ -5,8 +5,6 @@
 pub struct Trace {
     enabled: bool,
     keep: bool,
-    /// `ZKSIM_DEBUG_TRACE` is set: every line also goes to stderr as it happens.
-    stream: bool,
     lines: Vec<String>,
     hash: u64,
     count: u64,
@@ -18,7 +16,6 @@ impl Trace {
         Trace {
             enabled,
             keep: enabled && keep,
-            stream: enabled && std::env::var_os("ZKSIM_DEBUG_TRACE").is_some(),
             lines: Vec::new(),
             hash: 0xcbf2_9ce4_8422_2325,
             count: 0,
@@ -39,9 +36,6 @@ impl Trace {
             self.hash = self.hash.wrapping_mul(0x0100_0000_01b3);
         }
         self.count += 1;
-        if self.stream {
-            eprintln!("{line}");
-        }
         if self.keep {
             self.lines.push(line);
         }

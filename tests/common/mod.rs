@@ -5,9 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The `zksim` binary, to configure before running.
+/// The `zksim` binary, to configure before running (without the caller's `RUST_LOG`:
+/// a test that wants logs sets it).
 pub fn command() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_zksim"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zksim"));
+    c.env_remove("RUST_LOG");
+    c
 }
 
 /// Run `zksim` with `args` and wait for it.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{Bug, Effect, Effects, Role, Server, leader, learner};
 use crate::zab::election::{Election, ElectionEffect, Vote};
 use crate::zab::messages::{Notification, PeerMessage, Proposal};
-use crate::zab::{PeerState, ServerId};
+use crate::zab::{Hex, PeerState, ServerId};
 
 impl Server {
     pub(super) fn on_notification(
@@ -107,6 +107,14 @@ impl Server {
             vote.leader
         );
         self.current_vote = vote;
+        tracing::debug!(
+            target: "zksim_core::zab::election",
+            leader = vote.leader,
+            zxid = %Hex(vote.zxid),
+            round = vote.election_epoch,
+            peer_epoch = vote.peer_epoch,
+            "decided"
+        );
         if vote.leader == self.config.id {
             leader::become_leader(self, now_ms, out);
         } else {
@@ -159,11 +167,12 @@ impl Server {
         );
         self.logical_clock = election.logical_clock();
         self.role = Role::Looking(election);
-        out.push(Effect::Role {
-            state: PeerState::Looking,
-            epoch: self.history.current_epoch(),
-            leader: None,
-        });
+        out.push(Effect::role(
+            PeerState::Looking,
+            self.history.current_epoch(),
+            None,
+            "election",
+        ));
         self.on_election_effects(now_ms, eff, out);
     }
 }

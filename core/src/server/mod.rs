@@ -142,6 +142,39 @@ pub enum Effect {
 
 pub type Effects = Vec<Effect>;
 
+impl Effect {
+    /// A breach of `invariant` that a bug knob allows (see [`Effect::Breach`]); logged at
+    /// warn under `zksim_core::server`.
+    pub fn breach(invariant: &'static str, detail: String) -> Effect {
+        tracing::warn!(target: "zksim_core::server", invariant, %detail, "breach");
+        Effect::Breach { invariant, detail }
+    }
+
+    /// The server takes role `state` in `epoch` (`stage`: how far it got, for the log).
+    /// Logged at info under `zksim_core::server`: a role change is what an operator
+    /// watches for.
+    pub fn role(
+        state: PeerState,
+        epoch: u32,
+        leader: Option<ServerId>,
+        stage: &'static str,
+    ) -> Effect {
+        tracing::info!(
+            target: "zksim_core::server",
+            state = state.name(),
+            epoch,
+            leader,
+            stage,
+            "role"
+        );
+        Effect::Role {
+            state,
+            epoch,
+            leader,
+        }
+    }
+}
+
 /// What the server is doing.
 #[derive(Debug)]
 enum Role {
@@ -402,6 +435,7 @@ impl Server {
             self.config.id,
             msg.kind()
         );
+        msg.log_received(from);
         if let PeerMessage::Notification(n) = msg {
             self.on_notification(now_ms, from, n, out);
             return;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::error::ErrorCode;
 use crate::stat::SessionId;
-use crate::zab::ServerId;
+use crate::zab::{Hex, ServerId};
 
 #[derive(Clone, Debug)]
 struct Tracked {
@@ -55,6 +55,7 @@ impl SessionTracker {
             !self.sessions.contains_key(&session),
             "session {session:#x} tracked twice"
         );
+        tracing::debug!(session = %Hex(session), timeout_ms, owner, "track");
         self.sessions.insert(
             session,
             Tracked {
@@ -132,7 +133,9 @@ impl SessionTracker {
                 "session {session:#x} removed without being closed"
             );
         }
-        self.sessions.remove(&session);
+        if self.sessions.remove(&session).is_some() {
+            tracing::debug!(session = %Hex(session), "closed");
+        }
     }
 
     /// Sessions whose expiry has passed and that are not already closing; they are marked
@@ -142,6 +145,7 @@ impl SessionTracker {
         for (id, t) in &mut self.sessions {
             if !t.closing && t.expires_at_ms <= now_ms {
                 t.closing = true;
+                tracing::debug!(session = %Hex(*id), "expire");
                 expired.push(*id);
             }
         }

@@ -42,7 +42,7 @@ impl Core {
             knobs.iter().any(|k| self.config.bugs.has(*k)),
             "{invariant}: {detail}"
         );
-        out.push(Effect::Breach { invariant, detail });
+        out.push(Effect::breach(invariant, detail));
     }
 
     /// The clock of an input: the elapsed clock never goes back (the driver's promise,

@@ -227,6 +227,13 @@ impl Election {
             "server {}: a non-voter changing its vote",
             self.id
         );
+        tracing::trace!(
+            leader,
+            zxid = %super::Hex(zxid),
+            peer_epoch,
+            round = self.logical_clock,
+            "vote"
+        );
         self.proposal = Vote {
             leader,
             zxid,

@@ -17,6 +17,7 @@
 //! It persists nothing itself: each change returns the [`DurableRecord`]s that make it
 //! durable, which the server hands to its disk in the order it must.
 
+use super::Hex;
 use std::sync::Arc;
 
 use crate::log::{DurableRecord, DurableState};
@@ -123,6 +124,7 @@ impl History {
             self.id,
             self.accepted_epoch
         );
+        tracing::trace!(target: "zksim_core::zab::history", zxid = %Hex(zxid), "append");
         self.log.push(Arc::clone(&proposal));
         self.txns_since_snapshot += 1;
         DurableRecord::Txn(proposal)
@@ -149,6 +151,8 @@ impl History {
             self.id,
             self.committed
         );
+        let cut = self.log.iter().filter(|p| p.hdr.zxid > zxid).count();
+        tracing::debug!(target: "zksim_core::zab::history", zxid = %Hex(zxid), cut, "truncate");
         self.log.retain(|p| p.hdr.zxid <= zxid);
         (DurableRecord::Truncate { zxid }, breach)
     }
@@ -165,6 +169,7 @@ impl History {
             self.id,
             self.accepted_epoch
         );
+        tracing::debug!(target: "zksim_core::zab::history", zxid = %Hex(zxid), "install snapshot");
         self.log.clear();
         self.snapshot = Some(Arc::clone(&snapshot));
         self.txns_since_snapshot = 0;
@@ -193,6 +198,7 @@ impl History {
             self.id,
             self.committed
         );
+        tracing::debug!(target: "zksim_core::zab::history", zxid = %Hex(label), "take snapshot");
         self.log.retain(|p| p.hdr.zxid > label);
         self.txns_since_snapshot = self.log.len();
         self.snapshot = Some(snapshot.clone());
@@ -219,6 +225,7 @@ impl History {
             "server {}: committing zxid {zxid:#x}, which its log does not hold",
             self.id
         );
+        tracing::trace!(target: "zksim_core::zab::history", zxid = %Hex(zxid), "commit");
         self.committed = zxid;
     }
 
@@ -245,6 +252,7 @@ impl History {
             self.id,
             self.accepted_epoch
         );
+        tracing::debug!(target: "zksim_core::zab::history", epoch, "acceptedEpoch");
         self.accepted_epoch = epoch;
         DurableRecord::AcceptedEpoch(epoch)
     }
@@ -264,6 +272,7 @@ impl History {
             self.id,
             self.accepted_epoch
         );
+        tracing::debug!(target: "zksim_core::zab::history", epoch, "currentEpoch");
         self.current_epoch = epoch;
         DurableRecord::CurrentEpoch(epoch)
     }

@@ -132,6 +132,74 @@ pub enum PeerMessage {
 }
 
 impl PeerMessage {
+    /// The Zab phase a message belongs to (its log target's last part): `election`,
+    /// `discovery`, `sync`, `broadcast`, or `server` for pings, sessions and forwarding.
+    pub fn phase(&self) -> &'static str {
+        match self {
+            PeerMessage::Notification(_) => "election",
+            PeerMessage::LearnerInfo { .. }
+            | PeerMessage::LeaderInfo { .. }
+            | PeerMessage::AckEpoch { .. } => "discovery",
+            PeerMessage::Diff { .. }
+            | PeerMessage::Trunc { .. }
+            | PeerMessage::Snap { .. }
+            | PeerMessage::NewLeader { .. }
+            | PeerMessage::UpToDate => "sync",
+            PeerMessage::Propose(_)
+            | PeerMessage::Ack { .. }
+            | PeerMessage::Commit { .. }
+            | PeerMessage::Inform(_) => "broadcast",
+            PeerMessage::Ping { .. }
+            | PeerMessage::Request { .. }
+            | PeerMessage::Revalidate { .. }
+            | PeerMessage::RevalidateReply { .. }
+            | PeerMessage::Sync { .. } => "server",
+        }
+    }
+
+    /// The zxid the message names, if it names one.
+    pub fn zxid(&self) -> Option<Zxid> {
+        match self {
+            PeerMessage::Notification(n) => Some(n.zxid),
+            PeerMessage::LearnerInfo { last_zxid, .. }
+            | PeerMessage::AckEpoch { last_zxid, .. } => Some(*last_zxid),
+            PeerMessage::Diff { zxid }
+            | PeerMessage::Trunc { zxid }
+            | PeerMessage::NewLeader { zxid }
+            | PeerMessage::Ack { zxid }
+            | PeerMessage::Commit { zxid } => Some(*zxid),
+            PeerMessage::Snap { snapshot } => Some(snapshot.zxid),
+            PeerMessage::Propose(p) | PeerMessage::Inform(p) => Some(p.hdr.zxid),
+            PeerMessage::LeaderInfo { .. }
+            | PeerMessage::UpToDate
+            | PeerMessage::Ping { .. }
+            | PeerMessage::Request { .. }
+            | PeerMessage::Revalidate { .. }
+            | PeerMessage::RevalidateReply { .. }
+            | PeerMessage::Sync { .. } => None,
+        }
+    }
+
+    /// Logs the message's arrival from `from` (level trace), under its phase's target
+    /// (`zksim_core::zab::election`, `...::discovery`, `...::sync`, `...::broadcast`,
+    /// `zksim_core::server`).
+    pub fn log_received(&self, from: ServerId) {
+        let kind = self.kind();
+        let zxid = self.zxid().map(|z| tracing::field::display(super::Hex(z)));
+        macro_rules! received {
+            ($target:literal) => {
+                tracing::trace!(target: $target, from, kind, zxid, "received")
+            };
+        }
+        match self.phase() {
+            "election" => received!("zksim_core::zab::election"),
+            "discovery" => received!("zksim_core::zab::discovery"),
+            "sync" => received!("zksim_core::zab::sync"),
+            "broadcast" => received!("zksim_core::zab::broadcast"),
+            _ => received!("zksim_core::server"),
+        }
+    }
+
     /// A short name for traces.
     pub fn kind(&self) -> &'static str {
         match self {

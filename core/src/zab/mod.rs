@@ -37,6 +37,16 @@ pub fn counter_of(zxid: Zxid) -> u32 {
     (zxid & 0xffff_ffff) as u32
 }
 
+/// A zxid as ZooKeeper's logs print it (`0x` and hex): for log fields.
+#[derive(Clone, Copy, Debug)]
+pub struct Hex(pub Zxid);
+
+impl std::fmt::Display for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
 /// The role a server plays (`QuorumPeer.ServerState`).
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,

@@ -5,6 +5,7 @@
 use zksim_checker::history::{Event, Outcome as HOutcome, SessionEvent as HSession};
 use zksim_core::client::{ClientEffect, Outcome, SET_WATCHES_XID, SessionEvent};
 use zksim_core::proto::{ClientMessage, ServerMessage};
+use zksim_core::zab::Hex;
 
 use super::{Client, ClientStats};
 use crate::recipes::{Clients, SessionNews, WatchNews};
@@ -91,6 +92,17 @@ pub(super) fn apply(
                 } else {
                     stats.ops_completed += 1;
                 }
+                match &outcome {
+                    HOutcome::Reply(r) => tracing::debug!(
+                        xid,
+                        err = r.err.name(),
+                        zxid = %Hex(r.zxid),
+                        "complete"
+                    ),
+                    HOutcome::Unknown { reason } => {
+                        tracing::debug!(xid, %reason, "complete, outcome unknown")
+                    }
+                }
                 if w.trace.on() {
                     let summary = match &outcome {
                         HOutcome::Reply(r) => format!("{} zxid {:#x}", r.err.name(), r.zxid),
@@ -112,6 +124,13 @@ pub(super) fn apply(
                 zxid,
             } => {
                 let session = c.session.session_id();
+                tracing::debug!(
+                    session = %Hex(session),
+                    event = event_type.name(),
+                    %path,
+                    zxid = %Hex(zxid),
+                    "watch"
+                );
                 if w.trace.on() {
                     w.trace.line(
                         t,
@@ -168,6 +187,7 @@ pub(super) fn apply(
                         },
                     ),
                 };
+                tracing::info!(session = %Hex(session), ?event, "session");
                 if w.trace.on() {
                     w.trace
                         .line(t, &format!("C{} session {session:#x} {event:?}", c.idx));

@@ -56,6 +56,8 @@ struct Client {
     /// When each ping on this connection not yet answered was sent (µs): a server
     /// answers pings in order.
     pings_sent: VecDeque<u64>,
+    /// The client's log span (`client{idx}`): what it does is logged inside it.
+    span: tracing::Span,
 }
 
 impl Client {
@@ -128,6 +130,7 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 away_until_ns: 0,
                 set_watches_open: false,
                 pings_sent: VecDeque::new(),
+                span: tracing::info_span!(target: crate::run::NODE_SPANS, "client", idx = i),
             }
         })
         .collect();
@@ -156,6 +159,8 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
                 continue;
             };
             let c = &mut clients[idx as usize];
+            let span = c.span.clone();
+            let _in_span = span.enter();
             let Some((current, up)) = c.conn else {
                 continue;
             };
@@ -188,6 +193,8 @@ pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> Client
         let mut all_done = true;
         let mut busy = ClientsBusy::default();
         for c in clients.iter_mut() {
+            let span = c.span.clone();
+            let _in_span = span.enter();
             step(
                 &world,
                 &scenario,

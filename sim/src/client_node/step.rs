@@ -5,6 +5,7 @@ use rand::Rng;
 use zksim_checker::history::Event;
 use zksim_core::client::{ClientEffect, ClientState};
 use zksim_core::request::Request;
+use zksim_core::zab::Hex;
 use zksim_scenarios::Scenario;
 
 use super::effects::apply;
@@ -143,6 +144,12 @@ pub(super) fn step(
         {
             let mut w = world.lock();
             let t = w.now_us();
+            tracing::debug!(
+                session = %Hex(session),
+                xid,
+                op = %request_name(&request),
+                "invoke"
+            );
             if w.trace.on() {
                 w.trace.line(
                     t,
@@ -200,6 +207,7 @@ fn drop_connection(
             w.close_by_client(conn);
         }
         let t = w.now_us();
+        tracing::debug!(%why, "drops its connection");
         if w.trace.on() {
             w.trace.line(t, &format!("C{} {why}", c.idx));
         }

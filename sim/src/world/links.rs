@@ -164,6 +164,7 @@ impl World {
     /// `me` closes its connection to `peer` (it left the role that used it); `peer` hears
     /// of it when the network lets the close through.
     pub fn disconnect(&mut self, me: ServerId, peer: ServerId) {
+        tracing::debug!(target: "zksim_sim::net", from = me, to = peer, "connection closed");
         if self.trace.on() {
             let t = self.now_us();
             self.trace.line(t, &format!("S{me} closes S{peer}"));

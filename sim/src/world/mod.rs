@@ -348,6 +348,7 @@ impl World {
             self.coverage.fault(slot.state, slot.serving, kind);
         }
         let t = self.now_us();
+        tracing::info!(target: "zksim_sim::faults", kind, %detail, "fault");
         self.trace.line(t, &format!("FAULT {kind} {detail}"));
         self.history.push(Event::Fault {
             t,

@@ -130,10 +130,10 @@ fn reply_to(s: &mut Core, conn: ConnId, msg: ServerMessage, out: &mut Effects) {
                 s.config.id, c.last_zxid
             );
             assert!(!s.config.bugs.is_empty(), "{detail}");
-            out.push(Effect::Breach {
-                invariant: "a connection's replies never go back",
+            out.push(Effect::breach(
+                "a connection's replies never go back",
                 detail,
-            });
+            ));
         }
         c.last_zxid = c.last_zxid.max(zxid);
     }

@@ -11,7 +11,7 @@ use crate::stat::Zxid;
 use crate::zab::discovery::follower_ahead;
 use crate::zab::messages::{PeerMessage, Proposal};
 use crate::zab::sync::{SyncPlan, plan_sync};
-use crate::zab::{PeerState, ServerId, make_zxid};
+use crate::zab::{Hex, PeerState, ServerId, make_zxid};
 
 /// `Leader.getEpochToPropose`: once a quorum of voters has connected, the new epoch is one
 /// more than every accepted epoch among them; the leader persists it before telling anyone.
@@ -58,6 +58,12 @@ pub(super) fn send_leader_infos(s: &mut Core, l: &mut Leader, out: &mut Effects)
     for (id, h) in l.learners.iter_mut() {
         if !h.leader_info_sent {
             h.leader_info_sent = true;
+            tracing::debug!(
+                target: "zksim_core::zab::discovery",
+                learner = *id,
+                epoch,
+                "LEADERINFO proposes the epoch"
+            );
             out.push(Effect::Send {
                 to: *id,
                 msg: PeerMessage::LeaderInfo { new_epoch: epoch },
@@ -183,6 +189,11 @@ pub(super) fn try_epoch_quorum(s: &mut Core, l: &mut Leader, _now_ms: i64, out: 
         s.config.id
     );
     l.phase = Phase::Syncing;
+    tracing::debug!(
+        target: "zksim_core::zab::discovery",
+        epoch,
+        "a quorum acknowledged the epoch (ACKEPOCH)"
+    );
     let record = s.history.set_current_epoch(epoch);
     s.durable.persist(vec![record], out);
     let ready: Vec<ServerId> = l
@@ -231,6 +242,15 @@ fn start_sync(s: &mut Core, l: &mut Leader, id: ServerId, out: &mut Effects) {
         s.last_logged_zxid()
     };
     let mut packets = sync_packets(s, last_zxid, max_committed, force_snap);
+    tracing::debug!(
+        target: "zksim_core::zab::sync",
+        learner = id,
+        epoch,
+        learner_zxid = %Hex(last_zxid),
+        up_to = %Hex(max_committed),
+        mode = packets.first().map_or("-", PeerMessage::kind),
+        "synchronizing a learner"
+    );
     for p in l.broadcast.outstanding() {
         packets.push(PeerMessage::Propose(Arc::clone(p)));
     }
@@ -330,6 +350,12 @@ pub(super) fn try_establish(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut
         );
     }
     l.phase = Phase::Broadcast;
+    tracing::debug!(
+        target: "zksim_core::zab::sync",
+        epoch,
+        acks = ?l.newleader_acks,
+        "a quorum acknowledged NEWLEADER"
+    );
     s.catch_up_to_snapshot(out);
     let tail: Vec<Arc<Proposal>> = s.log_after(s.tree.last_processed_zxid()).cloned().collect();
     for p in &tail {
@@ -370,9 +396,10 @@ pub(super) fn try_establish(s: &mut Core, l: &mut Leader, now_ms: i64, out: &mut
         }
     }
     s.current_vote.peer_epoch = epoch;
-    out.push(Effect::Role {
-        state: PeerState::Leading,
+    out.push(Effect::role(
+        PeerState::Leading,
         epoch,
-        leader: Some(s.config.id),
-    });
+        Some(s.config.id),
+        "established",
+    ));
 }

@@ -179,11 +179,12 @@ pub(super) fn become_leader(s: &mut Server, now_ms: i64, out: &mut Effects) {
     };
     s.role = Role::Leading(l);
     s.was_leading = true;
-    out.push(Effect::Role {
-        state: PeerState::Leading,
-        epoch: s.history.current_epoch(),
-        leader: Some(s.config.id),
-    });
+    out.push(Effect::role(
+        PeerState::Leading,
+        s.history.current_epoch(),
+        Some(s.config.id),
+        "discovery",
+    ));
     with_leader(s, |s, l| try_choose_epoch(s, l, out));
 }
 

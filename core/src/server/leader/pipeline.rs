@@ -13,7 +13,7 @@ use crate::server::{Core, Effect, Effects, Server};
 use crate::stat::{SessionId, Zxid};
 use crate::txn::{Txn, TxnHeader};
 use crate::zab::messages::{LearnerRequest, PeerMessage, Proposal};
-use crate::zab::{ServerId, epoch_of, make_zxid};
+use crate::zab::{Hex, ServerId, epoch_of, make_zxid};
 
 pub(super) fn on_ack(
     s: &mut Core,
@@ -216,6 +216,7 @@ pub(super) fn propose(s: &mut Core, l: &mut Leader, hdr: TxnHeader, txn: Txn, ou
         hdr.zxid
     );
     let proposal = l.broadcast.propose(epoch, hdr, txn);
+    tracing::trace!(target: "zksim_core::zab::broadcast", zxid = %Hex(proposal.hdr.zxid), "propose");
     s.log_proposal(Arc::clone(&proposal), out);
     for (id, h) in &l.learners {
         if h.forwarding() && !h.observer {
@@ -273,6 +274,12 @@ fn commit(s: &mut Core, l: &mut Leader, proposal: &Arc<Proposal>, out: &mut Effe
         "server {}: committing {zxid:#x} at or below its committed {:#x}",
         s.config.id,
         s.history.committed()
+    );
+    tracing::debug!(
+        target: "zksim_core::zab::broadcast",
+        zxid = %Hex(zxid),
+        session = %Hex(proposal.hdr.session_id),
+        "commit"
     );
     for (id, h) in &l.learners {
         if !h.forwarding() {

@@ -46,6 +46,16 @@ enum SyncMode {
     Snap(Arc<Snapshot>),
 }
 
+impl SyncMode {
+    fn name(&self) -> &'static str {
+        match self {
+            SyncMode::Diff { .. } => "DIFF",
+            SyncMode::Trunc(_) => "TRUNC",
+            SyncMode::Snap(_) => "SNAP",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Learner {
     leader: ServerId,
@@ -167,11 +177,12 @@ pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out:
     } else {
         PeerState::Following
     };
-    out.push(Effect::Role {
+    out.push(Effect::role(
         state,
-        epoch: s.history.current_epoch(),
-        leader: Some(leader),
-    });
+        s.history.current_epoch(),
+        Some(leader),
+        "discovery",
+    ));
     send_info(s, leader, info_zxid, observer, out);
 }
 
@@ -333,6 +344,12 @@ fn on_leader_info(s: &mut Core, l: &mut Learner, new_epoch: u32, out: &mut Effec
         new_epoch,
         "server {}: ACKEPOCH for epoch {new_epoch} without accepting it",
         s.config.id
+    );
+    tracing::debug!(
+        target: "zksim_core::zab::discovery",
+        leader = l.leader,
+        epoch = new_epoch,
+        "accepted the leader's epoch (LEADERINFO)"
     );
     l.new_epoch = Some(new_epoch);
     l.phase = Phase::Syncing;

@@ -43,6 +43,12 @@ pub(super) fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut
         s.config.id,
         s.history.accepted_epoch()
     );
+    tracing::debug!(
+        target: "zksim_core::zab::sync",
+        epoch,
+        mode = l.mode.as_ref().map_or("none", SyncMode::name),
+        "NEWLEADER: logging what the leader sent"
+    );
     let mut records = Vec::new();
     match l.mode.take() {
         None => {
@@ -63,14 +69,14 @@ pub(super) fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut
             // tree ahead of the leader's history is rebuilt at UPTODATE).
             let (record, breach) = s.history.truncate(t, !s.config.bugs.is_empty());
             if breach {
-                out.push(Effect::Breach {
-                    invariant: "nothing committed is truncated",
-                    detail: format!(
+                out.push(Effect::breach(
+                    "nothing committed is truncated",
+                    format!(
                         "server {}: TRUNC to {t:#x} below its committed {:#x}",
                         s.config.id,
                         s.history.committed()
                     ),
-                });
+                ));
             }
             s.durable.truncate_durable_zxid(t);
             records.push(record);
@@ -217,11 +223,7 @@ pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
     } else {
         PeerState::Following
     };
-    out.push(Effect::Role {
-        state,
-        epoch,
-        leader: Some(l.leader),
-    });
+    out.push(Effect::role(state, epoch, Some(l.leader), "uptodate"));
 }
 
 /// The knobs that break Zab's safety, so that a learner can hold committed txns its new
