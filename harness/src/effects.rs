@@ -58,6 +58,13 @@ pub trait Host {
     fn breach(&mut self, server: ServerId, invariant: &'static str, detail: String);
     /// Called before the ground truth records an applied txn (for a trace line).
     fn on_apply(&mut self, _server: ServerId, _p: &Arc<Proposal>) {}
+    /// A message held for a persist is about to leave, its fsync done.
+    fn releasing(&mut self, _server: ServerId, _msg: &PeerMessage) {}
+    /// The server stopped (a crash aimed at the step just carried out): the interpreter
+    /// carries out nothing more of this batch.
+    fn halted(&self) -> bool {
+        false
+    }
     fn truth(&mut self) -> &mut GroundTruth;
     fn now_us(&self) -> Micros;
 }
@@ -88,6 +95,9 @@ impl ServerIo {
         host: &mut impl Host,
     ) {
         for e in effects.drain(..) {
+            if host.halted() {
+                break;
+            }
             match e {
                 Effect::Send { to, msg } => {
                     tracing::trace!(to, kind = msg.kind(), "send");
@@ -139,6 +149,10 @@ impl ServerIo {
         tracing::trace!(token, released = ready.len(), "fsync done");
         host.synced(self.id, dropped, disk);
         for (_, to, msg) in ready {
+            host.releasing(self.id, &msg);
+            if host.halted() {
+                break;
+            }
             host.send(self.id, to, msg);
         }
     }

@@ -137,7 +137,82 @@ pub enum Fault {
     TornWrite {
         server: u64,
     },
+    /// Aim at a protocol step: from now until the server is restarted or resumed, the
+    /// first time it reaches `at` with a `message` (a Zab message kind such as NEWLEADER,
+    /// ACK, PROPOSAL), it is crashed or paused there. Without `server`, the first server
+    /// to reach the step is hit (until `restart_all` or `resume_all`). `sent`: right after the message left
+    /// (it is on the wire; nothing the server does after it happens). `held`: at the fsync
+    /// that would release a message held for a persist (a learner's ACK, ACKEPOCH): the
+    /// disk has the records, the message is lost. Crashing at one moment of a protocol
+    /// rather than a time is how Namazu and FoundationDB reach windows a timer rarely hits.
+    Aimed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<u64>,
+        action: AimAction,
+        at: AimPoint,
+        message: String,
+    },
 }
+
+/// What an aimed fault does to its server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AimAction {
+    Crash,
+    Pause,
+}
+
+/// The moment an aimed fault waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AimPoint {
+    /// Right after the server sent the message.
+    Sent,
+    /// At the fsync that would release the message, held for a persist.
+    Held,
+}
+
+/// The message kinds an aimed fault may name (`zksim_core`'s `PeerMessage::kind`).
+pub const AIM_MESSAGES: [&str; 19] = [
+    "NOTIFICATION",
+    "FOLLOWERINFO",
+    "OBSERVERINFO",
+    "LEADERINFO",
+    "ACKEPOCH",
+    "DIFF",
+    "TRUNC",
+    "SNAP",
+    "NEWLEADER",
+    "UPTODATE",
+    "PROPOSAL",
+    "ACK",
+    "COMMIT",
+    "INFORM",
+    "PING",
+    "REQUEST",
+    "REVALIDATE",
+    "REVALIDATE_REPLY",
+    "SYNC",
+];
+
+/// What swarm aims at: the steps of discovery, synchronization and broadcast whose
+/// windows ZooKeeper's bugs lived in (ZOOKEEPER-3911, 4646, 4643, 4685, 4394, 2845), and
+/// whether the step belongs to a recovery (then swarm also cuts the leader off, so that
+/// one happens while the aim waits).
+const AIM_DRAWS: [(AimPoint, &str, bool); 12] = [
+    (AimPoint::Sent, "FOLLOWERINFO", true),
+    (AimPoint::Sent, "LEADERINFO", true),
+    (AimPoint::Held, "ACKEPOCH", true),
+    (AimPoint::Sent, "DIFF", true),
+    (AimPoint::Sent, "TRUNC", true),
+    (AimPoint::Sent, "SNAP", true),
+    (AimPoint::Sent, "NEWLEADER", true),
+    (AimPoint::Sent, "UPTODATE", true),
+    (AimPoint::Held, "ACK", false),
+    (AimPoint::Sent, "ACK", false),
+    (AimPoint::Sent, "PROPOSAL", false),
+    (AimPoint::Sent, "COMMIT", false),
+];
 
 /// The largest extra message latency and fsync time a fault may add.
 pub const DELAY_MAX_MS: u64 = 60_000;
@@ -188,6 +263,12 @@ impl Fault {
             Fault::KillMany { servers } if servers.is_empty() => {
                 Err("kill_many with no servers".to_string())
             }
+            Fault::Aimed { message, .. } if !AIM_MESSAGES.contains(&message.as_str()) => {
+                Err(format!(
+                    "an aimed fault at message {message:?}; one of {}",
+                    AIM_MESSAGES.join(", ")
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -199,6 +280,7 @@ impl Fault {
             | Fault::Pause { server }
             | Fault::TornWrite { server }
             | Fault::DiskCorrupt { server } => vec![*server],
+            Fault::Aimed { server, .. } => server.iter().copied().collect(),
             Fault::KillMany { servers } => servers.clone(),
             _ => Vec::new(),
         }
@@ -225,6 +307,7 @@ fn fault_kind(f: &Fault) -> &'static str {
         Fault::DiskSlow { .. } => "disk_slow",
         Fault::DiskCorrupt { .. } => "disk_corrupt",
         Fault::TornWrite { .. } => "torn_write",
+        Fault::Aimed { .. } => "aimed",
         _ => "heal",
     }
 }
@@ -305,6 +388,7 @@ impl FaultPlan {
                 | Fault::DiskSlow { server, .. }
                 | Fault::DiskNormal { server } => vec![*server],
                 Fault::DiskCorrupt { server } | Fault::TornWrite { server } => vec![*server],
+                Fault::Aimed { server, .. } => server.iter().copied().collect(),
                 Fault::KillMany { servers } => servers.clone(),
                 _ => Vec::new(),
             };
@@ -573,6 +657,37 @@ impl FaultPlan {
                     }
                     (Fault::PowerLoss, None)
                 }
+                Some("aimed") if room > 0 => {
+                    // Whichever server reaches the step first: the one that leads the next
+                    // recovery, the first follower to ACK.
+                    let (at, message, recovery) = AIM_DRAWS[rng.gen_range(0..AIM_DRAWS.len())];
+                    if recovery && end > t + 1 {
+                        // A recovery for the aim to hit: the leader is cut off just after
+                        // the aim is armed, until the aim's end.
+                        events.push(PlannedFault {
+                            at_ms: t + 1,
+                            fault: Fault::IsolateLeader,
+                        });
+                        events.push(PlannedFault {
+                            at_ms: end,
+                            fault: Fault::HealNetwork,
+                        });
+                    }
+                    let (action, heal) = if rng.gen_bool(0.75) {
+                        (AimAction::Crash, Fault::RestartAll)
+                    } else {
+                        (AimAction::Pause, Fault::ResumeAll)
+                    };
+                    (
+                        Fault::Aimed {
+                            server: None,
+                            action,
+                            at,
+                            message: message.to_string(),
+                        },
+                        Some(heal),
+                    )
+                }
                 Some("torn_write") if room > 0 && !up.is_empty() => {
                     let server = any(&mut rng, &up);
                     down.push((end, server));
@@ -587,8 +702,11 @@ impl FaultPlan {
             };
             let used = fault_kind(&start);
             uncovered.retain(|(k, _)| *k != used);
-            if matches!(start, Fault::KillLeader | Fault::PauseLeader) {
-                // The leader is known only at run time; count one server down.
+            if matches!(
+                start,
+                Fault::KillLeader | Fault::PauseLeader | Fault::Aimed { server: None, .. }
+            ) {
+                // The server is known only at run time; count one server down.
                 down.push((end, 0));
             }
             events.push(PlannedFault {

@@ -11,7 +11,7 @@ mod rng;
 mod scenario;
 mod swarm;
 
-pub use fault::{Fault, FaultPlan, PlannedFault};
+pub use fault::{AIM_MESSAGES, AimAction, AimPoint, Fault, FaultPlan, PlannedFault};
 pub use rng::{Stream, stream};
 pub use scenario::{
     FaultRates, MAX_EVENTS_DEFAULT, MAX_EVENTS_LIMIT, MEMORY_MB_DEFAULT, MEMORY_MB_LIMIT, OpMix,

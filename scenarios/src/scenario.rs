@@ -166,6 +166,9 @@ pub struct FaultRates {
     /// Every server crashes at once (a power failure: unsynced writes are lost everywhere)
     /// and they come back one by one in a random order.
     pub power_loss: u32,
+    /// A fault aimed at a protocol step: crash or pause a server right after it sends a
+    /// chosen message kind, or at the fsync that would release one it held (`Fault::Aimed`).
+    pub aimed: u32,
     /// Draw every kind with a non-zero weight once before drawing by weight.
     pub cover_all_kinds: bool,
 }
@@ -192,6 +195,7 @@ impl Default for FaultRates {
             torn_write: 2,
             pause_leader: 1,
             power_loss: 1,
+            aimed: 0,
             cover_all_kinds: false,
         }
     }
@@ -199,7 +203,7 @@ impl Default for FaultRates {
 
 impl FaultRates {
     /// (name, weight) of every fault kind.
-    pub fn weights(&self) -> [(&'static str, u32); 16] {
+    pub fn weights(&self) -> [(&'static str, u32); 17] {
         [
             ("partition", self.partition),
             ("isolate_leader", self.isolate_leader),
@@ -217,6 +221,7 @@ impl FaultRates {
             ("torn_write", self.torn_write),
             ("pause_leader", self.pause_leader),
             ("power_loss", self.power_loss),
+            ("aimed", self.aimed),
         ]
     }
 }

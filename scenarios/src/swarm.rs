@@ -75,6 +75,7 @@ pub fn swarm(seed: u64) -> Scenario {
             torn_write: 0,
             pause_leader: 0,
             power_loss: weight(&mut rng, 0.3),
+            aimed: 0,
             duration_ms: [100, 2_000],
             cover_all_kinds: false,
         }
@@ -99,6 +100,9 @@ pub fn swarm(seed: u64) -> Scenario {
             torn_write: weight(&mut rng, 0.5),
             pause_leader: weight(&mut rng, 0.4),
             power_loss: weight(&mut rng, 0.3),
+            // Drawn from a stream of its own, after everything else, so that what a seed
+            // drew before aimed faults existed is drawn the same.
+            aimed: weight(&mut stream(seed, "swarm-aimed"), 0.6),
             cover_all_kinds: false,
         }
     };

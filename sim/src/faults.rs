@@ -9,6 +9,7 @@ use zksim_scenarios::{Fault, FaultPlan};
 
 use crate::disk::SharedDisks;
 use crate::world::Shared;
+use crate::world::aims::Aim;
 
 /// The madsim nodes of the servers.
 pub type Nodes = std::collections::BTreeMap<ServerId, NodeId>;
@@ -108,8 +109,13 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
                 "torn_write",
             );
         }
-        Fault::Restart { server } => restart(world, nodes, &handle, *server),
+        Fault::Restart { server } => {
+            // The heal of an aimed crash: the aim ends whether it fired or not.
+            world.lock().aims.disarm(*server);
+            restart(world, nodes, &handle, *server)
+        }
         Fault::RestartAll => {
+            world.lock().aims.disarm_any();
             for s in &servers {
                 restart(world, nodes, &handle, *s);
             }
@@ -129,8 +135,33 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
                     .fault("pause_leader", "no leader to pause".into()),
             }
         }
-        Fault::Resume { server } => resume(world, nodes, &handle, *server),
+        Fault::Resume { server } => {
+            world.lock().aims.disarm(*server);
+            resume(world, nodes, &handle, *server)
+        }
+        Fault::Aimed {
+            server,
+            action,
+            at,
+            message,
+        } => {
+            let mut w = world.lock();
+            if server.is_some_and(|s| !w.servers[&s].alive) {
+                w.fault("aimed", format!("{detail}: the server is down, not armed"));
+                return;
+            }
+            w.fault("aimed", detail);
+            w.aims.arm(
+                *server,
+                Aim {
+                    action: *action,
+                    at: *at,
+                    message: message.clone(),
+                },
+            );
+        }
         Fault::ResumeAll => {
+            world.lock().aims.disarm_any();
             for s in &servers {
                 resume(world, nodes, &handle, *s);
             }
@@ -222,11 +253,17 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
 /// Stop a server's tasks (a long GC pause); its connections stay open and messages to it
 /// wait in its inbox.
 fn pause(world: &Shared, nodes: &Nodes, handle: &Handle, server: ServerId, kind: &str) {
+    pause_node(world, handle, server, nodes[&server], kind);
+}
+
+/// Pause `server`, whose madsim node is `node` (its own node may call this: its tasks
+/// stop at their next await).
+pub fn pause_node(world: &Shared, handle: &Handle, server: ServerId, node: NodeId, kind: &str) {
     let mut w = world.lock();
     if w.servers[&server].alive && !w.servers[&server].paused {
         w.fault(kind, format!("S{server}"));
         w.servers.get_mut(&server).expect("known").paused = true;
-        handle.pause(nodes[&server]);
+        handle.pause(node);
     }
 }
 
@@ -260,6 +297,21 @@ fn kill(
     tear: Option<f64>,
     kind: &str,
 ) {
+    crash_node(world, disks, handle, server, nodes[&server], tear, kind);
+}
+
+/// Crash `server`, whose madsim node is `node`: its disk loses what it had not synced
+/// (tearing the first unsynced record with `tear`). Its own node may call this: the
+/// node's tasks end at their next await, and nothing it does in between leaves it.
+pub fn crash_node(
+    world: &Shared,
+    disks: &SharedDisks,
+    handle: &Handle,
+    server: ServerId,
+    node: NodeId,
+    tear: Option<f64>,
+    kind: &str,
+) {
     let mut w = world.lock();
     if !w.servers[&server].alive {
         return;
@@ -272,10 +324,10 @@ fn kill(
         .lock()
         .expect("disks")
         .by_node
-        .entry(nodes[&server])
+        .entry(node)
         .or_default()
         .crash(tear);
-    handle.kill(nodes[&server]);
+    handle.kill(node);
 }
 
 fn restart(world: &Shared, nodes: &Nodes, handle: &Handle, server: ServerId) {

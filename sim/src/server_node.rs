@@ -12,8 +12,10 @@ use zksim_core::stat::NodeKind;
 use zksim_core::zab::messages::{PeerMessage, Proposal};
 use zksim_core::zab::{Hex, PeerState, ServerId};
 use zksim_harness::{GroundTruth, Host, ServerDisk, ServerIo};
+use zksim_scenarios::{AimAction, AimPoint};
 
 use crate::disk::SharedDisks;
+use crate::faults::{crash_node, pause_node};
 use crate::world::{Addr, Item, Published, Shared, World};
 
 /// The body of a server node's init task.
@@ -69,7 +71,8 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
     let now = clocks(&world, &mut server);
     server.start(now, &mut out);
     node_state.effects(&world, &disks, &mut server, &mut out);
-    loop {
+    let mut crashed = node_state.aimed(&world, &disks);
+    while !crashed {
         let items = {
             let mut w = world.lock();
             if w.budget_spent() {
@@ -79,6 +82,13 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
         };
         for item in items {
             node_state.handle(&world, &disks, &mut server, item, &mut out);
+            crashed = node_state.aimed(&world, &disks);
+            if crashed {
+                break;
+            }
+        }
+        if crashed {
+            break;
         }
         publish(&world, &server);
         let now_ms = clocks(&world, &mut server);
@@ -90,6 +100,7 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
             world.lock().wakeup(Addr::Server(id));
             server.on_tick(now_ms, &mut out);
             node_state.effects(&world, &disks, &mut server, &mut out);
+            crashed = node_state.aimed(&world, &disks);
             continue;
         }
         let next_item = world.lock().next_due(Addr::Server(id));
@@ -99,8 +110,9 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
         };
         world.wait(Addr::Server(id), until).await;
     }
-    // The run's budget is spent: the server stops where it is, as if frozen, until the
-    // run ends and kills its node.
+    // The run's budget is spent (the server stops where it is, as if frozen, until the
+    // run ends and kills its node), or an aimed fault crashed it (its node was killed:
+    // this task ends at this await).
     std::future::pending::<()>().await;
 }
 
@@ -153,12 +165,23 @@ struct NodeState {
 /// The world as the effect interpreter sees it for one server.
 struct SimHost<'a> {
     w: &'a mut World,
+    id: ServerId,
     incarnation: u64,
 }
 
 impl Host for SimHost<'_> {
     fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
+        let kind = msg.kind();
         self.w.peer_send(from, to, msg);
+        self.w.aims.reached(from, AimPoint::Sent, kind);
+    }
+
+    fn releasing(&mut self, server: ServerId, msg: &PeerMessage) {
+        self.w.aims.reached(server, AimPoint::Held, msg.kind());
+    }
+
+    fn halted(&self) -> bool {
+        self.w.aims.crashed(self.id)
     }
 
     fn persist(
@@ -246,6 +269,34 @@ impl Host for SimHost<'_> {
 }
 
 impl NodeState {
+    /// Carry out an aimed fault that fired in the last step (`Fault::Aimed`); true when
+    /// it crashed the server, which then does nothing more.
+    fn aimed(&self, world: &Shared, disks: &SharedDisks) -> bool {
+        let fired = world.lock().aims.take_fired(self.id);
+        let Some(aim) = fired else {
+            return false;
+        };
+        let handle = madsim::runtime::Handle::current();
+        match aim.action {
+            AimAction::Crash => {
+                crash_node(
+                    world,
+                    disks,
+                    &handle,
+                    self.id,
+                    self.node,
+                    None,
+                    "aimed_crash",
+                );
+                true
+            }
+            AimAction::Pause => {
+                pause_node(world, &handle, self.id, self.node, "aimed_pause");
+                false
+            }
+        }
+    }
+
     fn handle(
         &mut self,
         world: &Shared,
@@ -287,9 +338,14 @@ impl NodeState {
                     let mut w = world.lock();
                     let mut host = SimHost {
                         w: &mut w,
+                        id: self.id,
                         incarnation: self.incarnation,
                     };
                     self.io.persisted(token, disk, &mut host);
+                    if host.halted() {
+                        // Crashed at the fsync (an aimed fault): the server never hears of it.
+                        return;
+                    }
                 }
                 server.on_persisted(now, token, out);
             }
@@ -316,6 +372,7 @@ impl NodeState {
         let disk = d.by_node.entry(self.node).or_default();
         let mut host = SimHost {
             w: &mut w,
+            id: self.id,
             incarnation: self.incarnation,
         };
         self.io.carry_out(server.is_serving(), out, disk, &mut host);

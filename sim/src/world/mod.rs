@@ -11,6 +11,7 @@
 //! the server links, the client connections, the run's budget and what the run records
 //! are in its submodules.
 
+pub mod aims;
 mod budget;
 mod client_conns;
 pub mod coverage;
@@ -137,6 +138,8 @@ pub struct World {
     /// Invariants the servers breached under a bug knob (`Effect::Breach`): each one's
     /// first breach and how many there were.
     pub breaches: Breaches,
+    /// Faults aimed at protocol steps, armed and fired.
+    pub aims: aims::Aims,
     pub history: Recorded,
     /// Whether the safety phase is over (clients stop starting work).
     pub winding_down: bool,
@@ -193,6 +196,7 @@ impl Shared {
             truth: GroundTruth::default(),
             coverage: Coverage::default(),
             breaches: Breaches::default(),
+            aims: aims::Aims::default(),
             history: Recorded::default(),
             winding_down: false,
             hold_until_ns: 0,
