@@ -22,4 +22,4 @@ mod workload;
 pub mod world;
 
 pub use client_node::ClientStats;
-pub use run::{RunOptions, RunReport, TraceMode, run, simulate};
+pub use run::{RunOptions, RunReport, TraceMode, run, run_with, simulate};
