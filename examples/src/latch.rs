@@ -247,6 +247,8 @@ impl<const VERIFIES: bool> Recipe for Latch<VERIFIES> {
             }
             (Step::Resign, Got::Unknown) => {}
             (Step::Clean(_), _) => self.step = Step::Check,
+            // The setup's second create may still be in flight: set up again later.
+            (Step::Setup, _) => self.pace.after(cx, 10, 50),
             (_, _) => {
                 self.step = Step::Check;
                 self.pace.after(cx, 10, 50);
