@@ -517,9 +517,9 @@ impl<R: Recipe + 'static> Sweep<R> {
         let dir = out_dir(seed);
         match write_files(&dir, report, broken) {
             Ok(()) => println!(
-                "zksim: seed {seed}: wrote {0}/trace.txt, {0}/history.jsonl, {0}/report.txt and {0}/report.html ({1} trace lines)",
-                dir.display(),
-                report.trace_count
+                "zksim: seed {seed}: wrote trace.txt ({} lines), history.jsonl, report.txt and report.html in {}",
+                report.trace_count,
+                dir.display()
             ),
             Err(e) => println!("zksim: seed {seed}: cannot write {}: {e}", dir.display()),
         }
