@@ -43,10 +43,14 @@ pub struct Section {
 
 impl fmt::Display for Section {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let writes = match self.writes {
+            1 => "1 write".to_string(),
+            n => format!("{n} writes"),
+        };
         write!(
             f,
-            "client {}'s section [{:#x}, {:#x}] ({} writes, session {:#x}",
-            self.client, self.first, self.last, self.writes, self.session
+            "client {}'s section [{:#x}, {:#x}] ({writes}, session {:#x}",
+            self.client, self.first, self.last, self.session
         )?;
         for s in &self.later_sessions {
             write!(f, ", then session {s:#x}")?;

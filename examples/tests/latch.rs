@@ -30,7 +30,11 @@ fn latch_trusting_its_node_is_caught() {
         .run()
         .expect("a built-in scenario and a seed range");
     let failure = report.expect_failure();
-    println!("caught after {} seeds: {failure}", report.seeds_run.len());
+    println!(
+        "caught on seed {}, after {} of at most 200 seeds",
+        failure.seed,
+        report.seeds_run.len()
+    );
     assert!(failure.broke("latch-one-leader"), "{failure}");
 }
 
