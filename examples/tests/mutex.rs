@@ -30,6 +30,31 @@ fn mutex_ignoring_connection_state_is_caught() {
         .run()
         .expect("a built-in scenario and a seed range");
     let failure = report.expect_failure();
-    println!("caught after {} seeds: {failure}", report.seeds_run.len());
+    println!(
+        "caught on seed {}, after {} of at most 200 seeds",
+        failure.seed,
+        report.seeds_run.len()
+    );
     assert!(failure.broke("mutex-exclusive"), "{failure}");
+}
+
+#[test]
+fn the_walkthrough_quotes_a_real_failure() {
+    // docs/your-recipe.md shows the buggy mutex failing on seed 0: what it quotes is what
+    // the run prints.
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/your-recipe.md"
+    ))
+    .expect("docs/your-recipe.md");
+    let report = Sweep::<MutexIgnoringConnectionState>::new("default")
+        .seeds(0..1)
+        .invariant(mutual_exclusion())
+        .replay_command("cargo test --release -p zksim-examples --test mutex -- mutex_ignoring_connection_state_is_caught --exact --nocapture")
+        .run()
+        .expect("a built-in scenario and a seed");
+    let failure = report.expect_failure();
+    for line in failure.to_string().lines() {
+        assert!(page.contains(line), "docs/your-recipe.md lacks {line:?}");
+    }
 }
