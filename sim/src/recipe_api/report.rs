@@ -162,9 +162,10 @@ impl fmt::Display for SweepReport {
             (Some(a), Some(b)) => format!(" ({a}..={b})"),
             _ => String::new(),
         };
+        let seeds = if run == 1 { "seed" } else { "seeds" };
         write!(
             f,
-            "{run} seeds{range} of scenario {}: {} passed, {} failed; {:.1} s wall, {:.0} s simulated",
+            "{run} {seeds}{range} of scenario {}: {} passed, {} failed; {:.1} s wall, {:.0} s simulated",
             self.scenario,
             run - self.failures.len(),
             self.failures.len(),
