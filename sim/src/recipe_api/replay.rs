@@ -8,7 +8,8 @@ use zksim_checker::{History, Options, check_all};
 use super::report::Broken;
 use crate::RunReport;
 
-/// Run only this seed, keeping its trace, and write its files (see [`write_files`]).
+/// Run only this seed, keeping its trace, and write its `trace.txt`, `history.jsonl`,
+/// `report.txt` and `report.html` (into [`OUT_VAR`]'s directory).
 pub const SEED_VAR: &str = "ZKSIM_SEED";
 
 /// Replace the sweep's seed range (`A..B`, as Rust writes a range): a nightly job runs
