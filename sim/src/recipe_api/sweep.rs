@@ -108,8 +108,9 @@ impl Resolved {
     }
 }
 
-/// Why a sweep could not start. Nothing ran.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a sweep could not start. Nothing ran. Its `Debug` is its message, so that a test's
+/// `.expect(...)` says what is wrong in a sentence.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SweepError {
     /// The name is no built-in scenario, not `swarm`, and not a `.json` file.
@@ -159,6 +160,12 @@ pub enum SweepError {
         /// What it should be.
         problem: &'static str,
     },
+}
+
+impl std::fmt::Debug for SweepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// A sweep of recipe `R`: its scenario, seeds and invariants. Build it, then [`Sweep::run`].
@@ -263,16 +270,14 @@ impl<R: Recipe + 'static> Sweep<R> {
     /// test. An error means nothing ran: an unknown or invalid scenario, an empty seed
     /// range, no jobs, or an environment variable that cannot be used.
     pub fn run(&self) -> Result<SweepReport, SweepError> {
+        let command = self.command.clone().unwrap_or_else(this_test_command);
+        // A scenario from the environment is part of the replay command too.
         let (choice, command) = match std::env::var(SCENARIO_VAR) {
             Ok(name) => {
-                let command = self.command.clone().unwrap_or_else(this_test_command);
                 let command = format!("{SCENARIO_VAR}={name} {command}");
                 (ScenarioChoice::Named(name), command)
             }
-            Err(_) => {
-                let command = self.command.clone().unwrap_or_else(this_test_command);
-                (self.scenario.clone(), command)
-            }
+            Err(_) => (self.scenario.clone(), command),
         };
         let resolved = choice.resolve()?;
         let (seeds, replaying) = self.seed_range()?;
