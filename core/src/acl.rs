@@ -9,21 +9,30 @@ use sha1::{Digest as _, Sha1};
 use crate::error::ErrorCode;
 use crate::tree::{spread, string_hash_code};
 
+/// Permission to read a node's data and list its children.
 pub const PERM_READ: i32 = 1;
+/// Permission to set a node's data.
 pub const PERM_WRITE: i32 = 2;
+/// Permission to create children.
 pub const PERM_CREATE: i32 = 4;
+/// Permission to delete children.
 pub const PERM_DELETE: i32 = 8;
+/// Permission to set the ACL.
 pub const PERM_ADMIN: i32 = 16;
+/// Every permission.
 pub const PERM_ALL: i32 = 31;
 
 /// An authenticated identity or an ACL's identity expression: `scheme:id`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Id {
+    /// The scheme (`world`, `auth`, `digest`, `ip`).
     pub scheme: String,
+    /// The identity within the scheme.
     pub id: String,
 }
 
 impl Id {
+    /// `scheme:id`.
     pub fn new(scheme: &str, id: &str) -> Id {
         Id {
             scheme: scheme.to_string(),
@@ -35,12 +44,16 @@ impl Id {
 /// One ACL entry: permission bits for an identity.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Acl {
+    /// The permission bits (`PERM_*`).
     pub perms: i32,
+    /// The scheme.
     pub scheme: String,
+    /// The identity expression within the scheme.
     pub id: String,
 }
 
 impl Acl {
+    /// An entry giving `perms` to `scheme:id`.
     pub fn new(perms: i32, scheme: &str, id: &str) -> Acl {
         Acl {
             perms,

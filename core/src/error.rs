@@ -7,37 +7,69 @@ use serde::{Deserialize, Serialize};
 /// A ZooKeeper result code with its wire value (ZooKeeper 3.8 `KeeperException.Code`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ErrorCode {
+    /// `OK` (0): success.
     Ok,
+    /// `SYSTEMERROR` (-1).
     SystemError,
+    /// `RUNTIMEINCONSISTENCY` (-2).
     RuntimeInconsistency,
+    /// `DATAINCONSISTENCY` (-3).
     DataInconsistency,
+    /// `CONNECTIONLOSS` (-4): the connection was lost; the request may or may not have taken effect.
     ConnectionLoss,
+    /// `MARSHALLINGERROR` (-5).
     MarshallingError,
+    /// `UNIMPLEMENTED` (-6): the operation is not implemented.
     Unimplemented,
+    /// `OPERATIONTIMEOUT` (-7): the operation timed out.
     OperationTimeout,
+    /// `BADARGUMENTS` (-8): an invalid argument (the reply's message says which).
     BadArguments,
+    /// `UNKNOWNSESSION` (-12): the server does not know the session.
     UnknownSession,
+    /// `NEWCONFIGNOQUORUM` (-13).
     NewConfigNoQuorum,
+    /// `RECONFIGINPROGRESS` (-14).
     ReconfigInProgress,
+    /// `APIERROR` (-100).
     ApiError,
+    /// `NONODE` (-101): the node does not exist.
     NoNode,
+    /// `NOAUTH` (-102): not authorized by the node's ACL.
     NoAuth,
+    /// `BADVERSION` (-103): the version did not match.
     BadVersion,
+    /// `NOCHILDRENFOREPHEMERALS` (-108): an ephemeral cannot have children.
     NoChildrenForEphemerals,
+    /// `NODEEXISTS` (-110): the node already exists.
     NodeExists,
+    /// `NOTEMPTY` (-111): the node has children.
     NotEmpty,
+    /// `SESSIONEXPIRED` (-112): the session has expired.
     SessionExpired,
+    /// `INVALIDCALLBACK` (-113).
     InvalidCallback,
+    /// `INVALIDACL` (-114): an invalid ACL.
     InvalidAcl,
+    /// `AUTHFAILED` (-115): authentication failed.
     AuthFailed,
+    /// `SESSIONMOVED` (-118): the session moved to another server.
     SessionMoved,
+    /// `NOTREADONLY` (-119).
     NotReadOnly,
+    /// `EPHEMERALONLOCALSESSION` (-120).
     EphemeralOnLocalSession,
+    /// `NOWATCHER` (-121): no such watch to remove.
     NoWatcher,
+    /// `REQUESTTIMEOUT` (-122).
     RequestTimeout,
+    /// `RECONFIGDISABLED` (-123).
     ReconfigDisabled,
+    /// `SESSIONCLOSEDREQUIRESASLAUTH` (-124).
     SessionClosedRequireSaslAuth,
+    /// `QUOTAEXCEEDED` (-125).
     QuotaExceeded,
+    /// `THROTTLEDOP` (-127).
     ThrottledOp,
 }
 
@@ -107,6 +139,7 @@ impl ErrorCode {
         self.entry().2
     }
 
+    /// The code of a wire value.
     pub fn from_code(value: i32) -> Option<ErrorCode> {
         CODES
             .iter()
@@ -114,6 +147,7 @@ impl ErrorCode {
             .map(|(c, _, _)| *c)
     }
 
+    /// The code of a `KeeperException.Code` constant's name.
     pub fn from_name(name: &str) -> Option<ErrorCode> {
         CODES
             .iter()
@@ -121,6 +155,7 @@ impl ErrorCode {
             .map(|(c, _, _)| *c)
     }
 
+    /// Whether it is `Ok`.
     pub fn is_ok(self) -> bool {
         self == ErrorCode::Ok
     }

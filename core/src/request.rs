@@ -10,16 +10,24 @@ use crate::watch::{EventType, WatcherMode};
 /// `CreateMode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CreateMode {
+    /// A node that lives until it is deleted.
     Persistent,
+    /// A node deleted when the session that created it ends.
     Ephemeral,
+    /// A persistent node whose name gets the parent's next sequence number (`%010d`).
     PersistentSequential,
+    /// An ephemeral node whose name gets the parent's next sequence number.
     EphemeralSequential,
+    /// A node the server deletes once its last child is gone (ZooKeeper 3.6).
     Container,
+    /// A node the server deletes once it has no children and was not changed for its TTL.
     PersistentWithTtl,
+    /// A sequential node with a TTL.
     PersistentSequentialWithTtl,
 }
 
 impl CreateMode {
+    /// Every mode.
     pub const ALL: [CreateMode; 7] = [
         CreateMode::Persistent,
         CreateMode::Ephemeral,
@@ -30,6 +38,7 @@ impl CreateMode {
         CreateMode::PersistentSequentialWithTtl,
     ];
 
+    /// Whether the name gets a sequence number.
     pub fn is_sequential(self) -> bool {
         matches!(
             self,
@@ -39,6 +48,7 @@ impl CreateMode {
         )
     }
 
+    /// Whether the node ends with its session.
     pub fn is_ephemeral(self) -> bool {
         matches!(
             self,
@@ -46,6 +56,7 @@ impl CreateMode {
         )
     }
 
+    /// Whether the node has a TTL.
     pub fn is_ttl(self) -> bool {
         matches!(
             self,
@@ -66,6 +77,7 @@ impl CreateMode {
         }
     }
 
+    /// The mode of a snake_case name.
     pub fn from_name(name: &str) -> Option<CreateMode> {
         CreateMode::ALL.into_iter().find(|m| m.name() == name)
     }
@@ -74,8 +86,11 @@ impl CreateMode {
 /// `WatcherType` of a removeWatches request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WatcherType {
+    /// Child watches.
     Children,
+    /// Data (and exists) watches.
     Data,
+    /// Both.
     Any,
 }
 
@@ -85,72 +100,121 @@ pub enum WatcherType {
 pub enum Request {
     /// `create2`, or `createContainer` for a container, or `createTTL` when `ttl` is set.
     Create {
+        /// The node's path (for a sequential mode, the prefix of its name).
         path: String,
+        /// Its data (`None`: null).
         data: Option<Vec<u8>>,
+        /// Its ACL.
         acl: Vec<Acl>,
+        /// Persistent, ephemeral, sequential, container or TTL.
         mode: CreateMode,
+        /// The TTL in ms, for a TTL mode.
         ttl: Option<i64>,
     },
+    /// `delete`.
     Delete {
+        /// The node's path.
         path: String,
+        /// The version it must have (-1: any).
         version: i32,
     },
+    /// `exists`.
     Exists {
+        /// The node's path.
         path: String,
+        /// Set a watch (fires on its creation, deletion or data change).
         watch: bool,
     },
+    /// `getData`.
     GetData {
+        /// The node's path.
         path: String,
+        /// Set a data watch (fires on its deletion or data change).
         watch: bool,
     },
+    /// `setData`.
     SetData {
+        /// The node's path.
         path: String,
+        /// The new data (`None`: null).
         data: Option<Vec<u8>>,
+        /// The version it must have (-1: any).
         version: i32,
     },
     /// `getChildren2`: children and the parent's stat.
     GetChildren {
+        /// The parent's path.
         path: String,
+        /// Set a child watch (fires when a child is created or deleted, or the node is).
         watch: bool,
     },
+    /// `getAllChildrenNumber`.
     GetAllChildrenNumber {
+        /// The node's path.
         path: String,
     },
+    /// `getEphemerals`: the session's ephemerals under a prefix.
     GetEphemerals {
+        /// The path prefix.
         prefix: String,
     },
+    /// `getACL`.
     GetAcl {
+        /// The node's path.
         path: String,
     },
+    /// `setACL`.
     SetAcl {
+        /// The node's path.
         path: String,
+        /// The new ACL.
         acl: Vec<Acl>,
+        /// The ACL version it must have (-1: any).
         version: i32,
     },
+    /// `sync`: the server the session is connected to catches up with the leader first.
     Sync {
+        /// The path (the sync covers the whole tree).
         path: String,
     },
+    /// `check`, inside a multi: the node exists with the version (-1: any).
     Check {
+        /// The node's path.
         path: String,
+        /// The version it must have (-1: any).
         version: i32,
     },
+    /// `multi`: creates, deletes, setDatas and checks that commit together or not at all.
     Multi(Vec<Request>),
+    /// `multiRead`: getDatas and getChildrens, answered together.
     MultiRead(Vec<Request>),
+    /// `addWatch`: a persistent (or persistent recursive) watch.
     AddWatch {
+        /// The node's path.
         path: String,
+        /// Persistent or persistent recursive.
         mode: WatcherMode,
     },
+    /// `removeWatches`.
     RemoveWatches {
+        /// The node's path.
         path: String,
+        /// Which watches.
         watcher_type: WatcherType,
     },
     /// `SetWatches2`, sent after a reconnect: watches to re-register as of `relative_zxid`.
     SetWatches {
+        /// The last zxid the client saw.
         relative_zxid: Zxid,
+        /// Data watches.
         data: Vec<String>,
+        /// Exists watches.
         exist: Vec<String>,
+        /// Child watches.
         child: Vec<String>,
+        /// Persistent watches.
         persistent: Vec<String>,
+        /// Persistent recursive watches.
         persistent_recursive: Vec<String>,
     },
 }
@@ -222,29 +286,48 @@ impl Request {
 /// The body of a successful reply (or of a multi, whose header is OK even when it failed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
+    /// No body (delete, setACL's error, close, ...).
     Empty,
+    /// `create2`'s: the node's name (with its sequence number) and stat.
     Create {
+        /// The created node's path.
         path: String,
+        /// Its stat.
         stat: Stat,
     },
+    /// A stat (exists, setData, setACL).
     Stat(Stat),
+    /// `getData`'s.
     GetData {
+        /// The node's data.
         data: Option<Vec<u8>>,
+        /// Its stat.
         stat: Stat,
     },
+    /// `getChildren2`'s.
     GetChildren {
+        /// The children's names (not paths), in no particular order.
         children: Vec<String>,
+        /// The parent's stat.
         stat: Option<Stat>,
     },
+    /// `getAllChildrenNumber`'s.
     Count(i32),
+    /// `getEphemerals`'s.
     Paths(Vec<String>),
+    /// `getACL`'s.
     GetAcl {
+        /// The node's ACL.
         acl: Vec<Acl>,
+        /// Its stat.
         stat: Stat,
     },
+    /// `sync`'s.
     Sync {
+        /// The path synced.
         path: String,
     },
+    /// A multi's or multiRead's: one result per op.
     Multi(Vec<OpResult>),
 }
 
@@ -253,21 +336,34 @@ pub enum Response {
 pub enum OpResult {
     /// A plain create inside a multi answers with its path only.
     Create {
+        /// The created node's path.
         path: String,
+        /// Its stat (a create2 inside a multi).
         stat: Option<Stat>,
     },
+    /// A delete's.
     Delete,
+    /// A setData's.
     SetData {
+        /// The node's new stat.
         stat: Stat,
     },
+    /// A check's.
     Check,
+    /// A getData's, in a multiRead.
     GetData {
+        /// The node's data.
         data: Option<Vec<u8>>,
+        /// Its stat.
         stat: Stat,
     },
+    /// A getChildren's, in a multiRead.
     GetChildren {
+        /// The children's names.
         children: Vec<String>,
     },
+    /// ZooKeeper's `ErrorResult`: in a failed multi, each op's code (the failing op's
+    /// error; the others did not take effect either).
     Error(ErrorCode),
 }
 
@@ -326,6 +422,7 @@ fn acl_bytes(acl: &[Acl]) -> usize {
 }
 
 impl OpResult {
+    /// The op's error code (`Ok` unless it is an `Error`).
     pub fn err(&self) -> ErrorCode {
         match self {
             OpResult::Error(e) => *e,
@@ -338,9 +435,14 @@ impl OpResult {
 /// and, for an invalid argument, a sentence saying what is wrong (not on ZooKeeper's wire).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
+    /// The reply header's error code (`Ok` for a multi even when an op failed).
     pub err: ErrorCode,
+    /// The reply header's zxid: a write's txn, or for a read the last zxid the server
+    /// had applied when it answered.
     pub zxid: Zxid,
+    /// The body.
     pub response: Response,
+    /// For an invalid argument, what is wrong with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }

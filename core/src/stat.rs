@@ -113,16 +113,27 @@ impl StatPersisted {
 /// The `Stat` structure a client receives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stat {
+    /// The zxid of the txn that created the node.
     pub czxid: Zxid,
+    /// The zxid of the txn that last changed its data.
     pub mzxid: Zxid,
+    /// When it was created (the leader's clock, ms).
     pub ctime: i64,
+    /// When its data last changed (ms).
     pub mtime: i64,
+    /// How many times its data changed.
     pub version: i32,
+    /// How many times its children changed.
     pub cversion: i32,
+    /// How many times its ACL changed.
     pub aversion: i32,
+    /// The session that owns it, for an ephemeral; 0 otherwise.
     pub ephemeral_owner: i64,
+    /// Its data's length in bytes.
     pub data_length: i32,
+    /// How many children it has.
     pub num_children: i32,
+    /// The zxid of the txn that last changed its children.
     pub pzxid: Zxid,
 }
 

@@ -21,17 +21,26 @@ pub type WatchList = Vec<(String, WatcherMode)>;
 /// `Watcher.Event.EventType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum EventType {
+    /// No node event (a change of connection state).
     None,
+    /// The watched node was created (an exists watch).
     NodeCreated,
+    /// The watched node was deleted.
     NodeDeleted,
+    /// The watched node's data changed.
     NodeDataChanged,
+    /// A child of the watched node was created or deleted.
     NodeChildrenChanged,
+    /// A data watch was removed (removeWatches).
     DataWatchRemoved,
+    /// A child watch was removed.
     ChildWatchRemoved,
+    /// A persistent watch was removed.
     PersistentWatchRemoved,
 }
 
 impl EventType {
+    /// The wire value.
     pub fn code(self) -> i32 {
         match self {
             EventType::None => -1,
@@ -45,6 +54,7 @@ impl EventType {
         }
     }
 
+    /// The Java constant's name (`NodeDeleted`, ...).
     pub fn name(self) -> &'static str {
         match self {
             EventType::None => "None",
@@ -83,16 +93,21 @@ impl WatchEvent {
 /// `WatcherMode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum WatcherMode {
+    /// A one-shot watch, set by a read.
     Standard,
+    /// A watch on the node that stays until removed (addWatch).
     Persistent,
+    /// A persistent watch on the node and every node under it.
     PersistentRecursive,
 }
 
 impl WatcherMode {
+    /// Whether the watch stays after it fires.
     pub fn is_persistent(self) -> bool {
         self != WatcherMode::Standard
     }
 
+    /// Whether it covers the node's descendants.
     pub fn is_recursive(self) -> bool {
         self == WatcherMode::PersistentRecursive
     }

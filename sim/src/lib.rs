@@ -7,6 +7,9 @@
 //! connections do; disks are zksim's model, which loses unsynced writes in a crash. A
 //! fault plan drawn from the seed runs during the safety phase; then everything heals and
 //! the liveness phase must converge within its bound.
+//!
+//! [`recipe_api`] runs a recipe of the caller's (its clients, and invariants over what
+//! they observed) the same way, from a plain `#[test]`, for a range of seeds.
 
 pub mod admission;
 pub mod bench;
@@ -14,6 +17,7 @@ mod client_node;
 pub mod clock;
 pub mod disk;
 mod faults;
+pub mod recipe_api;
 pub mod recipes;
 mod run;
 mod server_node;
@@ -22,4 +26,4 @@ mod workload;
 pub mod world;
 
 pub use client_node::ClientStats;
-pub use run::{NODE_SPANS, RunOptions, RunReport, TraceMode, run, sim_elapsed, simulate};
+pub use run::{NODE_SPANS, RunOptions, RunReport, TraceMode, run, run_with, sim_elapsed, simulate};

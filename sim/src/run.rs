@@ -16,6 +16,7 @@ use zksim_scenarios::{Fault, FaultPlan, Scenario};
 use crate::client_node::{ClientStats, run_clients};
 use crate::disk::{DiskSim, Disks, SharedDisks, install};
 use crate::faults::{Nodes, apply, run_plan};
+use crate::recipes::{self, BuildClients};
 use crate::server_node::run_server;
 use crate::trace::Trace;
 use crate::world::{Coverage, Published, Shared, Stats};
@@ -89,11 +90,18 @@ pub fn sim_elapsed() -> Option<Duration> {
 
 /// Run `scenario` with `options` in a fresh madsim runtime seeded with the run's seed.
 pub fn run(scenario: &Scenario, options: &RunOptions) -> RunReport {
+    run_with(scenario, options, Box::new(recipes::build))
+}
+
+/// Run `scenario` with `options`, its clients' agents made by `build` (a recipe of the
+/// caller's, as `crate::recipe_api` runs one) instead of the scenario's own.
+pub fn run_with(scenario: &Scenario, options: &RunOptions, build: BuildClients) -> RunReport {
     let rt = Runtime::with_seed_and_config(options.seed, madsim::Config::default());
     rt.add_simulator::<DiskSim>();
     let wall = std::time::Instant::now();
     let span = tracing::info_span!(target: NODE_SPANS, "run", seed = options.seed);
-    let mut report = rt.block_on(simulate(scenario.clone(), options.clone()).instrument(span));
+    let mut report =
+        rt.block_on(simulate_with(scenario.clone(), options.clone(), build).instrument(span));
     report.wall = wall.elapsed();
     report
 }
@@ -101,6 +109,11 @@ pub fn run(scenario: &Scenario, options: &RunOptions) -> RunReport {
 /// The run itself, inside a madsim runtime (ours, or a caller's such as madsim's test
 /// harness with its determinism check).
 pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
+    simulate_with(scenario, options, Box::new(recipes::build)).await
+}
+
+/// `simulate`, its clients' agents made by `build`.
+async fn simulate_with(scenario: Scenario, options: RunOptions, build: BuildClients) -> RunReport {
     let seed = options.seed;
     let plan = scenario
         .plan
@@ -152,8 +165,9 @@ pub async fn simulate(scenario: Scenario, options: RunOptions) -> RunReport {
     }
     let start = Instant::now();
     let client_node = handle.create_node().name("clients").build();
-    let clients = client_node
-        .spawn(run_clients(world.clone(), scenario.clone(), seed).instrument(run_span.clone()));
+    let clients = client_node.spawn(
+        run_clients(world.clone(), scenario.clone(), seed, build).instrument(run_span.clone()),
+    );
     let faults = madsim::task::spawn(
         run_plan(
             world.clone(),

@@ -16,7 +16,7 @@ use zksim_core::request::Request;
 use zksim_core::zab::ServerId;
 use zksim_scenarios::{Scenario, Stream, stream};
 
-use crate::recipes::{self, Cx};
+use crate::recipes::{BuildClients, Cx};
 use crate::world::{Addr, ClientsBusy, Item, Shared};
 use effects::{apply, record_incoming};
 use step::step;
@@ -95,13 +95,20 @@ pub struct ClientStats {
     pub protocol_violations: Vec<String>,
 }
 
-pub async fn run_clients(world: Shared, scenario: Scenario, seed: u64) -> ClientStats {
+/// Run the clients of `scenario`, whose agents `build` makes (from the scenario and the
+/// seed) when the client node starts.
+pub async fn run_clients(
+    world: Shared,
+    scenario: Scenario,
+    seed: u64,
+    build: BuildClients,
+) -> ClientStats {
     let servers: Vec<ServerId> = scenario
         .server_ids()
         .into_iter()
         .chain(scenario.observer_ids())
         .collect();
-    let mut team = recipes::build(&scenario, seed);
+    let mut team = build(&scenario, seed);
     let team = team.as_mut();
     let mut clients: Vec<Client> = (0..scenario.clients)
         .map(|i| {

@@ -42,15 +42,25 @@ pub enum SessionNews {
     /// has no id until `Connected`.
     Started,
     /// A session is established (new or re-established) on a connection.
-    Connected { session: SessionId, timeout_ms: i32 },
+    Connected {
+        /// The session's id (the one known before, on a reconnect).
+        session: SessionId,
+        /// The session timeout the server granted.
+        timeout_ms: i32,
+    },
     /// The connection was lost; the session may still be alive.
     Disconnected,
     /// The server said the session expired. The session object is finished.
-    Expired { session: SessionId },
+    Expired {
+        /// The session that expired.
+        session: SessionId,
+    },
     /// The session was closed by the client; `zxid` is the closeSession reply's zxid (the
     /// txn that deleted the session's ephemerals) when the reply came.
     Closed {
+        /// The session that was closed.
         session: SessionId,
+        /// The closeSession reply's zxid, if it came.
         zxid: Option<Zxid>,
     },
     /// An auth was refused. The session object is finished.
@@ -60,7 +70,9 @@ pub enum SessionNews {
 /// A watch notification, as the agent is told of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WatchNews {
+    /// What happened to the node (created, deleted, data or children changed).
     pub event_type: EventType,
+    /// The watched node's path.
     pub path: String,
     /// The zxid the server tagged the event with: the triggering txn, or for an event fired
     /// by SetWatches after a reconnect the server's last applied zxid (an upper bound).
@@ -73,19 +85,27 @@ pub enum Proposal {
     /// Submit these requests, in order (none: the agent waits for something).
     Requests(Vec<Request>),
     /// Close the session, and start a new one after the delay.
-    CloseSession { restart_after_ms: u64 },
+    CloseSession {
+        /// How long after the close the next session starts.
+        restart_after_ms: u64,
+    },
     /// Stop for a while, as a client in a long GC pause or cut off on its side: drop the
     /// connection (the session stays open) and do nothing until the pause is over, then
     /// reconnect. A pause longer than the session timeout lets the session expire, which
     /// the client learns only when it reconnects.
-    Pause { for_ms: u64 },
+    Pause {
+        /// How long the client stops.
+        for_ms: u64,
+    },
 }
 
 impl Proposal {
+    /// No request now: wait for a reply, a watch, session news or the next wake-up.
     pub fn wait() -> Proposal {
         Proposal::Requests(Vec::new())
     }
 
+    /// Submit one request.
     pub fn one(request: Request) -> Proposal {
         Proposal::Requests(vec![request])
     }
@@ -111,8 +131,10 @@ pub trait Agent: Send {
         outcome: &Outcome,
     );
 
+    /// A watch this client set has fired.
     fn on_watch(&mut self, _shared: &mut Self::Shared, _cx: &Cx, _event: &WatchNews) {}
 
+    /// The client's session changed.
     fn on_session(&mut self, _shared: &mut Self::Shared, _cx: &Cx, _news: &SessionNews) {}
 
     /// When the agent wants to be asked again even if nothing happens (a think time, a
@@ -130,21 +152,30 @@ pub trait Agent: Send {
 
 /// The agents of a run as the client node sees them: one object, addressed by client.
 pub trait Clients: Send {
+    /// `Agent::propose` of client `cx.client`.
     fn propose(&mut self, cx: &Cx) -> Proposal;
+    /// `Agent::on_complete` of client `cx.client`.
     fn on_complete(&mut self, cx: &Cx, request: &Request, outcome: &Outcome);
+    /// `Agent::on_watch` of client `cx.client`.
     fn on_watch(&mut self, cx: &Cx, event: &WatchNews);
+    /// `Agent::on_session` of client `cx.client`.
     fn on_session(&mut self, cx: &Cx, news: &SessionNews);
+    /// `Agent::wake_at_ms` of `client`.
     fn wake_at_ms(&self, client: u32) -> Option<i64>;
+    /// `Agent::done` of client `cx.client`.
     fn done(&self, cx: &Cx) -> bool;
 }
 
 /// The shared state and one agent per client.
 pub struct Team<A: Agent> {
+    /// What the agents share.
     pub shared: A::Shared,
+    /// The agents, by client index.
     pub agents: Vec<A>,
 }
 
 impl<A: Agent> Team<A> {
+    /// A team of `agents` sharing `shared`.
     pub fn new(shared: A::Shared, agents: Vec<A>) -> Team<A> {
         Team { shared, agents }
     }

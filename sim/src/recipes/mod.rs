@@ -13,7 +13,7 @@ pub mod config;
 pub mod counter;
 pub mod election;
 pub mod lock;
-mod ops;
+pub mod ops;
 pub mod queue;
 mod recipe;
 pub mod session_expiry;
@@ -22,10 +22,16 @@ pub mod stale_read_sync;
 pub use agent::{
     Agent, Clients, Cx, Proposal, SessionNews, Team, WatchNews, data, reply, text, unknown,
 };
+pub use ops::Got;
 use recipe::team;
+pub use recipe::{Pace, Recipe, team_of};
 use zksim_scenarios::{Scenario, stream};
 
 use crate::workload::Generator;
+
+/// What makes a run's agents, from its scenario and seed, when its client node starts: the
+/// scenario's own recipe ([`build`]) or a caller's (`crate::recipe_api`).
+pub type BuildClients = Box<dyn FnOnce(&Scenario, u64) -> Box<dyn Clients> + Send>;
 
 /// The agents of a run, for the scenario's recipe.
 pub fn build(scenario: &Scenario, seed: u64) -> Box<dyn Clients> {

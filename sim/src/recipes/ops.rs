@@ -1,4 +1,5 @@
-//! Small helpers the recipes share: request builders, reading replies.
+//! Small helpers the recipes share: request builders (data given as text, the open ACL),
+//! and reading replies.
 
 use zksim_core::acl::Acl;
 use zksim_core::client::Outcome;
@@ -6,6 +7,8 @@ use zksim_core::error::ErrorCode;
 use zksim_core::request::{CreateMode, OpResult, Reply, Request, Response};
 use zksim_core::stat::{Stat, Zxid};
 
+/// `create(path, data, OPEN_ACL_UNSAFE, mode)`; a sequential mode appends the sequence
+/// number to `path`.
 pub fn create(path: &str, data: &str, mode: CreateMode) -> Request {
     Request::Create {
         path: path.to_string(),
@@ -16,6 +19,7 @@ pub fn create(path: &str, data: &str, mode: CreateMode) -> Request {
     }
 }
 
+/// `delete(path, version)`; version -1 matches any.
 pub fn delete(path: &str, version: i32) -> Request {
     Request::Delete {
         path: path.to_string(),
@@ -23,6 +27,7 @@ pub fn delete(path: &str, version: i32) -> Request {
     }
 }
 
+/// `getData(path, watch)`.
 pub fn get_data(path: &str, watch: bool) -> Request {
     Request::GetData {
         path: path.to_string(),
@@ -30,6 +35,7 @@ pub fn get_data(path: &str, watch: bool) -> Request {
     }
 }
 
+/// `setData(path, data, version)`; version -1 matches any.
 pub fn set_data(path: &str, data: &str, version: i32) -> Request {
     Request::SetData {
         path: path.to_string(),
@@ -38,6 +44,7 @@ pub fn set_data(path: &str, data: &str, version: i32) -> Request {
     }
 }
 
+/// `exists(path, watch)`: the watch is set whether or not the node exists.
 pub fn exists(path: &str, watch: bool) -> Request {
     Request::Exists {
         path: path.to_string(),
@@ -45,6 +52,7 @@ pub fn exists(path: &str, watch: bool) -> Request {
     }
 }
 
+/// `getChildren(path, watch)`.
 pub fn get_children(path: &str, watch: bool) -> Request {
     Request::GetChildren {
         path: path.to_string(),
@@ -52,10 +60,26 @@ pub fn get_children(path: &str, watch: bool) -> Request {
     }
 }
 
+/// `sync(path)`: the server catches up with the leader before later reads.
 pub fn sync(path: &str) -> Request {
     Request::Sync {
         path: path.to_string(),
     }
+}
+
+/// `check(path, version)`, an op of a multi: the multi fails unless the node exists (and
+/// has the version, unless it is -1).
+pub fn check(path: &str, version: i32) -> Request {
+    Request::Check {
+        path: path.to_string(),
+        version,
+    }
+}
+
+/// `multi(ops)`: the ops commit together or not at all (a failed multi's first error is
+/// its [`Got::Err`]).
+pub fn multi(ops: Vec<Request>) -> Request {
+    Request::Multi(ops)
 }
 
 /// How a request ended, as the recipes branch on it.
@@ -70,6 +94,7 @@ pub enum Got<'a> {
     Unknown,
 }
 
+/// How a request ended: [`Got::Ok`], [`Got::Err`] or [`Got::Unknown`].
 pub fn got(outcome: &Outcome) -> Got<'_> {
     match outcome {
         Outcome::Reply(r) if r.err == ErrorCode::Ok => match &r.response {

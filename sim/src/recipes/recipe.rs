@@ -58,6 +58,20 @@ impl Pace {
     pub fn by_now(&mut self, cx: &Cx) {
         self.next_at_ms = self.next_at_ms.min(cx.now_ms);
     }
+
+    /// True with a chance of `percent` in 100, from the client's stream.
+    pub fn percent(&mut self, percent: u32) -> bool {
+        self.rng.gen_range(0..100) < percent
+    }
+
+    /// A number in `min..=max` from the client's stream (`min` when the range is empty).
+    pub fn draw(&mut self, min: u64, max: u64) -> u64 {
+        if max > min {
+            self.rng.gen_range(min..=max)
+        } else {
+            min
+        }
+    }
 }
 
 /// One client's part in a recipe.
@@ -87,8 +101,11 @@ pub trait Recipe: Send {
     /// A request this client proposed has ended.
     fn on_reply(&mut self, shared: &mut Self::Shared, cx: &Cx, request: &Request, got: &Got);
 
+    /// A watch this client set has fired (once per watch, as in ZooKeeper).
     fn on_watch(&mut self, _shared: &mut Self::Shared, _cx: &Cx, _event: &WatchNews) {}
 
+    /// The client's session changed: started, connected (a reconnect when the session is
+    /// the one already known), disconnected, expired, closed.
     fn on_session(&mut self, _shared: &mut Self::Shared, _cx: &Cx, _news: &SessionNews) {}
 
     /// When the client next acts: its pace's time, unless the recipe has an earlier one.
@@ -148,6 +165,13 @@ impl<R: Recipe> Agent for R {
 /// The agents of a run of recipe `R`: one per client of the scenario, sharing a fresh
 /// `R::Shared`.
 pub fn team<R: Recipe + 'static>(scenario: &Scenario, seed: u64) -> Box<dyn Clients> {
+    Box::new(team_of::<R>(scenario, seed))
+}
+
+/// The agents of a run of recipe `R`, as a [`Team`]: one per client of the scenario, each
+/// with its own stream `<R::STREAM>-<client>` of the run's seed, sharing a fresh
+/// `R::Shared`.
+pub fn team_of<R: Recipe>(scenario: &Scenario, seed: u64) -> Team<R> {
     let agents = (0..scenario.clients)
         .map(|i| {
             let pace = Pace {
@@ -158,5 +182,5 @@ pub fn team<R: Recipe + 'static>(scenario: &Scenario, seed: u64) -> Box<dyn Clie
             R::new(scenario, i, pace)
         })
         .collect();
-    Box::new(Team::new(R::Shared::default(), agents))
+    Team::new(R::Shared::default(), agents)
 }
