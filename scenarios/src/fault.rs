@@ -172,8 +172,9 @@ pub enum AimPoint {
     Held,
 }
 
-/// The message kinds an aimed fault may name (`zksim_core`'s `PeerMessage::kind`).
-pub const AIM_MESSAGES: [&str; 19] = [
+/// The message kinds an aimed fault may name (`zksim_core`'s `PeerMessage::kind`, and
+/// `NEWLEADER_ACK` for the ACK of a NEWLEADER, told apart from a proposal's ACK).
+pub const AIM_MESSAGES: [&str; 20] = [
     "NOTIFICATION",
     "FOLLOWERINFO",
     "OBSERVERINFO",
@@ -186,6 +187,7 @@ pub const AIM_MESSAGES: [&str; 19] = [
     "UPTODATE",
     "PROPOSAL",
     "ACK",
+    "NEWLEADER_ACK",
     "COMMIT",
     "INFORM",
     "PING",
@@ -199,7 +201,7 @@ pub const AIM_MESSAGES: [&str; 19] = [
 /// windows ZooKeeper's bugs lived in (ZOOKEEPER-3911, 4646, 4643, 4685, 4394, 2845), and
 /// whether the step belongs to a recovery (then swarm also cuts the leader off, so that
 /// one happens while the aim waits).
-const AIM_DRAWS: [(AimPoint, &str, bool); 12] = [
+const AIM_DRAWS: [(AimPoint, &str, bool); 14] = [
     (AimPoint::Sent, "FOLLOWERINFO", true),
     (AimPoint::Sent, "LEADERINFO", true),
     (AimPoint::Held, "ACKEPOCH", true),
@@ -208,6 +210,8 @@ const AIM_DRAWS: [(AimPoint, &str, bool); 12] = [
     (AimPoint::Sent, "SNAP", true),
     (AimPoint::Sent, "NEWLEADER", true),
     (AimPoint::Sent, "UPTODATE", true),
+    (AimPoint::Sent, "NEWLEADER_ACK", true),
+    (AimPoint::Held, "NEWLEADER_ACK", true),
     (AimPoint::Held, "ACK", false),
     (AimPoint::Sent, "ACK", false),
     (AimPoint::Sent, "PROPOSAL", false),

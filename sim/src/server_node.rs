@@ -10,7 +10,7 @@ use zksim_core::proto::{ConnId, ServerMessage};
 use zksim_core::server::{Effect, Server, ServerConfig};
 use zksim_core::stat::NodeKind;
 use zksim_core::zab::messages::{PeerMessage, Proposal};
-use zksim_core::zab::{Hex, PeerState, ServerId};
+use zksim_core::zab::{Hex, PeerState, ServerId, counter_of};
 use zksim_harness::{GroundTruth, Host, ServerDisk, ServerIo};
 use zksim_scenarios::{AimAction, AimPoint};
 
@@ -162,6 +162,15 @@ struct NodeState {
     io: ServerIo,
 }
 
+/// The name an aimed fault knows a message by: its kind, but `NEWLEADER_ACK` for the ACK
+/// of a NEWLEADER (whose zxid is an epoch's zero; a proposal's never is).
+fn aim_name(msg: &PeerMessage) -> &'static str {
+    match msg {
+        PeerMessage::Ack { zxid } if counter_of(*zxid) == 0 => "NEWLEADER_ACK",
+        m => m.kind(),
+    }
+}
+
 /// The world as the effect interpreter sees it for one server.
 struct SimHost<'a> {
     w: &'a mut World,
@@ -171,13 +180,13 @@ struct SimHost<'a> {
 
 impl Host for SimHost<'_> {
     fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
-        let kind = msg.kind();
+        let kind = aim_name(&msg);
         self.w.peer_send(from, to, msg);
         self.w.aims.reached(from, AimPoint::Sent, kind);
     }
 
     fn releasing(&mut self, server: ServerId, msg: &PeerMessage) {
-        self.w.aims.reached(server, AimPoint::Held, msg.kind());
+        self.w.aims.reached(server, AimPoint::Held, aim_name(msg));
     }
 
     fn halted(&self) -> bool {
