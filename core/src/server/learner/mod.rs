@@ -46,7 +46,7 @@ enum SyncMode {
     Snap(Arc<Snapshot>),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Learner {
     leader: ServerId,
     observer: bool,
