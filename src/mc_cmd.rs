@@ -47,6 +47,11 @@ pub struct McArgs {
     /// Re-create a known mistake in the service (repeatable); see `zksim bugs`.
     #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<String>,
+    /// Check only this safety property (repeatable; by default all are checked), e.g.
+    /// "an acknowledged write is in every later leader's history" to look past the
+    /// durability invariant for the violation a client would see.
+    #[arg(long = "property", value_name = "NAME")]
+    pub properties: Vec<String>,
     /// Breadth-first search (the default): a counterexample is a shortest one.
     #[arg(long, conflicts_with_all = ["dfs", "random"])]
     pub bfs: bool,
@@ -150,8 +155,30 @@ pub fn run(args: McArgs) -> ExitCode {
         args.max_depth
             .map_or(String::new(), |d| format!(", max depth {d}"))
     );
+    let mut model = ZabModel::new(bounds, bugs);
+    if !args.properties.is_empty() {
+        let known = zksim_mc::check::safety_properties();
+        let mut only = Vec::new();
+        for name in &args.properties {
+            match known.iter().find(|k| **k == name.as_str()) {
+                Some(k) => only.push(*k),
+                None => {
+                    errln!(
+                        "zksim mc: unknown property {name:?}; known: {}",
+                        known
+                            .iter()
+                            .map(|k| format!("{k:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        outln!("checking only: {}", only.join("; "));
+        model.only = Some(only);
+    }
     zksim_mc::check::quiet_panics();
-    let model = ZabModel::new(bounds, bugs);
     let outcome = zksim_mc::check(
         model.clone(),
         search,
@@ -195,17 +222,22 @@ pub fn run(args: McArgs) -> ExitCode {
             ""
         }
     );
-    for (i, step) in steps.iter().enumerate() {
-        outln!("{:>4}. {step}", i + 1);
-    }
     let found = Counterexample::new(&model, property, steps);
     match found.replay() {
         Ok(r) => {
+            for (i, (step, _)) in r.lines.iter().enumerate() {
+                outln!("{:>4}. {step}", i + 1);
+            }
             for (name, why) in &r.violations {
                 outln!("  {name}: {why}");
             }
         }
-        Err(e) => errln!("zksim mc: the counterexample does not replay: {e}"),
+        Err(e) => {
+            for (i, step) in found.steps.iter().enumerate() {
+                outln!("{:>4}. {step}", i + 1);
+            }
+            errln!("zksim mc: the counterexample does not replay: {e}");
+        }
     }
     match found.save(&args.out) {
         Ok(()) => outln!(

@@ -66,6 +66,11 @@ pub fn check(
     if let Some(d) = max_depth {
         builder = builder.target_max_depth(d);
     }
+    if let (Search::Random { .. }, Some(t)) = (search, timeout) {
+        // Random walks end by stateright's own timeout (each walk is short); the model's
+        // stop would leave them walking empty paths forever.
+        builder = builder.timeout(t);
+    }
     let started = Instant::now();
     let stop = std::sync::Arc::clone(&builder_stop);
     let timer = timeout.map(|t| {

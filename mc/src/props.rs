@@ -23,6 +23,8 @@ pub const ONE_LEADER: &str = "at most one established leader per epoch";
 pub const ACKED_IN_LEADERS: &str = "an acknowledged write is in every later leader's history";
 pub const EPOCHS_ORDERED: &str = "acceptedEpoch >= currentEpoch";
 pub const ON_QUORUM_DISKS: &str = "a committed txn is durable on a quorum";
+pub const EPOCH_WITH_HISTORY: &str =
+    "a durable currentEpoch comes with the committed txns of earlier epochs";
 pub const NO_ASSERTION: &str = "no server assertion fails";
 pub const LEADER_ESTABLISHED: &str = "a leader is established";
 pub const WRITE_COMMITS: &str = "a write commits";
@@ -47,6 +49,9 @@ pub fn all() -> Vec<Property<ZabModel>> {
         Property::always(ON_QUORUM_DISKS, |m, s| {
             m.judge(ON_QUORUM_DISKS, s, on_quorum_disks(m, s).is_ok())
         }),
+        Property::always(EPOCH_WITH_HISTORY, |m, s| {
+            m.judge(EPOCH_WITH_HISTORY, s, epoch_with_history(s).is_ok())
+        }),
         Property::always(NO_ASSERTION, |m, s: &State| {
             m.judge(NO_ASSERTION, s, s.failures.is_empty())
         }),
@@ -63,6 +68,9 @@ pub fn violations(model: &ZabModel, state: &State) -> Vec<(&'static str, String)
     let mut found = Vec::new();
     if let Err(why) = on_quorum_disks(model, state) {
         found.push((ON_QUORUM_DISKS, why));
+    }
+    if let Err(why) = epoch_with_history(state) {
+        found.push((EPOCH_WITH_HISTORY, why));
     }
     let checks: [(&'static str, Check); 6] = [
         (PREFIXES_AGREE, prefixes_agree),
@@ -211,16 +219,45 @@ pub fn on_quorum_disks(model: &ZabModel, state: &State) -> Result<(), String> {
         let holding = durable
             .iter()
             .flatten()
-            .filter(|d| {
-                d.snapshot.as_ref().is_some_and(|s| s.zxid >= z)
-                    || d.log.iter().any(|q| q.hdr.zxid == z && **q == **p)
-            })
+            .filter(|d| durably_holds(d, p))
             .count();
         if holding < quorum {
             return Err(format!(
                 "the committed txn {z:#x} is durable on {holding} of {} servers",
                 model.configs.len()
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a durable state holds `p`: in its log, or below its snapshot.
+fn durably_holds(d: &zksim_core::log::DurableState, p: &Proposal) -> bool {
+    d.snapshot.as_ref().is_some_and(|s| s.zxid >= p.hdr.zxid)
+        || d.log.iter().any(|q| q.hdr.zxid == p.hdr.zxid && **q == *p)
+}
+
+/// The Zab paper's Phase 2 (a follower accepts the new leader's history, and only then
+/// takes its epoch as current; ZOOKEEPER-4643 wrote the epoch first): a server whose disk
+/// says currentEpoch e holds on disk every committed txn of an epoch before e. The new
+/// leader's history holds every txn ever committed in an earlier epoch, so this holds
+/// of txns committed later too.
+pub fn epoch_with_history(state: &State) -> Result<(), String> {
+    if state.truth.txns.is_empty() {
+        return Ok(());
+    }
+    for node in &state.nodes {
+        let Ok(durable) = node.disk.recover() else {
+            continue;
+        };
+        let epoch = durable.current_epoch;
+        for (z, p) in committed_txns(state).filter(|(z, _)| epoch_of(*z) < epoch) {
+            if !durably_holds(&durable, p) {
+                return Err(format!(
+                    "S{}'s disk has currentEpoch {epoch} without the committed txn {z:#x}",
+                    node.io.id
+                ));
+            }
         }
     }
     Ok(())

@@ -136,6 +136,7 @@ impl Counterexample {
                 });
             }
             let before = summaries(&model, &state);
+            let described = describe(&state, *step);
             state = model.after(&state, *step);
             let after = summaries(&model, &state);
             let changes = before
@@ -144,7 +145,7 @@ impl Counterexample {
                 .filter(|(b, a)| b != a)
                 .map(|(_, a)| a.clone())
                 .collect();
-            lines.push((*step, changes));
+            lines.push((described, changes));
         }
         Ok(Replay {
             initial,
@@ -160,13 +161,25 @@ impl Counterexample {
 pub struct Replay {
     /// Each server as it started.
     pub initial: Vec<String>,
-    /// Each step with the servers it changed, as they are after it.
-    pub lines: Vec<(Step, Vec<String>)>,
+    /// Each step (a delivery with the kind of message delivered) with the servers it
+    /// changed, as they are after it.
+    pub lines: Vec<(String, Vec<String>)>,
     /// The safety properties the last state breaks.
     pub violations: Vec<(&'static str, String)>,
     /// What the servers reported breaching on purpose (bug knobs).
     pub breaches: Vec<String>,
     pub state: State,
+}
+
+/// A step as a person reads it: a delivery names the message it delivers.
+pub fn describe(state: &State, step: Step) -> String {
+    match step {
+        Step::Deliver { from, to } => match state.links.get(&(from, to)).and_then(|q| q.front()) {
+            Some(msg) => format!("{step} ({})", msg.kind()),
+            None => step.to_string(),
+        },
+        _ => step.to_string(),
+    }
 }
 
 /// One line per server: role, epochs, last zxid, committed zxid.

@@ -82,3 +82,18 @@ fn bad_counterexample_files_are_errors() {
     );
     let _ = std::fs::remove_file(&garbage);
 }
+
+// newleader-ack-early (ZOOKEEPER-3911/4646): a follower ACKs NEWLEADER before the txns
+// the new leader synced to it are on its disk, so the new leader commits a txn that only
+// it holds durably. BFS finds it within one write and one crash.
+#[test]
+fn newleader_ack_early_is_found() {
+    let model = ZabModel::new(bounds(1, 1, 0, 2), Bugs::only(Bug::NewleaderAckEarly));
+    let outcome = check(model, Search::Bfs, None, Some(Duration::from_secs(300)), 1);
+    let (property, steps) = outcome.violation.expect("the knob is found");
+    assert_eq!(property, zksim_mc::props::ON_QUORUM_DISKS);
+    assert!(
+        steps.iter().any(|s| matches!(s, zksim_mc::Step::Elect { .. })),
+        "the path goes through a new election: {steps:?}"
+    );
+}
