@@ -9,7 +9,9 @@
 //! ([`trace`]). See docs/model-checking.md.
 
 pub mod check;
+mod election;
 pub mod fingerprint;
+mod host;
 pub mod model;
 pub mod props;
 pub mod trace;

@@ -13,7 +13,10 @@
 //! - `Timer`: a server's earliest timer fires, its clock jumping to the deadline: any armed
 //!   timer may fire at any point, so nothing found or missed depends on timing;
 //! - `Write`: a client's write, forwarded by a synced follower, reaches the established
-//!   leader (a bounded number of them).
+//!   leader (a bounded number of them);
+//! - `Elect`: a chosen set of servers, a quorum at least, runs the real fast leader
+//!   election among themselves to its decision in one step (`ElectionMode::Atomic`, the
+//!   default; with `ElectionMode::Messages` notifications are delivered one by one).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -21,12 +24,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use zksim_core::log::DurableRecord;
-use zksim_core::proto::{ConnId, ServerMessage};
 use zksim_core::server::{Bugs, Effect, Server, ServerConfig};
 use zksim_core::zab::messages::{LearnerRequest, PeerMessage, Proposal};
 use zksim_core::zab::{PeerState, ServerId};
-use zksim_harness::{GroundTruth, Host, Micros, ServerDisk, ServerIo};
+use zksim_harness::{GroundTruth, ServerDisk, ServerIo};
+
+use crate::host::ModelHost;
 
 /// How far the search goes: each fault is a budget spent over a whole run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -430,7 +433,7 @@ impl ZabModel {
         }
     }
 
-    fn apply(&self, state: &mut State, step: Step) {
+    pub(crate) fn apply(&self, state: &mut State, step: Step) {
         match step {
             Step::Deliver { from, to } => {
                 let queue = state
@@ -503,76 +506,8 @@ impl ZabModel {
         }
     }
 
-    /// The elections possible: every set of up servers that holds a quorum and a server
-    /// that is looking.
-    fn elections(&self, state: &State, steps: &mut Vec<Step>) {
-        let n = self.configs.len();
-        let quorum = n / 2 + 1;
-        for set in 1u32..(1 << n) {
-            let members: Vec<ServerId> = self.ids().filter(|id| set & bit(*id) != 0).collect();
-            if members.len() < quorum {
-                continue;
-            }
-            let servers: Vec<&Server> = members
-                .iter()
-                .filter_map(|id| node(state, *id).server.as_ref())
-                .collect();
-            if servers.len() == members.len()
-                && servers.iter().any(|s| s.state() == PeerState::Looking)
-            {
-                steps.push(Step::Elect { servers: set });
-            }
-        }
-    }
-
-    /// `Step::Elect`: deliver the notifications between the members, in link order, and
-    /// fire the earliest timer of a looking member when none is in flight, until no member
-    /// is looking (or the election does not end within a bound of steps).
-    fn elect(&self, state: &mut State, set: u32) {
-        const STEPS_MAX: usize = 500;
-        let member = |id: ServerId| set & bit(id) != 0;
-        for _ in 0..STEPS_MAX {
-            let looking: Vec<ServerId> = self
-                .ids()
-                .filter(|id| member(*id))
-                .filter(|id| {
-                    node(state, *id)
-                        .server
-                        .as_ref()
-                        .is_some_and(|s| s.state() == PeerState::Looking)
-                })
-                .collect();
-            if looking.is_empty() {
-                return;
-            }
-            let next = state.links.iter().find(|((from, to), q)| {
-                member(*from)
-                    && member(*to)
-                    && matches!(q.front(), Some(PeerMessage::Notification(_)))
-            });
-            if let Some(((from, to), _)) = next {
-                let (from, to) = (*from, *to);
-                self.apply(state, Step::Deliver { from, to });
-                continue;
-            }
-            let timer = looking
-                .iter()
-                .filter_map(|id| Some((node(state, *id).server.as_ref()?.next_deadline()?, *id)))
-                .min();
-            let Some((_, id)) = timer else { return };
-            let n = node_mut(state, id);
-            let deadline = n
-                .server
-                .as_ref()
-                .and_then(Server::next_deadline)
-                .unwrap_or(n.now_ms);
-            n.now_ms = n.now_ms.max(deadline);
-            self.input(state, id, |s, now, out| s.on_tick(now, out));
-        }
-    }
-
     /// Hand one input to server `id` and carry out its effects.
-    fn input(
+    pub(crate) fn input(
         &self,
         state: &mut State,
         id: ServerId,
@@ -685,7 +620,7 @@ impl ZabModel {
     }
 }
 
-fn bit(id: ServerId) -> u32 {
+pub(crate) fn bit(id: ServerId) -> u32 {
     1 << (id - 1)
 }
 
@@ -760,74 +695,8 @@ pub fn node(state: &State, id: ServerId) -> &Node {
     &state.nodes[index(id)]
 }
 
-fn node_mut(state: &mut State, id: ServerId) -> &mut Node {
+pub(crate) fn node_mut(state: &mut State, id: ServerId) -> &mut Node {
     &mut state.nodes[index(id)]
-}
-
-/// The harness's `Host` for one server's effects: messages go onto the links (none reach a
-/// server that is down: its connections are gone), persists wait for a `Fsync` step.
-struct ModelHost<'a> {
-    links: &'a mut BTreeMap<(ServerId, ServerId), VecDeque<PeerMessage>>,
-    truth: &'a mut GroundTruth,
-    established: &'a mut BTreeMap<u32, BTreeSet<ServerId>>,
-    breaches: &'a mut Vec<String>,
-    unsynced: &'a mut VecDeque<u64>,
-    up: Vec<bool>,
-    disconnects: Vec<(ServerId, ServerId)>,
-}
-
-impl Host for ModelHost<'_> {
-    fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
-        if self.up[index(to)] {
-            self.links.entry((from, to)).or_default().push_back(msg);
-        }
-    }
-
-    fn persist(
-        &mut self,
-        _server: ServerId,
-        token: u64,
-        _records: &[DurableRecord],
-        _reset: bool,
-        _written: u64,
-        _disk: &ServerDisk,
-    ) {
-        self.unsynced.push_back(token);
-    }
-
-    fn to_client(&mut self, _conn: ConnId, _msg: ServerMessage) {}
-
-    fn close_conn(&mut self, _conn: ConnId) {}
-
-    fn disconnect(&mut self, from: ServerId, peer: ServerId) {
-        self.disconnects.push((from, peer));
-    }
-
-    fn role(
-        &mut self,
-        server: ServerId,
-        state: PeerState,
-        epoch: u32,
-        _leader: Option<ServerId>,
-        serving: bool,
-    ) {
-        if state == PeerState::Leading && serving {
-            self.established.entry(epoch).or_default().insert(server);
-        }
-    }
-
-    fn breach(&mut self, server: ServerId, invariant: &'static str, detail: String) {
-        self.breaches
-            .push(format!("S{server} breached {invariant}: {detail}"));
-    }
-
-    fn truth(&mut self) -> &mut GroundTruth {
-        self.truth
-    }
-
-    fn now_us(&self) -> Micros {
-        0
-    }
 }
 
 /// Every txn some replica applied (committed), by zxid: the ground truth's distinct txns.

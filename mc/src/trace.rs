@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use zksim_core::server::{Bug, Bugs};
+use zksim_core::server::Bugs;
 
 use crate::model::{Bounds, State, Step, ZabModel, node};
 use crate::props;
@@ -207,9 +207,4 @@ pub fn summaries(model: &ZabModel, state: &State) -> Vec<String> {
             }
         })
         .collect()
-}
-
-/// Every knob the model knows, for listing.
-pub fn knobs() -> impl Iterator<Item = Bug> {
-    Bug::ALL.into_iter()
 }
