@@ -6,6 +6,7 @@ mod fuzz_cmd;
 mod hunt_cmd;
 mod judge;
 mod logging;
+mod mc_cmd;
 mod memory;
 mod output;
 mod replay_cmd;
@@ -51,6 +52,8 @@ enum Command {
     Hunt(hunt_cmd::HuntArgs),
     /// List the bug knobs that re-create known mistakes in the service.
     Bugs,
+    /// Model-check the servers within bounds with stateright, or replay a counterexample.
+    Mc(mc_cmd::McArgs),
     /// Measure the simulator's speed (client operations and messages per wall second).
     Bench(bench_cmd::BenchArgs),
 }
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::Shrink(args) => shrink_cmd::run(args),
         Command::Fuzz(args) => fuzz_cmd::run(args),
         Command::Hunt(args) => hunt_cmd::run(args),
+        Command::Mc(args) => mc_cmd::run(args),
         Command::Bugs => {
             run_cmd::print_bugs();
             ExitCode::SUCCESS

@@ -27,7 +27,7 @@ pub fn history_records_role(state: PeerState, serving: bool) -> bool {
 }
 
 /// What the replicas applied: per server its segments, and every distinct txn.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct GroundTruth {
     pub segments: BTreeMap<ServerId, Vec<Segment>>,
     pub txns: BTreeMap<Zxid, Vec<Arc<Proposal>>>,

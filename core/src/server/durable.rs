@@ -8,7 +8,7 @@ use crate::stat::Zxid;
 
 use super::{Effect, Effects};
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Batch {
     token: u64,
     records: Vec<DurableRecord>,
@@ -18,7 +18,7 @@ struct Batch {
     sealed: bool,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Durability {
     /// The batch being written, if any.
     in_flight: Option<Batch>,

@@ -176,7 +176,7 @@ impl Effect {
 }
 
 /// What the server is doing.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Role {
     Looking(Election),
     Leading(leader::Leader),
@@ -187,7 +187,7 @@ enum Role {
 /// and everything else ([`Core`]). A role's handlers get the core and their own state
 /// apart, so they never take the role out of the server; to leave the role they ask
 /// (`Core::leave_role`), and the server starts an election once they return.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Server {
     core: Core,
     role: Role,
@@ -207,7 +207,7 @@ impl std::ops::DerefMut for Server {
 }
 
 /// A server's state apart from its role: configuration, history, tree, disk, clients.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Core {
     config: ServerConfig,
     quorum: QuorumVerifier,

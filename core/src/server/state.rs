@@ -85,6 +85,12 @@ impl Core {
         &self.tree
     }
 
+    /// The log, the snapshot, the epochs and how far they are committed (read-only, for
+    /// drivers that judge replicas, such as the model checker).
+    pub fn history(&self) -> &crate::zab::history::History {
+        &self.history
+    }
+
     pub fn accepted_epoch(&self) -> u32 {
         self.history.accepted_epoch()
     }

@@ -35,7 +35,7 @@ struct Outstanding {
 }
 
 /// The leader's side: the zxids it assigns and the proposals not yet committed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LeaderBroadcast {
     next_counter: u32,
     outstanding: BTreeMap<Zxid, Outstanding>,
@@ -192,7 +192,7 @@ pub enum CommitStep {
 }
 
 /// The follower's side: proposals logged and waiting for their COMMIT, in zxid order.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FollowerBroadcast {
     pending: VecDeque<Arc<Proposal>>,
 }

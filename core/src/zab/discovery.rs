@@ -16,7 +16,7 @@ use crate::zab::ServerId;
 use crate::zab::quorum::QuorumVerifier;
 
 /// The leader's side of discovery.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LeaderDiscovery {
     me: ServerId,
     /// (accepted epoch, last zxid) of each voter that connected, the leader included.

@@ -27,7 +27,7 @@ use crate::zab::ServerId;
 use crate::zab::messages::Proposal;
 
 /// See the module documentation.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct History {
     /// Whose history (for the assertions' messages).
     id: ServerId,

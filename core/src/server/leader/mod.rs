@@ -95,7 +95,7 @@ pub enum Origin {
     Learner(ServerId),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Leader {
     phase: Phase,
     started_ms: i64,

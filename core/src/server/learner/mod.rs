@@ -56,7 +56,7 @@ impl SyncMode {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Learner {
     leader: ServerId,
     observer: bool,
