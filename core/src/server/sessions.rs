@@ -112,9 +112,14 @@ impl SessionTracker {
         if !self.touch(session, now_ms) {
             return false;
         }
-        if let Some(t) = self.sessions.get_mut(&session) {
-            t.owner = Some(owner);
-        }
+        let t = self
+            .sessions
+            .get_mut(&session)
+            .expect("a session just touched is tracked");
+        t.owner = Some(owner);
+        // A revalidated session is live and now belongs to the server it moved to
+        // (LearnerSessionTracker's REVALIDATE: the leader records the new owner).
+        assert!(!t.closing, "session {session:#x} revalidated while closing");
         true
     }
 
@@ -149,6 +154,12 @@ impl SessionTracker {
                 expired.push(*id);
             }
         }
+        // ExpiryQueue: what is left live expires after now, so the next expiry is ahead.
+        assert!(
+            self.next_expiry().is_none_or(|at| at > now_ms),
+            "a live session due at {:?} outlived the expiry pass at {now_ms}",
+            self.next_expiry()
+        );
         expired
     }
 
