@@ -106,7 +106,7 @@ pub fn swarm(seed: u64) -> Scenario {
             cover_all_kinds: false,
         }
     };
-    let scenario = Scenario {
+    let mut scenario = Scenario {
         name: "swarm".to_string(),
         description: format!("drawn from seed {seed}"),
         servers: servers as u32,
@@ -125,6 +125,19 @@ pub fn swarm(seed: u64) -> Scenario {
         max_events: None,
         memory_mb_max: None,
     };
+    // Containers and TTL nodes for the leader's container manager to reap, from a stream
+    // of their own (a seed that draws none draws everything else as before). As in the
+    // `reaping` scenario, without clock faults: a TTL is judged by the leader's wall clock.
+    let mut reaping = stream(seed, "swarm-reaping");
+    if servers > 1 && reaping.gen_bool(0.3) {
+        let w = &mut scenario.workload;
+        w.container_percent = reaping.gen_range(5..=45);
+        w.ttl_percent = reaping.gen_range(0..=25);
+        w.ttl_ms = reaping.gen_range(500..=3_000);
+        w.child_percent = reaping.gen_range(10..=50);
+        scenario.container_check_ms = [500, 1_000, 2_000][reaping.gen_range(0..3)];
+        scenario.faults.clock = 0;
+    }
     debug_assert!(
         scenario.validate().is_ok(),
         "swarm drew an invalid scenario: {:?}",
