@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use zksim_checker::props::Verdict;
 use zksim_checker::recipes;
-use zksim_checker::{History, Options, check_all};
+use zksim_checker::{History, check_all};
 use zksim_core::server::Bugs;
 use zksim_scenarios::{Scenario, builtin, swarm};
 use zksim_sim::{RunOptions, RunReport, TraceMode, run};
@@ -59,21 +59,7 @@ pub fn all_builtins() -> Vec<ScenarioArg> {
         .collect()
 }
 
-/// The linearizability search's budget when judging a simulated run. The search only runs
-/// when the zxid order fails to explain the writes, which under a bug knob often happens
-/// across a partition holding every create and delete (they all touch `/`'s children), where
-/// a search is hopeless; the other properties name such a run's violation in milliseconds.
-/// A search that runs out gives "unknown", never "holds", and a sweep counts an undecided
-/// run as failed. `zksim check --max-steps`
-/// searches further on a saved history.
-pub const RUN_SEARCH_STEPS: u64 = 10_000;
-
-/// The options every simulated run is checked with.
-pub fn run_check_options() -> Options {
-    Options {
-        max_steps: RUN_SEARCH_STEPS,
-    }
-}
+pub use zksim_sim::run_check_options;
 
 /// The failure kind of a run whose budget of simulated events ran out.
 pub const BUDGET_EXCEEDED: &str = "run budget exceeded";

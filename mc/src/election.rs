@@ -5,7 +5,7 @@ use zksim_core::server::Server;
 use zksim_core::zab::messages::PeerMessage;
 use zksim_core::zab::{PeerState, ServerId};
 
-use crate::model::{State, Step, ZabModel, bit, node, node_mut};
+use crate::model::{State, Step, ZabModel, bit, node};
 
 impl ZabModel {
     /// The elections possible: every set of up servers that holds a quorum and a server
@@ -65,14 +65,7 @@ impl ZabModel {
                 .filter_map(|id| Some((node(state, *id).server.as_ref()?.next_deadline()?, *id)))
                 .min();
             let Some((_, id)) = timer else { return };
-            let n = node_mut(state, id);
-            let deadline = n
-                .server
-                .as_ref()
-                .and_then(Server::next_deadline)
-                .unwrap_or(n.now_ms);
-            n.now_ms = n.now_ms.max(deadline);
-            self.input(state, id, |s, now, out| s.on_tick(now, out));
+            self.fire_timer(state, id);
         }
     }
 }

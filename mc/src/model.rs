@@ -457,26 +457,10 @@ impl ZabModel {
                     .unsynced
                     .pop_front()
                     .expect("an unsynced write");
-                let State {
-                    nodes,
-                    links,
-                    truth,
-                    established,
-                    breaches,
-                    ..
-                } = state;
-                let up = nodes.iter().map(|n| n.server.is_some()).collect();
-                let n = &mut nodes[index(server)];
-                let mut host = ModelHost {
-                    links,
-                    truth,
-                    established,
-                    breaches,
-                    unsynced: &mut n.unsynced,
-                    up,
-                    disconnects: Vec::new(),
-                };
-                n.io.persisted(token, &mut n.disk, &mut host);
+                // An fsync only releases held sends: it asks for no disconnection.
+                with_host(state, server, |io, disk, host| {
+                    io.persisted(token, disk, host)
+                });
                 self.input(state, server, |s, now, out| s.on_persisted(now, token, out));
             }
             Step::Crash { server } => {
@@ -486,14 +470,7 @@ impl ZabModel {
             Step::Restart { server } => self.restart(state, server),
             Step::Timer { server } => {
                 state.spent.timers += 1;
-                let n = node_mut(state, server);
-                let deadline = n
-                    .server
-                    .as_ref()
-                    .and_then(Server::next_deadline)
-                    .unwrap_or(n.now_ms);
-                n.now_ms = n.now_ms.max(deadline);
-                self.input(state, server, |s, now, out| s.on_tick(now, out));
+                self.fire_timer(state, server);
             }
             Step::Elect { servers } => self.elect(state, servers),
             Step::Write { leader, via, n } => {
@@ -504,6 +481,19 @@ impl ZabModel {
                 });
             }
         }
+    }
+
+    /// Server `id`'s next timer fires: its clock jumps to the deadline (safety never
+    /// depends on how long that took).
+    pub(crate) fn fire_timer(&self, state: &mut State, id: ServerId) {
+        let n = node_mut(state, id);
+        let deadline = n
+            .server
+            .as_ref()
+            .and_then(Server::next_deadline)
+            .unwrap_or(n.now_ms);
+        n.now_ms = n.now_ms.max(deadline);
+        self.input(state, id, |s, now, out| s.on_tick(now, out));
     }
 
     /// Hand one input to server `id` and carry out its effects.
@@ -528,30 +518,13 @@ impl ZabModel {
     fn carry_out(&self, state: &mut State, id: ServerId, effects: Vec<Effect>) {
         let mut work = VecDeque::from([(id, effects)]);
         while let Some((id, mut effects)) = work.pop_front() {
-            let disconnects = {
-                let State {
-                    nodes,
-                    links,
-                    truth,
-                    established,
-                    breaches,
-                    ..
-                } = state;
-                let up = nodes.iter().map(|n| n.server.is_some()).collect();
-                let n = &mut nodes[index(id)];
-                let serving = n.server.as_ref().is_some_and(Server::is_serving);
-                let mut host = ModelHost {
-                    links,
-                    truth,
-                    established,
-                    breaches,
-                    unsynced: &mut n.unsynced,
-                    up,
-                    disconnects: Vec::new(),
-                };
-                n.io.carry_out(serving, &mut effects, &mut n.disk, &mut host);
-                host.disconnects
-            };
+            let serving = node(state, id)
+                .server
+                .as_ref()
+                .is_some_and(Server::is_serving);
+            let disconnects = with_host(state, id, |io, disk, host| {
+                io.carry_out(serving, &mut effects, disk, host)
+            });
             for (from, peer) in disconnects {
                 state.links.remove(&(from, peer));
                 state.links.remove(&(peer, from));
@@ -685,6 +658,36 @@ pub fn write_request(n: u8) -> PeerMessage {
         }),
         auth: Vec::new(),
     }
+}
+
+/// Run `f` on server `id`'s node with the harness host over the rest of the state;
+/// the disconnections the effects asked for.
+fn with_host(
+    state: &mut State,
+    id: ServerId,
+    f: impl FnOnce(&mut ServerIo, &mut ServerDisk, &mut ModelHost<'_>),
+) -> Vec<(ServerId, ServerId)> {
+    let State {
+        nodes,
+        links,
+        truth,
+        established,
+        breaches,
+        ..
+    } = state;
+    let up = nodes.iter().map(|n| n.server.is_some()).collect();
+    let n = &mut nodes[index(id)];
+    let mut host = ModelHost {
+        links,
+        truth,
+        established,
+        breaches,
+        unsynced: &mut n.unsynced,
+        up,
+        disconnects: Vec::new(),
+    };
+    f(&mut n.io, &mut n.disk, &mut host);
+    host.disconnects
 }
 
 pub fn index(id: ServerId) -> usize {

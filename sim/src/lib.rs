@@ -26,4 +26,7 @@ mod workload;
 pub mod world;
 
 pub use client_node::ClientStats;
-pub use run::{NODE_SPANS, RunOptions, RunReport, TraceMode, run, run_with, sim_elapsed, simulate};
+pub use run::{
+    NODE_SPANS, RUN_SEARCH_STEPS, RunOptions, RunReport, TraceMode, run, run_check_options,
+    run_with, sim_elapsed, simulate,
+};

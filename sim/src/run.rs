@@ -77,6 +77,22 @@ pub struct RunReport {
     pub coverage: Coverage,
 }
 
+/// The linearizability search's budget when judging a simulated run. The search only runs
+/// when the zxid order fails to explain the writes, which under a bug knob often happens
+/// across a partition holding every create and delete (they all touch `/`'s children), where
+/// a search is hopeless; the other properties name such a run's violation in milliseconds.
+/// A search that runs out gives "unknown", never "holds", and a sweep counts an undecided
+/// run as failed. `zksim check --max-steps` searches further on a saved history.
+pub const RUN_SEARCH_STEPS: u64 = 10_000;
+
+/// The options every simulated run is checked with (`zksim run`, `sweep`, `replay`, and a
+/// user's recipe through `recipe_api`).
+pub fn run_check_options() -> zksim_checker::Options {
+    zksim_checker::Options {
+        max_steps: RUN_SEARCH_STEPS,
+    }
+}
+
 /// The target of the log spans a run opens (`run{seed}`, `server{id}`, `client{idx}`):
 /// a subscriber enables it whatever else it filters, so that every event shows the node
 /// it happened on. No event uses it.

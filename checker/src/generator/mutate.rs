@@ -167,16 +167,7 @@ fn answer_at(events: &[Event], zxid: Zxid, session: i64, request: &Request) -> R
     }
     let ids = [Id::new("ip", CLIENT_IP)];
     let answer = zksim_core::read::serve_read(&mut tree, session, &ids, request, &mut Vec::new());
-    let (err, response) = match answer {
-        Ok(response) => (zksim_core::error::ErrorCode::Ok, response),
-        Err(err) => (err, Response::Empty),
-    };
-    Reply {
-        err,
-        zxid,
-        response,
-        message: None,
-    }
+    Reply::of_read(answer, zxid)
 }
 
 fn is_plain_read(r: &Request) -> bool {

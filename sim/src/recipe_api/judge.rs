@@ -4,14 +4,10 @@
 //! recipes, so none of their invariants apply).
 
 use zksim_checker::props::{Property, Verdict};
-use zksim_checker::{History, Options, check_all};
+use zksim_checker::{History, check_all};
 
 use super::report::{Broken, Source};
-use crate::RunReport;
-
-/// The linearizability search's budget, as for every simulated run (`zksim run`'s
-/// `RUN_SEARCH_STEPS`): a search that runs out gives "undecided", never "holds".
-const SEARCH_STEPS: u64 = 10_000;
+use crate::{RunReport, run_check_options};
 
 /// What the run broke, as the run and the checker judge it.
 pub(super) fn judge_run(report: &RunReport) -> Vec<Broken> {
@@ -35,10 +31,7 @@ pub(super) fn judge_run(report: &RunReport) -> Vec<Broken> {
             return broken;
         }
     };
-    let options = Options {
-        max_steps: SEARCH_STEPS,
-    };
-    for outcome in check_all(&history, options).outcomes {
+    for outcome in check_all(&history, run_check_options()).outcomes {
         // A run its budget stopped never reached its fault-free phase: progress is not
         // judged on it, only safety.
         if report.budget_exceeded.is_some() && outcome.property == Property::Progress {
