@@ -88,6 +88,10 @@ pub enum Fault {
     },
     /// Restart every server that is down.
     RestartAll,
+    /// Restart every server that is down but the last leader (the last server to take
+    /// the LEADING role), which stays down: restarts ordered against the last election,
+    /// so that the others elect among themselves first.
+    RestartAllButLeader,
     /// Every server crashes at once, as in a power failure: each loses what it had not
     /// synced. The plan restarts them one by one.
     PowerLoss,
@@ -160,6 +164,9 @@ pub enum Fault {
 pub enum AimAction {
     Crash,
     Pause,
+    /// Crash the sender right after the message left, and its recipient right after it
+    /// has handled it (a correlated crash: ZOOKEEPER-3911's learner and leader).
+    CrashPair,
 }
 
 /// The moment an aimed fault waits for.
@@ -267,6 +274,11 @@ impl Fault {
             Fault::KillMany { servers } if servers.is_empty() => {
                 Err("kill_many with no servers".to_string())
             }
+            Fault::Aimed {
+                action: AimAction::CrashPair,
+                at: AimPoint::Held,
+                ..
+            } => Err("crash_pair at held: a held message has not left; aim it at sent".into()),
             Fault::Aimed { message, .. } if !AIM_MESSAGES.contains(&message.as_str()) => {
                 Err(format!(
                     "an aimed fault at message {message:?}; one of {}",
@@ -406,7 +418,7 @@ impl FaultPlan {
                     down.remove(server);
                 }
                 Fault::RestartAll => down.clear(),
-                Fault::ResumeAll => {}
+                Fault::ResumeAll | Fault::RestartAllButLeader => {}
                 Fault::PowerLoss => down.extend(1..=u64::from(servers)),
                 f => down.extend(f.takes_down()),
             }
@@ -428,7 +440,7 @@ impl FaultPlan {
                     down.remove(server);
                 }
                 Fault::RestartAll => down.clear(),
-                Fault::ResumeAll => {}
+                Fault::ResumeAll | Fault::RestartAllButLeader => {}
                 Fault::PowerLoss => {
                     // The plan restarts them one by one; that is the point of a power loss.
                     down.clear();
@@ -665,22 +677,49 @@ impl FaultPlan {
                     // Whichever server reaches the step first: the one that leads the next
                     // recovery, the first follower to ACK.
                     let (at, message, recovery) = AIM_DRAWS[rng.gen_range(0..AIM_DRAWS.len())];
+                    let draw = rng.gen_range(0..4);
+                    let pair = draw == 0 && at == AimPoint::Sent;
                     if recovery && end > t + 1 {
                         // A recovery for the aim to hit: the leader is cut off just after
-                        // the aim is armed, until the aim's end.
-                        events.push(PlannedFault {
-                            at_ms: t + 1,
-                            fault: Fault::IsolateLeader,
-                        });
-                        events.push(PlannedFault {
-                            at_ms: end,
-                            fault: Fault::HealNetwork,
-                        });
+                        // the aim is armed, until the aim's end; before a crash pair, it
+                        // is killed half the time instead (losing its unsynced tail, as
+                        // ZOOKEEPER-3911's first leader does).
+                        if pair && rng.gen_bool(0.5) {
+                            events.push(PlannedFault {
+                                at_ms: t + 1,
+                                fault: Fault::KillLeader,
+                            });
+                        } else {
+                            events.push(PlannedFault {
+                                at_ms: t + 1,
+                                fault: Fault::IsolateLeader,
+                            });
+                            events.push(PlannedFault {
+                                at_ms: end,
+                                fault: Fault::HealNetwork,
+                            });
+                        }
                     }
-                    let (action, heal) = if rng.gen_bool(0.75) {
-                        (AimAction::Crash, Fault::RestartAll)
-                    } else {
-                        (AimAction::Pause, Fault::ResumeAll)
+                    let (action, heal) = match draw {
+                        // A correlated crash of the sender and the recipient, which come
+                        // back against the last election: every server but the last
+                        // leader at the aim's end, the leader 1 to 6 s later. Like a
+                        // power loss, it may take down more than `max_down`.
+                        _ if pair => {
+                            let later = (end + rng.gen_range(1_000..=6_000)).min(scenario.safety_ms);
+                            events.push(PlannedFault {
+                                at_ms: end,
+                                fault: Fault::RestartAllButLeader,
+                            });
+                            events.push(PlannedFault {
+                                at_ms: later,
+                                fault: Fault::RestartAll,
+                            });
+                            down.push((later, 0));
+                            (AimAction::CrashPair, None)
+                        }
+                        0..=2 => (AimAction::Crash, Some(Fault::RestartAll)),
+                        _ => (AimAction::Pause, Some(Fault::ResumeAll)),
                     };
                     (
                         Fault::Aimed {
@@ -689,7 +728,7 @@ impl FaultPlan {
                             at,
                             message: message.to_string(),
                         },
-                        Some(heal),
+                        heal,
                     )
                 }
                 Some("torn_write") if room > 0 && !up.is_empty() => {

@@ -278,6 +278,11 @@ pub struct Scenario {
     /// "run budget exceeded". Default [`MEMORY_MB_DEFAULT`], at most [`MEMORY_MB_LIMIT`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb_max: Option<u64>,
+    /// BUGGIFY: the harness misbehaves now and then in ways a real deployment does (a slow
+    /// fsync, a late timer, a connection reset mid-recovery or under a client, a vote sent
+    /// twice); the seed chooses which of these are on (docs/simulator.md). Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub buggify: bool,
 }
 
 /// The default budget of simulated events per run: far above what a passing run of any

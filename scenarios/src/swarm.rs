@@ -124,6 +124,7 @@ pub fn swarm(seed: u64) -> Scenario {
         liveness_hold_ms: None,
         max_events: None,
         memory_mb_max: None,
+        buggify: false,
     };
     // Containers and TTL nodes for the leader's container manager to reap, from a stream
     // of their own (a seed that draws none draws everything else as before). As in the
@@ -137,6 +138,25 @@ pub fn swarm(seed: u64) -> Scenario {
         w.child_percent = reaping.gen_range(10..=50);
         scenario.container_check_ms = [500, 1_000, 2_000][reaping.gen_range(0..3)];
         scenario.faults.clock = 0;
+    }
+    // BUGGIFY in about half the seeds, and clients that move between servers (carrying
+    // the last zxid they saw) in about half: each from a stream of its own.
+    scenario.buggify = stream(seed, "swarm-buggify").gen_bool(0.5);
+    let mut switch = stream(seed, "swarm-switch");
+    if servers > 1 && switch.gen_bool(0.5) {
+        scenario.workload.switch_percent = switch.gen_range(1..=20);
+    }
+    // Now and then a workload that only reads, with sessions that stay: epochs then change
+    // without a txn, so servers meet in elections with equal zxids and different epochs
+    // (the ground ZOOKEEPER-1419's vote order needs).
+    let mut reads = stream(seed, "swarm-read-only");
+    if servers > 1 && reads.gen_bool(0.1) {
+        let mix = &mut scenario.workload.mix;
+        (mix.create, mix.delete, mix.set_data, mix.multi, mix.check_set) = (0, 0, 0, 0, 0);
+        if mix.total() == 0 {
+            mix.get_data = reads.gen_range(1..=10);
+        }
+        scenario.workload.session_churn_percent = 0;
     }
     debug_assert!(
         scenario.validate().is_ok(),

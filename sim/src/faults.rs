@@ -1,6 +1,5 @@
 //! Carrying out a fault plan: each planned fault at its time, against the live ensemble.
 
-use madsim::rand::{Rng, thread_rng};
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
 use madsim::time::{Duration, sleep_until};
@@ -98,7 +97,7 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
             }
         }
         Fault::TornWrite { server } => {
-            let fraction = thread_rng().gen_range(0.05..0.95);
+            let fraction = world.lock().draws.tear_fraction();
             kill(
                 world,
                 disks,
@@ -112,12 +111,28 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
         Fault::Restart { server } => {
             // The heal of an aimed crash: the aim ends whether it fired or not.
             world.lock().aims.disarm(*server);
-            restart(world, nodes, &handle, *server)
+            restart(world, disks, nodes, &handle, *server)
         }
         Fault::RestartAll => {
             world.lock().aims.disarm_any();
             for s in &servers {
-                restart(world, nodes, &handle, *s);
+                restart(world, disks, nodes, &handle, *s);
+            }
+        }
+        Fault::RestartAllButLeader => {
+            let leader = {
+                let mut w = world.lock();
+                w.aims.disarm_any();
+                let leader = w.last_leader;
+                let detail = match leader {
+                    Some(l) => format!("S{l} stays down"),
+                    None => "no leader yet".to_string(),
+                };
+                w.fault("restart_all_but_leader", detail);
+                leader
+            };
+            for s in servers.iter().filter(|s| Some(**s) != leader) {
+                restart(world, disks, nodes, &handle, *s);
             }
         }
         Fault::PowerLoss => {
@@ -219,12 +234,7 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
             if !alive {
                 return;
             }
-            let (pick, bit) = {
-                (
-                    thread_rng().gen_range(0.0..1.0),
-                    thread_rng().gen_range(0..8u8),
-                )
-            };
+            let (pick, bit) = world.lock().draws.corruption();
             let hit = disks
                 .lock()
                 .expect("disks")
@@ -245,7 +255,7 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
                 None,
                 "disk_corrupt_restart",
             );
-            restart(world, nodes, &handle, *server);
+            restart(world, disks, nodes, &handle, *server);
         }
     }
 }
@@ -330,7 +340,11 @@ pub fn crash_node(
     handle.kill(node);
 }
 
-fn restart(world: &Shared, nodes: &Nodes, handle: &Handle, server: ServerId) {
+fn restart(world: &Shared, disks: &SharedDisks, nodes: &Nodes, handle: &Handle, server: ServerId) {
+    if world.lock().aims.thaw(server) {
+        // A crash pair's sender still waiting for its recipient: it crashes now.
+        crash_node(world, disks, handle, server, nodes[&server], None, "aimed_crash");
+    }
     let mut w = world.lock();
     if w.servers[&server].alive {
         return;

@@ -145,6 +145,7 @@ async fn simulate_with(scenario: Scenario, options: RunOptions, build: BuildClie
     let world = Shared::new(
         &all,
         trace,
+        crate::world::draws::Draws::new(seed, scenario.buggify),
         scenario.max_events(),
         scenario.memory_mb_max() << 20,
     );

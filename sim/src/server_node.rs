@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use madsim::rand::{Rng, thread_rng};
 use zksim_checker::history::Micros;
 use zksim_core::log::DurableRecord;
 use zksim_core::proto::{ConnId, ServerMessage};
@@ -16,6 +15,7 @@ use zksim_scenarios::{AimAction, AimPoint};
 
 use crate::disk::SharedDisks;
 use crate::faults::{crash_node, pause_node};
+use crate::world::draws::Site;
 use crate::world::{Addr, Item, Published, Shared, World};
 
 /// The body of a server node's init task.
@@ -72,6 +72,7 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
     server.start(now, &mut out);
     node_state.effects(&world, &disks, &mut server, &mut out);
     let mut crashed = node_state.aimed(&world, &disks);
+    let mut late = None;
     while !crashed {
         let items = {
             let mut w = world.lock();
@@ -96,13 +97,16 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
             let w = world.lock();
             server.next_deadline().map(|d| w.local_to_true_ns(id, d))
         };
-        if server.next_deadline().is_some_and(|d| d <= now_ms) {
+        let due = server.next_deadline().filter(|d| *d <= now_ms);
+        let held = due.and_then(|d| late_timer(&world, id, d, &mut late));
+        if due.is_some() && held.is_none() {
             world.lock().wakeup(Addr::Server(id));
             server.on_tick(now_ms, &mut out);
             node_state.effects(&world, &disks, &mut server, &mut out);
             crashed = node_state.aimed(&world, &disks);
             continue;
         }
+        let deadline_ns = held.or(deadline_ns);
         let next_item = world.lock().next_due(Addr::Server(id));
         let until = match (deadline_ns, next_item) {
             (Some(d), Some(i)) => Some(d.min(i)),
@@ -114,6 +118,25 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
     // run ends and kills its node), or an aimed fault crashed it (its node was killed:
     // this task ends at this await).
     std::future::pending::<()>().await;
+}
+
+/// BUGGIFY's late timer: now and then a due deadline fires late (a GC pause, a starved
+/// timer thread). Drawn once per deadline; the true time until which it is held, if it is.
+fn late_timer(world: &Shared, id: ServerId, deadline_ms: i64, late: &mut Option<(i64, u64)>) -> Option<u64> {
+    let mut w = world.lock();
+    let now = w.now_ns();
+    if late.is_none_or(|(d, _)| d != deadline_ms) {
+        let mut until = now;
+        if w.draws.buggify(Site::LateTimer) {
+            let ns = w.draws.buggify_ms(20, 500);
+            let detail = format!("S{id} timer fires {} ms late", ns / 1_000_000);
+            w.fault(Site::LateTimer.fault_kind(), detail);
+            until = now + ns;
+        }
+        *late = Some((deadline_ms, until));
+    }
+    let (_, until) = late.expect("drawn above");
+    (until > now).then_some(until)
 }
 
 /// The server's elapsed clock now; its wall clock is set on the server as well.
@@ -182,7 +205,9 @@ impl Host for SimHost<'_> {
     fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
         let kind = aim_name(&msg);
         self.w.peer_send(from, to, msg);
-        self.w.aims.reached(from, AimPoint::Sent, kind);
+        if self.w.aims.reached(from, AimPoint::Sent, kind) {
+            self.w.aims.sent(from, to, kind);
+        }
     }
 
     fn releasing(&mut self, server: ServerId, msg: &PeerMessage) {
@@ -205,7 +230,14 @@ impl Host for SimHost<'_> {
         self.w.budget.disk_bytes += written;
         let fsync_ns = match disk.slow_fsync_ms {
             Some(ms) => ms * 1_000_000,
-            None => thread_rng().gen_range(100_000..1_500_000),
+            None if self.w.draws.buggify(Site::SlowFsync) => {
+                let ns = self.w.draws.buggify_ms(20, 400);
+                let kind = Site::SlowFsync.fault_kind();
+                let detail = format!("S{server} fsync takes {} ms", ns / 1_000_000);
+                self.w.fault(kind, detail);
+                ns
+            }
+            None => self.w.draws.fsync_ns(server),
         };
         let at = self.w.now_ns() + fsync_ns;
         self.w.deliver(
@@ -287,6 +319,15 @@ impl NodeState {
         };
         let handle = madsim::runtime::Handle::current();
         match aim.action {
+            AimAction::CrashPair => {
+                // Stopped, not yet crashed: what it sent stays in flight until the
+                // recipient has handled it; then both crash (`handle`).
+                let mut w = world.lock();
+                w.aims.freeze(self.id);
+                let t = w.now_us();
+                w.trace.line(t, &format!("S{} stops for its crash pair", self.id));
+                true
+            }
             AimAction::Crash => {
                 crash_node(
                     world,
@@ -315,8 +356,10 @@ impl NodeState {
         out: &mut Vec<Effect>,
     ) {
         let now = clocks(world, server);
+        let mut handled = None;
         match item {
             Item::Peer { from, link, msg } => {
+                handled = Some((from, aim_name(&msg)));
                 {
                     let mut w = world.lock();
                     if !w.link_current(from, self.id, link) {
@@ -363,6 +406,16 @@ impl NodeState {
             }
         }
         self.effects(world, disks, server, out);
+        if let Some((from, kind)) = handled {
+            let sender = world.lock().aims.handled(self.id, from, kind);
+            if let Some(sender) = sender {
+                let node = world.lock().servers[&sender].node;
+                if let Some(node) = node {
+                    let handle = madsim::runtime::Handle::current();
+                    crash_node(world, disks, &handle, sender, node, None, "aimed_crash");
+                }
+            }
+        }
     }
 
     /// Carry out effects in order.

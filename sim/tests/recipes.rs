@@ -218,7 +218,7 @@ fn recipes_catch_commit_before_quorum() {
     let bug = "commit-before-quorum";
     assert_reports("counter", 4, bug, "counter-unique-acks");
     assert_reports("queue", 8, bug, "queue-consumed-once");
-    assert_reports("lock", 11, bug, "lock-mutual-exclusion");
+    assert_reports("lock", 8, bug, "lock-mutual-exclusion");
     assert_reports("stale_read_sync", 3, bug, "sync-read-sees-announced-writes");
     assert_reports("session_expiry", 0, bug, "ephemeral-owner-live");
 }

@@ -22,6 +22,13 @@ pub struct Aims {
     armed: BTreeMap<ServerId, Aim>,
     any: Option<Aim>,
     fired: BTreeMap<ServerId, Aim>,
+    /// `crash_pair`: recipients to crash once they have handled the message the aim fired
+    /// at (recipient -> the sender, the message kind).
+    recipients: BTreeMap<ServerId, (ServerId, String)>,
+    /// `crash_pair` senders, stopped right after the message left (what they sent stays
+    /// in flight, as a dying process's socket is flushed), until they are crashed with
+    /// their recipient or restarted.
+    frozen: std::collections::BTreeSet<ServerId>,
 }
 
 impl Aims {
@@ -39,11 +46,58 @@ impl Aims {
     pub fn disarm(&mut self, server: ServerId) {
         self.armed.remove(&server);
         self.fired.remove(&server);
+        self.recipients.remove(&server);
     }
 
     /// Every server was restarted or resumed: the aim at any server is over.
     pub fn disarm_any(&mut self) {
         self.any = None;
+        self.recipients.clear();
+    }
+
+    /// `sender` sent `message` to `recipient`: if that fired a `crash_pair`, the recipient
+    /// is to crash once it has handled the message.
+    pub fn sent(&mut self, sender: ServerId, recipient: ServerId, message: &str) {
+        let pair = self
+            .fired
+            .get(&sender)
+            .is_some_and(|a| a.action == AimAction::CrashPair && a.message == message);
+        if pair {
+            self.recipients
+                .insert(recipient, (sender, message.to_string()));
+        }
+    }
+
+    /// A `crash_pair` sender has stopped: it waits, frozen, for its recipient.
+    pub fn freeze(&mut self, sender: ServerId) {
+        self.frozen.insert(sender);
+    }
+
+    /// Whether `server` was frozen by a `crash_pair` (it is no longer, once asked): a
+    /// restart crashes it first.
+    pub fn thaw(&mut self, server: ServerId) -> bool {
+        self.frozen.remove(&server)
+    }
+
+    /// `server` has handled `message` from `from` (its effects carried out): a recipient
+    /// of a `crash_pair` crashes now, and so does its frozen sender, returned for the
+    /// caller to crash.
+    pub fn handled(&mut self, server: ServerId, from: ServerId, message: &str) -> Option<ServerId> {
+        let due = self
+            .recipients
+            .get(&server)
+            .is_some_and(|(s, m)| *s == from && m == message);
+        if !due {
+            return None;
+        }
+        self.recipients.remove(&server);
+        let aim = Aim {
+            action: AimAction::Crash,
+            at: AimPoint::Sent,
+            message: message.to_string(),
+        };
+        self.fired.insert(server, aim);
+        self.frozen.remove(&from).then_some(from)
     }
 
     /// `server` reaches `at` with a `message`: fire its aim if this is the step it waits
@@ -61,7 +115,7 @@ impl Aims {
         let Some(aim) = aim else {
             return false;
         };
-        let crash = aim.action == AimAction::Crash;
+        let crash = aim.action != AimAction::Pause;
         self.fired.insert(server, aim);
         crash
     }
@@ -70,7 +124,7 @@ impl Aims {
     pub fn crashed(&self, server: ServerId) -> bool {
         self.fired
             .get(&server)
-            .is_some_and(|a| a.action == AimAction::Crash)
+            .is_some_and(|a| a.action != AimAction::Pause)
     }
 
     /// The server's fired aim, for its node to carry out.
@@ -124,6 +178,20 @@ mod tests {
             !aims.reached(2, AimPoint::Sent, "NEWLEADER"),
             "and only the first"
         );
+        // A pair: the sender at once, the recipient once it has handled that message.
+        aims.arm(Some(1), aim(AimAction::CrashPair, AimPoint::Sent, "NEWLEADER_ACK"));
+        assert!(aims.reached(1, AimPoint::Sent, "NEWLEADER_ACK"));
+        aims.sent(1, 2, "NEWLEADER_ACK");
+        assert!(aims.crashed(1), "the sender stops at once");
+        assert_eq!(aims.take_fired(1).map(|a| a.action), Some(AimAction::CrashPair));
+        aims.freeze(1);
+        assert_eq!(aims.handled(2, 3, "NEWLEADER_ACK"), None);
+        assert_eq!(aims.handled(2, 1, "ACK"), None);
+        assert!(!aims.crashed(2), "another sender, another message");
+        assert_eq!(aims.handled(2, 1, "NEWLEADER_ACK"), Some(1), "the sender with it");
+        assert!(aims.crashed(2));
+        assert!(!aims.thaw(1), "crashed, no longer frozen");
+        assert_eq!(aims.take_fired(2).map(|a| a.action), Some(AimAction::Crash));
         aims.arm(None, aim(AimAction::Crash, AimPoint::Sent, "NEWLEADER"));
         aims.disarm_any();
         assert!(

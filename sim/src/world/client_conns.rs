@@ -4,6 +4,7 @@
 use zksim_core::proto::{ClientMessage, ConnId, ServerMessage};
 use zksim_core::zab::ServerId;
 
+use super::draws::Site;
 use super::{Addr, Item, World};
 
 #[derive(Clone, Debug)]
@@ -21,7 +22,7 @@ impl World {
         let conn = self.next_conn;
         self.next_conn += 1;
         let up = self.servers.get(&server).is_some_and(|s| s.alive);
-        let at = self.now_ns() + self.latency_ns();
+        let at = self.now_ns() + self.client_latency_ns();
         self.conns.insert(
             conn,
             Conn {
@@ -47,7 +48,7 @@ impl World {
 
     pub fn client_send(&mut self, conn: ConnId, msg: ClientMessage) {
         self.stats.client_messages += 1;
-        let at = self.now_ns() + self.latency_ns();
+        let at = self.now_ns() + self.client_latency_ns();
         let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
             return;
         };
@@ -59,18 +60,39 @@ impl World {
 
     pub fn server_to_client(&mut self, conn: ConnId, msg: ServerMessage) {
         self.stats.client_messages += 1;
-        let at = self.now_ns() + self.latency_ns();
+        let at = self.now_ns() + self.client_latency_ns();
         let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
             return;
         };
         let at = at.max(c.last_to_client + 1);
         c.last_to_client = at;
         self.deliver(Addr::Clients, at, Item::ToClient { conn, msg });
+        if self.draws.buggify(Site::ClientReset) {
+            self.reset_conn(conn);
+        }
+    }
+
+    /// The connection is reset after what it carries: both ends hear of it (BUGGIFY's
+    /// client reset; the client reconnects with the last zxid it has seen).
+    fn reset_conn(&mut self, conn: ConnId) {
+        let to_client = self.now_ns() + self.client_latency_ns();
+        let to_server = self.now_ns() + self.client_latency_ns();
+        let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
+            return;
+        };
+        c.open = false;
+        let (client, server) = (c.client, c.server);
+        let to_client = to_client.max(c.last_to_client + 1);
+        let to_server = to_server.max(c.last_to_server + 1);
+        let kind = Site::ClientReset.fault_kind();
+        self.fault(kind, format!("client {client} <-> S{server} connection reset"));
+        self.deliver(Addr::Clients, to_client, Item::ConnDown { conn });
+        self.deliver(Addr::Server(server), to_server, Item::ClientGone { conn });
     }
 
     /// The server closed the connection: the client hears of it after what was sent.
     pub fn close_by_server(&mut self, conn: ConnId) {
-        let at = self.now_ns() + self.latency_ns();
+        let at = self.now_ns() + self.client_latency_ns();
         let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
             return;
         };
@@ -81,7 +103,7 @@ impl World {
 
     /// The client closed the connection: the server hears of it after what was sent.
     pub fn close_by_client(&mut self, conn: ConnId) {
-        let at = self.now_ns() + self.latency_ns();
+        let at = self.now_ns() + self.client_latency_ns();
         let Some(c) = self.conns.get_mut(&conn).filter(|c| c.open) else {
             return;
         };

@@ -3,10 +3,10 @@
 //! as TCP retransmits, until the cut heals, and a close held up by a cut is heard only then.
 //! Message loss and extra latency apply here too.
 
-use madsim::rand::{Rng, thread_rng};
 use zksim_core::zab::ServerId;
 use zksim_core::zab::messages::PeerMessage;
 
+use super::draws::Site;
 use super::{Addr, Item, World};
 
 /// Election notifications a link carries at once before its sender blocks (the socket's
@@ -47,10 +47,22 @@ impl World {
             link.held.push((epoch, msg));
             return;
         }
-        let lost = self.loss_per_mille > 0 && thread_rng().gen_range(0..1000) < self.loss_per_mille;
+        let lost = self.draws.lost(self.loss_per_mille);
         if !self.alive(to) || lost {
             self.break_link(from, to);
             return;
+        }
+        if recovering(&msg) && self.draws.buggify(Site::SyncReset) {
+            let kind = Site::SyncReset.fault_kind();
+            self.fault(kind, format!("S{from} -> S{to} reset carrying {}", msg.kind()));
+            self.break_link(from, to);
+            return;
+        }
+        if matches!(msg, PeerMessage::Notification(_)) && self.draws.buggify(Site::DuplicateVote)
+        {
+            let kind = Site::DuplicateVote.fault_kind();
+            self.fault(kind, format!("S{from} -> S{to} sends its vote twice"));
+            self.transmit(from, to, msg.clone());
         }
         self.transmit(from, to, msg);
     }
@@ -58,7 +70,7 @@ impl World {
     /// Put a message on the wire of the link `from -> to`, after whatever it carries.
     fn transmit(&mut self, from: ServerId, to: ServerId, msg: PeerMessage) {
         let now = self.now_ns();
-        let at = now + self.latency_ns();
+        let at = now + self.draws.link_latency_ns(from, to) + self.extra_latency_ns;
         let link = self.link(from, to);
         if link.broken {
             // A new connection replaces the broken one.
@@ -282,5 +294,14 @@ pub fn describe(msg: &PeerMessage) -> String {
             session_id, cxid, ..
         } => format!("REQUEST {session_id:#x}/{cxid}"),
         _ => msg.kind().to_string(),
+    }
+}
+
+/// Whether a message belongs to Zab's recovery (discovery and synchronization, the
+/// NEWLEADER ACK included), where a reset connection sends the learner back to election.
+fn recovering(msg: &PeerMessage) -> bool {
+    match msg {
+        PeerMessage::Ack { zxid } => zksim_core::zab::counter_of(*zxid) == 0,
+        m => matches!(m.phase(), "discovery" | "sync"),
     }
 }

@@ -15,6 +15,7 @@ pub mod aims;
 mod budget;
 mod client_conns;
 pub mod coverage;
+pub mod draws;
 mod inbox;
 mod links;
 mod record;
@@ -22,7 +23,6 @@ mod record;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use madsim::rand::{Rng, thread_rng};
 use madsim::task::NodeId;
 use madsim::time::Instant;
 use zksim_checker::history::{Event, Micros};
@@ -140,6 +140,11 @@ pub struct World {
     pub breaches: Breaches,
     /// Faults aimed at protocol steps, armed and fired.
     pub aims: aims::Aims,
+    /// The harness's random draws (latency, loss, fsync, tears, BUGGIFY).
+    pub draws: draws::Draws,
+    /// The last server to take the LEADING role, established or not
+    /// (`restart_all_but_leader` keeps it down).
+    pub last_leader: Option<ServerId>,
     pub history: Recorded,
     /// Whether the safety phase is over (clients stop starting work).
     pub winding_down: bool,
@@ -159,7 +164,13 @@ pub struct World {
 pub struct Shared(Arc<Mutex<World>>);
 
 impl Shared {
-    pub fn new(servers: &[ServerId], trace: Trace, max_events: u64, max_bytes: u64) -> Shared {
+    pub fn new(
+        servers: &[ServerId],
+        trace: Trace,
+        draws: draws::Draws,
+        max_events: u64,
+        max_bytes: u64,
+    ) -> Shared {
         let mut inboxes = BTreeMap::new();
         inboxes.insert(Addr::Clients, Inbox::default());
         let mut slots = BTreeMap::new();
@@ -197,6 +208,8 @@ impl Shared {
             coverage: Coverage::default(),
             breaches: Breaches::default(),
             aims: aims::Aims::default(),
+            draws,
+            last_leader: None,
             history: Recorded::default(),
             winding_down: false,
             hold_until_ns: 0,
@@ -235,8 +248,9 @@ impl World {
         self.servers[&id].clock.true_ns_at(local_ms)
     }
 
-    fn latency_ns(&self) -> u64 {
-        thread_rng().gen_range(200_000..2_000_000) + self.extra_latency_ns
+    /// The latency of the next message between a client and a server.
+    fn client_latency_ns(&mut self) -> u64 {
+        self.draws.client_latency_ns() + self.extra_latency_ns
     }
 
     /// The run is over: drop what the nodes' tasks and the world hold of each other.
@@ -310,6 +324,9 @@ impl World {
             && !(slot.state == PeerState::Leading && slot.serving)
         {
             self.stats.leader_changes += 1;
+        }
+        if state == PeerState::Leading {
+            self.last_leader = Some(id);
         }
         slot.state = state;
         slot.epoch = epoch;
