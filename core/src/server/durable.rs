@@ -96,6 +96,9 @@ impl Durability {
 
     /// Persist records in a batch of their own, ahead of anything asked for later.
     pub fn persist_alone(&mut self, records: Vec<DurableRecord>, out: &mut Effects) -> u64 {
+        // A batch of its own exists to put its records on disk ahead of later ones (the
+        // epoch-before-txns knob's currentEpoch, ZOOKEEPER-4643): an empty one orders nothing.
+        assert!(!records.is_empty(), "a batch of its own with no records");
         let token = self.new_batch(records, false);
         if let Some(batch) = self.queue.back_mut() {
             batch.sealed = true;

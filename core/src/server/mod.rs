@@ -393,6 +393,13 @@ impl Server {
     }
 
     fn input_tick(&mut self, now_ms: i64, out: &mut Effects) {
+        // A role handler's request to leave is carried out at the end of the input that
+        // made it (`settle`): no tick finds one pending from an earlier input.
+        assert!(
+            !self.core.leaving,
+            "server {}: a tick with a request to leave its role pending",
+            self.config.id
+        );
         clients::release_held(self, now_ms, out);
         match &mut self.role {
             Role::Looking(election) => {

@@ -90,6 +90,7 @@ impl SessionTracker {
     /// `checkSession`: a request may proceed only for a live session owned by the server
     /// that forwarded it (the first server to use an unowned session becomes its owner).
     pub fn check(&mut self, session: SessionId, owner: ServerId) -> Result<(), ErrorCode> {
+        let tick = self.tick_ms;
         let t = self
             .sessions
             .get_mut(&session)
@@ -97,6 +98,12 @@ impl SessionTracker {
         if t.closing {
             return Err(ErrorCode::SessionExpired);
         }
+        // ExpiryQueue: a live session waits in the bucket of a tick boundary.
+        assert_eq!(
+            t.expires_at_ms % tick,
+            0,
+            "session {session:#x} checked with an expiry off a tick boundary"
+        );
         match t.owner {
             None => {
                 t.owner = Some(owner);
@@ -123,8 +130,17 @@ impl SessionTracker {
         true
     }
 
+    /// `setSessionClosing`: a client asked to close its session; no touch revives it.
     pub fn set_closing(&mut self, session: SessionId) {
+        let tick = self.tick_ms;
         if let Some(t) = self.sessions.get_mut(&session) {
+            // ExpiryQueue: a tracked session waits in the bucket of a tick boundary until
+            // its closeSession commits (`remove`).
+            assert_eq!(
+                t.expires_at_ms % tick,
+                0,
+                "session {session:#x} closing with an expiry off a tick boundary"
+            );
             t.closing = true;
         }
     }
@@ -161,6 +177,11 @@ impl SessionTracker {
             self.next_expiry()
         );
         expired
+    }
+
+    /// Whether `session` is tracked (live or closing).
+    pub fn tracks(&self, session: SessionId) -> bool {
+        self.sessions.contains_key(&session)
     }
 
     /// When the next session could expire.

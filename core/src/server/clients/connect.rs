@@ -148,6 +148,14 @@ pub(super) fn establish(
     timeout_ms: i32,
     out: &mut Effects,
 ) {
+    // A ConnectResponse with timeout 0 tells the client its session expired
+    // (ClientCnxn.onConnected): an established session has the positive timeout
+    // negotiated within the server's limits.
+    assert!(
+        timeout_ms > 0,
+        "server {}: session {session:#x} established with timeout {timeout_ms}",
+        s.config.id
+    );
     set_state(
         s,
         conn,

@@ -233,6 +233,14 @@ fn active_session(s: &Core, conn: ConnId) -> Option<(SessionId, i32)> {
 
 fn push(s: &mut Core, conn: ConnId, entry: Entry) {
     if let Some(c) = s.clients.conns.get_mut(&conn) {
+        // Only an active session's requests are queued (FinalRequestProcessor answers them
+        // in order; `drain` asserts the same when it answers).
+        assert!(
+            matches!(c.state, ConnState::Active { .. }),
+            "server {}: a request queued on connection {conn} in state {:?}",
+            s.config.id,
+            c.state
+        );
         c.queue.push_back(entry);
     }
 }
@@ -335,5 +343,13 @@ fn touch(s: &mut Server, now_ms: i64, conn: ConnId) {
     let Some((session, timeout_ms)) = active_session(s, conn) else {
         return;
     };
+    // A session is touched through the connection that holds it here: an older one
+    // closed when the session moved to a newer one (`on_connect`).
+    assert_eq!(
+        s.clients.conn_of(session),
+        Some(conn),
+        "server {}: session {session:#x} touched on connection {conn}, not its own",
+        s.config.id
+    );
     s.zab_touch(now_ms, session, timeout_ms);
 }

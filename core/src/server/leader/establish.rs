@@ -145,6 +145,16 @@ pub(super) fn on_ack_epoch(
     let Some(h) = l.learners.get_mut(&from) else {
         return;
     };
+    // Zab phase 1 (Learner.registerWithLeader): a learner acknowledges a new epoch with the
+    // currentEpoch it held before, which is below it: it takes the new epoch as current
+    // only at NEWLEADER. A leader proposes an epoch above every one it proposed before.
+    if let (Some(ce), Some(epoch)) = (current_epoch, l.new_epoch) {
+        assert!(
+            ce < epoch,
+            "server {}: ACKEPOCH from {from} with currentEpoch {ce}, not below epoch {epoch}",
+            s.config.id
+        );
+    }
     // Zab phase 1: the leader's history must be at least as recent as every follower's
     // (Leader.waitForEpochAck: "Follower is ahead of the leader").
     if let Some(ce) = current_epoch {
@@ -305,7 +315,7 @@ fn sync_packets(
     let (first, txns_after) = match plan {
         SyncPlan::Diff { zxid, txns_after } => (PeerMessage::Diff { zxid }, txns_after),
         SyncPlan::Trunc { zxid, txns_after } => (PeerMessage::Trunc { zxid }, txns_after),
-        SyncPlan::Snap => return snap_packets(s, commit_pairs),
+        SyncPlan::Snap => return snap_packets(s, max_committed, commit_pairs),
     };
     let mut packets = vec![first];
     if let Some(after) = txns_after {
@@ -314,13 +324,25 @@ fn sync_packets(
     packets
 }
 
-fn snap_packets(s: &Core, commit_pairs: impl Fn(Zxid) -> Vec<PeerMessage>) -> Vec<PeerMessage> {
+fn snap_packets(
+    s: &Core,
+    max_committed: Zxid,
+    commit_pairs: impl Fn(Zxid) -> Vec<PeerMessage>,
+) -> Vec<PeerMessage> {
     // SNAP: the tree the leader's log continues, then the rest of its history as
     // proposals. ZooKeeper's leader serializes a tree into which it loaded its whole log;
     // shipping the log's tail as txns instead carries the same history, and keeps every
     // txn a learner gets visible as a txn (a snapshot's content cannot be told apart).
     let base = s.history_base();
     let base_zxid = base.last_processed_zxid();
+    // The snapshot holds only the history the learner is synced up to
+    // (LearnerHandler.syncFollower): an established leader's committed tree, or, before
+    // establishment, a prefix of the log it is about to have a quorum commit.
+    assert!(
+        base_zxid <= max_committed,
+        "server {}: SNAP of a tree at {base_zxid:#x}, past the sync's {max_committed:#x}",
+        s.config.id
+    );
     let mut packets = vec![PeerMessage::Snap {
         snapshot: Arc::new(base.snapshot()),
     }];

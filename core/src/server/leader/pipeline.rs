@@ -82,6 +82,14 @@ pub(in crate::server) fn submit(
     out: &mut Effects,
 ) {
     with_leader(s, |s, l| {
+        // A leader serves its own clients only once established (Leader.lead starts its
+        // ZooKeeperServer after waitForNewLeaderAck).
+        assert_eq!(
+            l.phase,
+            Phase::Broadcast,
+            "server {}: a local client's request before establishment",
+            s.config.id
+        );
         l.sessions.touch(session_id, now_ms);
         process_request(
             s,
@@ -188,10 +196,20 @@ pub(super) fn process_request(
 fn sync_done(s: &mut Core, origin: Origin, session_id: SessionId, cxid: i32, out: &mut Effects) {
     match origin {
         Origin::Local => s.sync_done(session_id, cxid),
-        Origin::Learner(id) => out.push(Effect::Send {
-            to: id,
-            msg: PeerMessage::Sync { session_id, cxid },
-        }),
+        Origin::Learner(id) => {
+            // Leader.processSync answers a learner's sync over its LearnerHandler; the
+            // leader's own clients' syncs are local. A server never sends to itself
+            // (`Server::input_peer_message` refuses that on the receiving side).
+            assert_ne!(
+                id, s.config.id,
+                "server {}: a SYNC answer to itself",
+                s.config.id
+            );
+            out.push(Effect::Send {
+                to: id,
+                msg: PeerMessage::Sync { session_id, cxid },
+            })
+        }
     }
 }
 
@@ -312,6 +330,14 @@ pub(super) struct PendingSync {
 pub(super) fn send_pings(l: &mut Leader, out: &mut Effects) {
     l.ping_round += 1;
     let round = l.ping_round;
+    // A term's rounds count up from (acceptedEpoch + 1) << 32 (`become_leader`) and stay
+    // below the next term's, so an answer to an earlier term's PING never confirms a sync
+    // of this one (ZOOKEEPER-1675's fix waits for a quorum's answer to a new round).
+    assert_ne!(
+        round & 0xffff_ffff,
+        0,
+        "PING round {round:#x} ran into the next term's rounds"
+    );
     for (id, h) in &l.learners {
         if h.forwarding() {
             out.push(Effect::Send {

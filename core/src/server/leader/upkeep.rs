@@ -14,18 +14,35 @@ use crate::zab::ServerId;
 pub(in crate::server) fn revalidate(s: &mut Server, now_ms: i64, session: SessionId) -> bool {
     let id = s.config.id;
     with_leader(s, |_, l| {
-        l.phase == Phase::Broadcast && l.sessions.revalidate(session, id, now_ms)
+        // A client reconnects only to a serving server (`Server::zab_revalidate`), and a
+        // leader serves once established (Leader.lead starts its ZooKeeperServer after
+        // waitForNewLeaderAck): its session tracker answers from this term's sessions.
+        assert_eq!(
+            l.phase,
+            Phase::Broadcast,
+            "server {id}: a reconnect revalidated before establishment"
+        );
+        l.sessions.revalidate(session, id, now_ms)
     })
     .unwrap_or(false)
 }
 
 /// A client of this server touched its session.
 pub(in crate::server) fn touch(s: &mut Server, now_ms: i64, session: SessionId) {
-    if s.config.bugs.has(Bug::SessionTouchLost) {
-        return;
-    }
-    with_leader(s, |_, l| {
-        l.sessions.touch(session, now_ms);
+    let lost = s.config.bugs.has(Bug::SessionTouchLost);
+    with_leader(s, |s, l| {
+        // A client touches the session its connection here holds, which this leader
+        // tracks (it created, inherited or revalidated it) until its closeSession commits,
+        // the step that also closes the connection (SessionTrackerImpl.removeSession,
+        // FinalRequestProcessor).
+        assert!(
+            l.sessions.tracks(session),
+            "server {}: session {session:#x} touched, which it does not track",
+            s.config.id
+        );
+        if !lost {
+            l.sessions.touch(session, now_ms);
+        }
     });
 }
 

@@ -237,6 +237,19 @@ pub(super) fn on_message(
         if from != l.leader || !sent_by_leaders(&msg) {
             return;
         }
+        // Zab phase 1: past LEADERINFO a learner follows its leader in the epoch it
+        // accepted from it, and nothing raises acceptedEpoch meanwhile (only LEADERINFO
+        // does, Learner.registerWithLeader).
+        if let Some(epoch) = l.new_epoch {
+            assert_eq!(
+                s.history.accepted_epoch(),
+                epoch,
+                "server {}: following {} in epoch {epoch} with acceptedEpoch {}",
+                s.config.id,
+                l.leader,
+                s.history.accepted_epoch()
+            );
+        }
         l.last_heard_ms = now_ms;
         match msg {
             PeerMessage::LeaderInfo { new_epoch } => on_leader_info(s, l, new_epoch, out),
@@ -521,6 +534,13 @@ pub(super) fn revalidate(
 
 pub(super) fn touch(s: &mut Server, session: SessionId, timeout_ms: i32) {
     if let Role::Learning(l) = &mut s.role {
+        // LearnerSessionTracker: a learner reports its clients' touches to the leader with
+        // its PING answers only while it serves them (after UPTODATE).
+        assert!(
+            l.is_serving(),
+            "server {}: session {session:#x} touched before UPTODATE",
+            s.core.config.id
+        );
         l.touch(session, timeout_ms);
     }
 }

@@ -169,7 +169,7 @@ pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
         s.config.id
     );
     if let Some(snap) = l.staged_snapshot.take() {
-        install(s, DataTree::from_snapshot(&snap), out);
+        install(s, DataTree::from_snapshot(&snap), l.confirmed, out);
     } else if s.tree.last_processed_zxid() > l.confirmed
         && !s.config.bugs.has(Bug::OldLeaderKeepsState)
     {
@@ -189,7 +189,7 @@ pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
         );
         if !rebuild(s, l.confirmed, out) {
             s.history.forget();
-            install(s, DataTree::new(), out);
+            install(s, DataTree::new(), l.confirmed, out);
             s.leave_role();
             return;
         }
@@ -237,7 +237,17 @@ const PROTOCOL_KNOBS: [Bug; 6] = [
     Bug::VoteOrderNotTotal,
 ];
 
-fn install(s: &mut Core, tree: DataTree, out: &mut Effects) {
+/// Replace the tree with one that holds only history shared with the leader, up to
+/// `shared` (what NEWLEADER confirmed: the SNAP's zxid, the TRUNC's or the DIFF's base).
+fn install(s: &mut Core, tree: DataTree, shared: Zxid, out: &mut Effects) {
+    // Learner.syncWithLeader: a learner's committed state is a prefix of its leader's
+    // history, so the tree it installs goes no further than what it shares with it.
+    assert!(
+        tree.last_processed_zxid() <= shared,
+        "server {}: installing a tree at {:#x} past what it shares with its leader, {shared:#x}",
+        s.config.id,
+        tree.last_processed_zxid()
+    );
     s.tree = tree;
     s.history.committed_tree(s.tree.last_processed_zxid());
     s.prep.clear();
@@ -268,6 +278,6 @@ fn rebuild(s: &mut Core, zxid: Zxid, out: &mut Effects) -> bool {
         s.config.id,
         tree.last_processed_zxid()
     );
-    install(s, tree, out);
+    install(s, tree, zxid, out);
     true
 }
