@@ -122,7 +122,19 @@ impl ServerIo {
                 }
                 Effect::ToClient { conn, msg } => host.to_client(conn, msg),
                 Effect::CloseConn { conn } => host.close_conn(conn),
-                Effect::Disconnect { peer } => host.disconnect(self.id, peer),
+                Effect::Disconnect { peer } => {
+                    // What waits for a persist to go to this peer was for the connection
+                    // now closed: it is lost with it, as a write to a closed socket is
+                    // (QuorumPeer's learner and LearnerHandler talk over one socket each;
+                    // a stale ACKEPOCH must not reach the peer's next connection and
+                    // count for an epoch the learner never accepted).
+                    let before = self.held.len();
+                    self.held.retain(|(_, to, _)| *to != peer);
+                    if self.held.len() < before {
+                        tracing::debug!(peer, lost = before - self.held.len(), "disconnect: held messages lost");
+                    }
+                    host.disconnect(self.id, peer)
+                }
                 Effect::Role {
                     state,
                     epoch,
@@ -244,6 +256,24 @@ mod tests {
         assert_eq!(io.held(), 1);
         io.persisted(2, &mut disk, &mut host);
         assert_eq!(host.sent.len(), 2);
+        assert_eq!(io.held(), 0);
+    }
+
+    #[test]
+    fn a_closed_connection_loses_what_waited_for_a_persist_to_go_over_it() {
+        let (mut io, mut disk, mut host) =
+            (ServerIo::new(1), ServerDisk::default(), Recorder::default());
+        let mut effects = vec![
+            persist(1),
+            ack_after(1),
+            Effect::Disconnect { peer: 2 },
+            persist(2),
+            ack_after(2),
+        ];
+        io.carry_out(true, &mut effects, &mut disk, &mut host);
+        assert_eq!(io.held(), 1, "the ACK for the old connection is dropped");
+        io.persisted(2, &mut disk, &mut host);
+        assert_eq!(host.sent, vec![(1, 2, "ACK")], "only the one held after it");
         assert_eq!(io.held(), 0);
     }
 

@@ -145,6 +145,14 @@ pub(super) fn on_ack_epoch(
     let Some(h) = l.learners.get_mut(&from) else {
         return;
     };
+    // LearnerHandler reads ACKEPOCH on the connection it wrote LEADERINFO to: an ACKEPOCH
+    // answers this leader's LEADERINFO, never an earlier connection's (the harness drops
+    // what waited for a persist when its connection closes).
+    assert!(
+        h.leader_info_sent,
+        "server {}: ACKEPOCH from {from} before LEADERINFO was sent to it",
+        s.config.id
+    );
     // Zab phase 1 (Learner.registerWithLeader): a learner acknowledges a new epoch with the
     // currentEpoch it held before, which is below it: it takes the new epoch as current
     // only at NEWLEADER. A leader proposes an epoch above every one it proposed before.
