@@ -131,7 +131,11 @@ impl ServerIo {
                     let before = self.held.len();
                     self.held.retain(|(_, to, _)| *to != peer);
                     if self.held.len() < before {
-                        tracing::debug!(peer, lost = before - self.held.len(), "disconnect: held messages lost");
+                        tracing::debug!(
+                            peer,
+                            lost = before - self.held.len(),
+                            "disconnect: held messages lost"
+                        );
                     }
                     host.disconnect(self.id, peer)
                 }

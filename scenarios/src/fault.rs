@@ -706,7 +706,8 @@ impl FaultPlan {
                         // leader at the aim's end, the leader 1 to 6 s later. Like a
                         // power loss, it may take down more than `max_down`.
                         _ if pair => {
-                            let later = (end + rng.gen_range(1_000..=6_000)).min(scenario.safety_ms);
+                            let later =
+                                (end + rng.gen_range(1_000..=6_000)).min(scenario.safety_ms);
                             events.push(PlannedFault {
                                 at_ms: end,
                                 fault: Fault::RestartAllButLeader,

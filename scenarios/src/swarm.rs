@@ -152,7 +152,13 @@ pub fn swarm(seed: u64) -> Scenario {
     let mut reads = stream(seed, "swarm-read-only");
     if servers > 1 && reads.gen_bool(0.1) {
         let mix = &mut scenario.workload.mix;
-        (mix.create, mix.delete, mix.set_data, mix.multi, mix.check_set) = (0, 0, 0, 0, 0);
+        (
+            mix.create,
+            mix.delete,
+            mix.set_data,
+            mix.multi,
+            mix.check_set,
+        ) = (0, 0, 0, 0, 0);
         if mix.total() == 0 {
             mix.get_data = reads.gen_range(1..=10);
         }

@@ -343,7 +343,15 @@ pub fn crash_node(
 fn restart(world: &Shared, disks: &SharedDisks, nodes: &Nodes, handle: &Handle, server: ServerId) {
     if world.lock().aims.thaw(server) {
         // A crash pair's sender still waiting for its recipient: it crashes now.
-        crash_node(world, disks, handle, server, nodes[&server], None, "aimed_crash");
+        crash_node(
+            world,
+            disks,
+            handle,
+            server,
+            nodes[&server],
+            None,
+            "aimed_crash",
+        );
     }
     let mut w = world.lock();
     if w.servers[&server].alive {

@@ -122,7 +122,12 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
 
 /// BUGGIFY's late timer: now and then a due deadline fires late (a GC pause, a starved
 /// timer thread). Drawn once per deadline; the true time until which it is held, if it is.
-fn late_timer(world: &Shared, id: ServerId, deadline_ms: i64, late: &mut Option<(i64, u64)>) -> Option<u64> {
+fn late_timer(
+    world: &Shared,
+    id: ServerId,
+    deadline_ms: i64,
+    late: &mut Option<(i64, u64)>,
+) -> Option<u64> {
     let mut w = world.lock();
     let now = w.now_ns();
     if late.is_none_or(|(d, _)| d != deadline_ms) {
@@ -325,7 +330,8 @@ impl NodeState {
                 let mut w = world.lock();
                 w.aims.freeze(self.id);
                 let t = w.now_us();
-                w.trace.line(t, &format!("S{} stops for its crash pair", self.id));
+                w.trace
+                    .line(t, &format!("S{} stops for its crash pair", self.id));
                 true
             }
             AimAction::Crash => {

@@ -179,16 +179,26 @@ mod tests {
             "and only the first"
         );
         // A pair: the sender at once, the recipient once it has handled that message.
-        aims.arm(Some(1), aim(AimAction::CrashPair, AimPoint::Sent, "NEWLEADER_ACK"));
+        aims.arm(
+            Some(1),
+            aim(AimAction::CrashPair, AimPoint::Sent, "NEWLEADER_ACK"),
+        );
         assert!(aims.reached(1, AimPoint::Sent, "NEWLEADER_ACK"));
         aims.sent(1, 2, "NEWLEADER_ACK");
         assert!(aims.crashed(1), "the sender stops at once");
-        assert_eq!(aims.take_fired(1).map(|a| a.action), Some(AimAction::CrashPair));
+        assert_eq!(
+            aims.take_fired(1).map(|a| a.action),
+            Some(AimAction::CrashPair)
+        );
         aims.freeze(1);
         assert_eq!(aims.handled(2, 3, "NEWLEADER_ACK"), None);
         assert_eq!(aims.handled(2, 1, "ACK"), None);
         assert!(!aims.crashed(2), "another sender, another message");
-        assert_eq!(aims.handled(2, 1, "NEWLEADER_ACK"), Some(1), "the sender with it");
+        assert_eq!(
+            aims.handled(2, 1, "NEWLEADER_ACK"),
+            Some(1),
+            "the sender with it"
+        );
         assert!(aims.crashed(2));
         assert!(!aims.thaw(1), "crashed, no longer frozen");
         assert_eq!(aims.take_fired(2).map(|a| a.action), Some(AimAction::Crash));

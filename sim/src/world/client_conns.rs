@@ -85,7 +85,10 @@ impl World {
         let to_client = to_client.max(c.last_to_client + 1);
         let to_server = to_server.max(c.last_to_server + 1);
         let kind = Site::ClientReset.fault_kind();
-        self.fault(kind, format!("client {client} <-> S{server} connection reset"));
+        self.fault(
+            kind,
+            format!("client {client} <-> S{server} connection reset"),
+        );
         self.deliver(Addr::Clients, to_client, Item::ConnDown { conn });
         self.deliver(Addr::Server(server), to_server, Item::ClientGone { conn });
     }

@@ -202,6 +202,10 @@ mod tests {
                 );
             }
         }
-        assert_eq!(seen.len(), Site::ALL.len(), "every site is enabled by some seed");
+        assert_eq!(
+            seen.len(),
+            Site::ALL.len(),
+            "every site is enabled by some seed"
+        );
     }
 }

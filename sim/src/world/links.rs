@@ -54,12 +54,14 @@ impl World {
         }
         if recovering(&msg) && self.draws.buggify(Site::SyncReset) {
             let kind = Site::SyncReset.fault_kind();
-            self.fault(kind, format!("S{from} -> S{to} reset carrying {}", msg.kind()));
+            self.fault(
+                kind,
+                format!("S{from} -> S{to} reset carrying {}", msg.kind()),
+            );
             self.break_link(from, to);
             return;
         }
-        if matches!(msg, PeerMessage::Notification(_)) && self.draws.buggify(Site::DuplicateVote)
-        {
+        if matches!(msg, PeerMessage::Notification(_)) && self.draws.buggify(Site::DuplicateVote) {
             let kind = Site::DuplicateVote.fault_kind();
             self.fault(kind, format!("S{from} -> S{to} sends its vote twice"));
             self.transmit(from, to, msg.clone());
