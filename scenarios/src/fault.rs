@@ -277,6 +277,12 @@ impl Fault {
         }
     }
 
+    /// Whether the fault heals others (`restart`, `heal_network`, a clock rate of 100
+    /// percent, ...) rather than starting one.
+    pub fn is_heal(&self) -> bool {
+        fault_kind(self) == "heal"
+    }
+
     /// The servers a fault takes down, if any.
     pub fn takes_down(&self) -> Vec<u64> {
         match self {
