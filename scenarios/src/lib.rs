@@ -14,7 +14,7 @@ mod scenario;
 mod swarm;
 
 pub use fault::{AIM_MESSAGES, AimAction, AimPoint, Fault, FaultPlan, PlannedFault};
-pub use mutate::{Mutant, Operator, mutate};
+pub use mutate::{Mutant, Operator, mutate, pick_weighted};
 pub use rng::{Stream, stream};
 pub use scenario::{
     FaultRates, MAX_EVENTS_DEFAULT, MAX_EVENTS_LIMIT, MEMORY_MB_DEFAULT, MEMORY_MB_LIMIT, OpMix,

@@ -14,7 +14,7 @@ use rand::Rng;
 
 use crate::fault::{AimAction, Fault, FaultPlan, PlannedFault};
 use crate::rng::{Stream, stream};
-use crate::scenario::Scenario;
+use crate::scenario::{FaultRates, Scenario};
 
 /// A mutated input: the scenario (its plan explicit), the seed, and what was changed, one
 /// sentence per operator applied.
@@ -125,11 +125,21 @@ fn step(mutant: &mut Mutant, donor: &Scenario, rng: &mut Stream) {
 }
 
 fn pick_operator(rng: &mut Stream) -> Operator {
-    let total: u32 = OPERATORS.iter().map(|(_, w)| w).sum();
+    let weights = OPERATORS.map(|(_, w)| u64::from(w));
+    OPERATORS[pick_weighted(rng, &weights)].0
+}
+
+/// An index into `weights` drawn in proportion to its weight (fuzzing picks the corpus
+/// input to mutate with it, by energy).
+///
+/// Panics if every weight is zero.
+pub fn pick_weighted(rng: &mut Stream, weights: &[u64]) -> usize {
+    let total: u64 = weights.iter().sum();
+    assert!(total > 0, "weights that are all zero");
     let mut pick = rng.gen_range(0..total);
-    for (op, w) in OPERATORS {
-        if pick < w {
-            return op;
+    for (i, w) in weights.iter().enumerate() {
+        if pick < *w {
+            return i;
         }
         pick -= w;
     }
@@ -171,18 +181,52 @@ fn insert_sorted(faults: &mut Vec<PlannedFault>, event: PlannedFault) {
 }
 
 /// Add a fault at a random time, drawn by `FaultPlan::draw_one` with the servers the plan
-/// has down then.
+/// has down then: by the scenario's weights, or one time in four by equal weights for
+/// every kind, so that a kind the scenario switched off (swarm switches some off, aimed
+/// faults among them) can still be tried in it.
 fn add_fault(s: &mut Scenario, rng: &mut Stream) -> Option<String> {
     let at_ms = rng.gen_range(0..=s.safety_ms);
     let plan = s.plan.clone().unwrap_or_default();
     let (down, corrupted) = down_at(&plan, at_ms);
-    let events = FaultPlan::draw_one(s, rng, at_ms, &down, corrupted);
+    let any_kind = rng.gen_bool(0.25);
+    let events = if any_kind {
+        let mut every = s.clone();
+        every.faults = every_kind(&s.faults);
+        FaultPlan::draw_one(&every, rng, at_ms, &down, corrupted)
+    } else {
+        FaultPlan::draw_one(s, rng, at_ms, &down, corrupted)
+    };
     let what = format!("add {}", describe_with_heal(&events, 0));
     let faults = faults(s);
     for e in events {
         insert_sorted(faults, e);
     }
     Some(what)
+}
+
+/// `rates` with every kind weighing 1.
+fn every_kind(rates: &FaultRates) -> FaultRates {
+    FaultRates {
+        partition: 1,
+        isolate_leader: 1,
+        bridge: 1,
+        one_way: 1,
+        loss: 1,
+        latency: 1,
+        kill: 1,
+        kill_leader: 1,
+        kill_many: 1,
+        pause: 1,
+        clock: 1,
+        disk_slow: 1,
+        disk_corrupt: 1,
+        torn_write: 1,
+        pause_leader: 1,
+        power_loss: 1,
+        aimed: 1,
+        cover_all_kinds: false,
+        ..rates.clone()
+    }
 }
 
 /// A fault's description, and its heal's time when `events` holds one after `i`.
