@@ -82,6 +82,9 @@ pub struct FuzzArgs {
 /// The largest generation.
 const BATCH_MAX: usize = 10_000;
 
+/// A progress line at most this often (after a generation), for long runs.
+const PROGRESS_EVERY: Duration = Duration::from_secs(60);
+
 /// A fuzz run's options, checked.
 struct Settings {
     scenario: ScenarioArg,
@@ -234,6 +237,7 @@ struct Fuzz<'a> {
     /// The next fresh seed; none once every seed from `--start` on was taken.
     next_fresh: Option<u64>,
     started: Instant,
+    last_progress: Instant,
 }
 
 impl<'a> Fuzz<'a> {
@@ -247,6 +251,7 @@ impl<'a> Fuzz<'a> {
             harness_errors: 0,
             next_fresh: Some(settings.start),
             started: Instant::now(),
+            last_progress: Instant::now(),
         }
     }
 
@@ -305,7 +310,27 @@ impl<'a> Fuzz<'a> {
             if !complete {
                 return Ok(());
             }
+            if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                self.last_progress = Instant::now();
+                self.say(&self.progress());
+            }
         }
+    }
+
+    /// `progress: 120 runs (90 fresh, 30 mutants), 150 points, 31 corpus inputs, 0 failed,
+    /// 240 s`.
+    fn progress(&self) -> String {
+        let g = &self.growth;
+        format!(
+            "progress: {} runs ({} fresh, {} mutants), {} points, {} corpus inputs, {} failed, {:.0} s",
+            g.runs,
+            g.fresh_runs,
+            g.mutant_runs,
+            g.points.len(),
+            self.corpus.entries.len(),
+            self.failures.len(),
+            self.started.elapsed().as_secs_f64()
+        )
     }
 
     fn out_of_time(&self) -> bool {
