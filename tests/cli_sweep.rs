@@ -199,8 +199,8 @@ fn fuzz_keeps_failing_cases() {
     let scenario = std::fs::read_to_string(dir.path("corpus/swarm-seed-1/scenario.json"))
         .expect("scenario kept");
     assert!(scenario.contains("\"servers\""));
-    // Cases (and the coverage file) are written whole, then renamed into place: nothing
-    // half-written is left.
+    // Cases (and the coverage file and corpus inputs) are written whole, then renamed into
+    // place: nothing half-written is left.
     let mut entries: Vec<String> = std::fs::read_dir(&corpus)
         .expect("the corpus lists")
         .map(|e| {
@@ -211,7 +211,7 @@ fn fuzz_keeps_failing_cases() {
         })
         .collect();
     entries.sort();
-    assert_eq!(entries, vec!["coverage.json", "swarm-seed-1"]);
+    assert_eq!(entries, vec!["coverage.json", "inputs", "swarm-seed-1"]);
 }
 
 // The clean path of fuzzing: no failure, exit 0, the seeds it ran.
@@ -231,12 +231,12 @@ fn fuzz_without_failures_exits_zero() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(stdout(&o).contains("0 failed"), "{}", stdout(&o));
-    // Coverage: the seeds that reached new protocol points are kept with those points.
+    // Coverage: the inputs that reached new protocol points are kept with those points.
     assert!(stdout(&o).contains("coverage: "), "{}", stdout(&o));
     let text = std::fs::read_to_string(dir.path("corpus/coverage.json")).expect("coverage.json");
     let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     let points = v["points"].as_array().expect("points");
-    let steps = v["seeds_with_new_points"].as_array().expect("seeds");
+    let steps = v["inputs"].as_array().expect("inputs");
     assert!(!points.is_empty() && !steps.is_empty(), "{text}");
     let added: usize = steps
         .iter()

@@ -3,7 +3,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::rng::stream;
+use crate::rng::{Stream, stream};
 use crate::scenario::{FaultRates, Scenario};
 
 /// The longest fault interval or duration a scenario may ask for: an hour, as long as the
@@ -289,6 +289,12 @@ impl Fault {
         }
     }
 
+    /// Whether the fault heals others (`restart`, `heal_network`, a clock rate of 100
+    /// percent, ...) rather than starting one.
+    pub fn is_heal(&self) -> bool {
+        fault_kind(self) == "heal"
+    }
+
     /// The servers a fault takes down, if any.
     pub fn takes_down(&self) -> Vec<u64> {
         match self {
@@ -468,308 +474,395 @@ impl FaultPlan {
     /// `max_down` servers down at once. Everything is healed by the liveness phase anyway.
     pub fn generate(scenario: &Scenario, seed: u64) -> FaultPlan {
         let rates = &scenario.faults;
-        let mut plan = FaultPlan::default();
-        let total: u32 = rates.weights().iter().map(|(_, w)| w).sum();
-        if rates.mean_interval_ms == 0 || total == 0 {
-            return plan;
+        let mut draw = Draw::new(scenario, rates.weights(), Vec::new(), false);
+        if rates.mean_interval_ms == 0 || draw.total == 0 {
+            return FaultPlan::default();
         }
         let mut rng = stream(seed, "faults");
+        let mut t = rng.gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2);
+        while t < scenario.safety_ms {
+            draw.fault_at(&mut rng, t);
+            t += rng
+                .gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2)
+                .max(1);
+        }
+        let mut events = draw.events;
+        events.sort_by_key(|e| e.at_ms);
+        FaultPlan { faults: events }
+    }
+
+    /// One fault drawn as `generate` draws each of a plan's faults, starting at `at_ms`
+    /// (within the safety phase), while the servers `down` are down (0 for one the plan
+    /// names only at run time, as `kill_leader` does) and, with `corrupted`, a disk was
+    /// corrupted already: its start, its heal after a drawn duration and what comes with
+    /// it (the leader cut off for an aimed recovery step, the restarts of a power loss), in
+    /// time order. The kind is picked by the scenario's weights, or by the default ones
+    /// when the scenario's are all zero. Fuzzing adds faults to a plan with it.
+    pub fn draw_one(
+        scenario: &Scenario,
+        rng: &mut Stream,
+        at_ms: u64,
+        down: &[u64],
+        corrupted: bool,
+    ) -> Vec<PlannedFault> {
+        assert!(at_ms <= scenario.safety_ms);
+        let mut weights = scenario.faults.weights();
+        if weights.iter().all(|(_, w)| *w == 0) {
+            weights = FaultRates::default().weights();
+        }
+        let down = down.iter().map(|s| (u64::MAX, *s)).collect();
+        let mut draw = Draw::new(scenario, weights, down, corrupted);
+        draw.fault_at(rng, at_ms);
+        let mut events = draw.events;
+        events.sort_by_key(|e| e.at_ms);
+        assert!(!events.is_empty());
+        events
+    }
+}
+
+/// What the generator knows while it draws a plan's faults one after another.
+struct Draw<'a> {
+    scenario: &'a Scenario,
+    weights: [(&'static str, u32); 17],
+    total: u32,
+    /// The voters, and every server (voters and observers).
+    servers: Vec<u64>,
+    all: Vec<u64>,
+    /// (until_ms, server) for servers that are down.
+    down: Vec<(u64, u64)>,
+    /// A disk was corrupted: at most one corruption per plan.
+    corrupted: bool,
+    /// The kinds not drawn yet (for `cover_all_kinds`).
+    uncovered: Vec<(&'static str, u32)>,
+    events: Vec<PlannedFault>,
+}
+
+impl<'a> Draw<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        weights: [(&'static str, u32); 17],
+        down: Vec<(u64, u64)>,
+        corrupted: bool,
+    ) -> Draw<'a> {
         let servers = scenario.server_ids();
         let all: Vec<u64> = servers
             .iter()
             .copied()
             .chain(scenario.observer_ids())
             .collect();
-        let mut events: Vec<PlannedFault> = Vec::new();
-        // (until_ms, server) for servers that are down.
-        let mut down: Vec<(u64, u64)> = Vec::new();
-        let mut corrupted = false;
-        let mut uncovered: Vec<(&str, u32)> = rates
-            .weights()
-            .into_iter()
-            .filter(|(_, w)| *w > 0)
+        Draw {
+            scenario,
+            weights,
+            total: weights.iter().map(|(_, w)| w).sum(),
+            servers,
+            all,
+            down,
+            corrupted,
+            uncovered: weights.into_iter().filter(|(_, w)| *w > 0).collect(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Draw the fault that starts at `t`: its kind by weight, its duration, its servers.
+    fn fault_at(&mut self, rng: &mut Stream, t: u64) {
+        let rates = &self.scenario.faults;
+        self.down.retain(|(until, _)| *until > t);
+        let duration =
+            rng.gen_range(rates.duration_ms[0]..=rates.duration_ms[1].max(rates.duration_ms[0]));
+        let end = (t + duration).min(self.scenario.safety_ms);
+        let mut pick = rng.gen_range(0..self.total);
+        let mut kind = self.weights.into_iter().find(|(_, w)| {
+            if pick < *w {
+                true
+            } else {
+                pick -= w;
+                false
+            }
+        });
+        if rates.cover_all_kinds {
+            // The first kind not yet drawn; it stays on the list until it can happen.
+            if let Some(k) = self.uncovered.first().copied() {
+                kind = Some(k);
+            }
+        }
+        let (start, heal) = self.start_of(rng, kind.map(|(k, _)| k), t, end, duration);
+        let used = fault_kind(&start);
+        self.uncovered.retain(|(k, _)| *k != used);
+        if matches!(
+            start,
+            Fault::KillLeader | Fault::PauseLeader | Fault::Aimed { server: None, .. }
+        ) {
+            // The server is known only at run time; count one server down.
+            self.down.push((end, 0));
+        }
+        self.events.push(PlannedFault {
+            at_ms: t,
+            fault: start,
+        });
+        if let Some(h) = heal {
+            self.events.push(PlannedFault {
+                at_ms: end,
+                fault: h,
+            });
+        }
+    }
+
+    /// The fault of `kind` starting at `t` and its heal (at `end`), or extra latency when
+    /// that kind cannot happen now (no room for another server down, too few servers).
+    fn start_of(
+        &mut self,
+        rng: &mut Stream,
+        kind: Option<&str>,
+        t: u64,
+        end: u64,
+        duration: u64,
+    ) -> (Fault, Option<Fault>) {
+        let all = self.all.clone();
+        let up: Vec<u64> = all
+            .iter()
+            .copied()
+            .filter(|s| !self.down.iter().any(|(_, d)| d == s))
             .collect();
-        let mut t = rng.gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2);
-        while t < scenario.safety_ms {
-            down.retain(|(until, _)| *until > t);
-            let duration = rng
-                .gen_range(rates.duration_ms[0]..=rates.duration_ms[1].max(rates.duration_ms[0]));
-            let end = (t + duration).min(scenario.safety_ms);
-            let mut pick = rng.gen_range(0..total);
-            let mut kind = rates.weights().into_iter().find(|(_, w)| {
-                if pick < *w {
-                    true
-                } else {
-                    pick -= w;
-                    false
+        let room = (self.scenario.faults.max_down as usize).saturating_sub(self.down.len());
+        match kind {
+            Some("partition") if all.len() > 1 => {
+                let mut side: Vec<u64> =
+                    all.iter().copied().filter(|_| rng.gen_bool(0.5)).collect();
+                if side.is_empty() || side.len() == all.len() {
+                    side = vec![any(rng, &all)];
                 }
-            });
-            if rates.cover_all_kinds {
-                // The first kind not yet drawn; it stays on the list until it can happen.
-                if let Some(k) = uncovered.first().copied() {
-                    kind = Some(k);
-                }
+                (Fault::Partition { side }, Some(Fault::HealNetwork))
             }
-            let up: Vec<u64> = all
-                .iter()
-                .copied()
-                .filter(|s| !down.iter().any(|(_, d)| d == s))
-                .collect();
-            let room = (rates.max_down as usize).saturating_sub(down.len());
-            let any =
-                |rng: &mut crate::rng::Stream, from: &[u64]| from[rng.gen_range(0..from.len())];
-            let (start, heal) = match kind.map(|(k, _)| k) {
-                Some("partition") if all.len() > 1 => {
-                    let mut side: Vec<u64> =
-                        all.iter().copied().filter(|_| rng.gen_bool(0.5)).collect();
-                    if side.is_empty() || side.len() == all.len() {
-                        side = vec![any(&mut rng, &all)];
-                    }
-                    (Fault::Partition { side }, Some(Fault::HealNetwork))
-                }
-                Some("isolate_leader") => (Fault::IsolateLeader, Some(Fault::HealNetwork)),
-                Some("bridge") if servers.len() >= 3 => {
-                    let bridge = any(&mut rng, &servers);
-                    let mut rest: Vec<u64> = all.iter().copied().filter(|s| *s != bridge).collect();
-                    // Two non-empty sides, both talking to the bridge.
-                    let cut = rng.gen_range(1..rest.len());
-                    for i in (1..rest.len()).rev() {
-                        rest.swap(i, rng.gen_range(0..=i));
-                    }
-                    let right = rest.split_off(cut);
-                    let left = rest;
-                    {
-                        (
-                            Fault::Bridge {
-                                left,
-                                right,
-                                bridge,
-                            },
-                            Some(Fault::HealNetwork),
-                        )
-                    }
-                }
-                Some("one_way") if all.len() > 1 => {
-                    let from = any(&mut rng, &all);
-                    let others: Vec<u64> = all.iter().copied().filter(|s| *s != from).collect();
-                    (
-                        Fault::OneWay {
-                            from,
-                            to: any(&mut rng, &others),
-                        },
-                        Some(Fault::HealNetwork),
-                    )
-                }
-                Some("loss") => (
-                    Fault::Loss {
-                        per_mille: rng.gen_range(5..=100),
-                    },
-                    Some(Fault::HealNetwork),
-                ),
-                Some("latency") => (
-                    Fault::Latency {
-                        extra_ms: rng.gen_range(20..=600),
-                    },
-                    Some(Fault::HealNetwork),
-                ),
-                Some("kill") if room > 0 && !up.is_empty() => {
-                    let server = any(&mut rng, &up);
-                    down.push((end, server));
-                    (Fault::Kill { server }, Some(Fault::Restart { server }))
-                }
-                Some("kill_leader") if room > 0 => (Fault::KillLeader, Some(Fault::RestartAll)),
-                Some("kill_many") if room > 1 && up.len() > 1 => {
-                    let n = rng.gen_range(2..=room.min(up.len()));
-                    let mut pool = up.clone();
-                    let mut servers_down = Vec::new();
-                    for _ in 0..n {
-                        let i = rng.gen_range(0..pool.len());
-                        servers_down.push(pool.remove(i));
-                    }
-                    servers_down.sort();
-                    for s in &servers_down {
-                        down.push((end, *s));
-                    }
-                    (
-                        Fault::KillMany {
-                            servers: servers_down,
-                        },
-                        Some(Fault::RestartAll),
-                    )
-                }
-                Some("pause") if room > 0 && !up.is_empty() => {
-                    let server = any(&mut rng, &up);
-                    down.push((end, server));
-                    (Fault::Pause { server }, Some(Fault::Resume { server }))
-                }
-                Some("clock") => {
-                    let server = any(&mut rng, &all);
-                    match rng.gen_range(0..3) {
-                        0 => (
-                            Fault::ClockSkew {
-                                server,
-                                offset_ms: rng.gen_range(-2_000..=2_000),
-                            },
-                            None,
-                        ),
-                        1 => (
-                            Fault::ClockJump {
-                                server,
-                                delta_ms: rng.gen_range(-1_000..=5_000),
-                            },
-                            None,
-                        ),
-                        // Slow: the server's timeouts fire late (a deposed leader believes
-                        // it leads); fast: they fire early.
-                        _ => {
-                            let percent = if rng.gen_bool(0.5) {
-                                rng.gen_range(10..=90)
-                            } else {
-                                rng.gen_range(110..=400)
-                            };
-                            (
-                                Fault::ClockRate { server, percent },
-                                Some(Fault::ClockRate {
-                                    server,
-                                    percent: 100,
-                                }),
-                            )
-                        }
-                    }
-                }
-                Some("disk_slow") => {
-                    let server = any(&mut rng, &all);
-                    (
-                        Fault::DiskSlow {
-                            server,
-                            fsync_ms: rng.gen_range(20..=1_500),
-                        },
-                        Some(Fault::DiskNormal { server }),
-                    )
-                }
-                // At most one corruption per run: a second server repairing at the same time
-                // could leave no quorum of intact voters, and nothing could make progress.
-                Some("disk_corrupt") if room > 0 && !up.is_empty() && !corrupted => {
-                    corrupted = true;
-                    let server = any(&mut rng, &up);
-                    (Fault::DiskCorrupt { server }, None)
-                }
-                Some("pause_leader") if room > 0 => (Fault::PauseLeader, Some(Fault::ResumeAll)),
-                // A correlated crash of everything: allowed only when nothing else is down,
-                // and it stands for every server down until the last is back.
-                Some("power_loss") if down.is_empty() => {
-                    let mut order = all.clone();
-                    for i in (1..order.len()).rev() {
-                        order.swap(i, rng.gen_range(0..=i));
-                    }
-                    let mut at = t;
-                    for server in order {
-                        at = (at + rng.gen_range(0..=duration)).min(scenario.safety_ms);
-                        down.push((at, server));
-                        events.push(PlannedFault {
-                            at_ms: at,
-                            fault: Fault::Restart { server },
-                        });
-                    }
-                    (Fault::PowerLoss, None)
-                }
-                Some("aimed") if room > 0 => {
-                    // Whichever server reaches the step first: the one that leads the next
-                    // recovery, the first follower to ACK.
-                    let (at, message, recovery) = AIM_DRAWS[rng.gen_range(0..AIM_DRAWS.len())];
-                    let draw = rng.gen_range(0..4);
-                    let pair = draw == 0 && at == AimPoint::Sent;
-                    if recovery && end > t + 1 {
-                        // A recovery for the aim to hit: the leader is cut off just after
-                        // the aim is armed, until the aim's end; before a crash pair, it
-                        // is killed half the time instead (losing its unsynced tail, as
-                        // ZOOKEEPER-3911's first leader does).
-                        if pair && rng.gen_bool(0.5) {
-                            events.push(PlannedFault {
-                                at_ms: t + 1,
-                                fault: Fault::KillLeader,
-                            });
-                        } else {
-                            events.push(PlannedFault {
-                                at_ms: t + 1,
-                                fault: Fault::IsolateLeader,
-                            });
-                            events.push(PlannedFault {
-                                at_ms: end,
-                                fault: Fault::HealNetwork,
-                            });
-                        }
-                    }
-                    let (action, heal) = match draw {
-                        // A correlated crash of the sender and the recipient, which come
-                        // back against the last election: every server but the last
-                        // leader at the aim's end, the leader 1 to 6 s later. Like a
-                        // power loss, it may take down more than `max_down`.
-                        _ if pair => {
-                            let later =
-                                (end + rng.gen_range(1_000..=6_000)).min(scenario.safety_ms);
-                            events.push(PlannedFault {
-                                at_ms: end,
-                                fault: Fault::RestartAllButLeader,
-                            });
-                            events.push(PlannedFault {
-                                at_ms: later,
-                                fault: Fault::RestartAll,
-                            });
-                            down.push((later, 0));
-                            (AimAction::CrashPair, None)
-                        }
-                        0..=2 => (AimAction::Crash, Some(Fault::RestartAll)),
-                        _ => (AimAction::Pause, Some(Fault::ResumeAll)),
-                    };
-                    (
-                        Fault::Aimed {
-                            server: None,
-                            action,
-                            at,
-                            message: message.to_string(),
-                        },
-                        heal,
-                    )
-                }
-                Some("torn_write") if room > 0 && !up.is_empty() => {
-                    let server = any(&mut rng, &up);
-                    down.push((end, server));
-                    (Fault::TornWrite { server }, Some(Fault::Restart { server }))
-                }
-                _ => (
-                    Fault::Latency {
-                        extra_ms: rng.gen_range(5..=50),
-                    },
-                    Some(Fault::HealNetwork),
-                ),
-            };
-            let used = fault_kind(&start);
-            uncovered.retain(|(k, _)| *k != used);
-            if matches!(
-                start,
-                Fault::KillLeader | Fault::PauseLeader | Fault::Aimed { server: None, .. }
-            ) {
-                // The server is known only at run time; count one server down.
-                down.push((end, 0));
+            Some("isolate_leader") => (Fault::IsolateLeader, Some(Fault::HealNetwork)),
+            Some("bridge") if self.servers.len() >= 3 => {
+                (self.bridge(rng), Some(Fault::HealNetwork))
             }
-            events.push(PlannedFault {
-                at_ms: t,
-                fault: start,
+            Some("one_way") if all.len() > 1 => {
+                let from = any(rng, &all);
+                let others: Vec<u64> = all.iter().copied().filter(|s| *s != from).collect();
+                (
+                    Fault::OneWay {
+                        from,
+                        to: any(rng, &others),
+                    },
+                    Some(Fault::HealNetwork),
+                )
+            }
+            Some("loss") => (
+                Fault::Loss {
+                    per_mille: rng.gen_range(5..=100),
+                },
+                Some(Fault::HealNetwork),
+            ),
+            Some("latency") => (
+                Fault::Latency {
+                    extra_ms: rng.gen_range(20..=600),
+                },
+                Some(Fault::HealNetwork),
+            ),
+            Some("kill") if room > 0 && !up.is_empty() => {
+                let server = any(rng, &up);
+                self.down.push((end, server));
+                (Fault::Kill { server }, Some(Fault::Restart { server }))
+            }
+            Some("kill_leader") if room > 0 => (Fault::KillLeader, Some(Fault::RestartAll)),
+            Some("kill_many") if room > 1 && up.len() > 1 => {
+                (self.kill_many(rng, room, up, end), Some(Fault::RestartAll))
+            }
+            Some("pause") if room > 0 && !up.is_empty() => {
+                let server = any(rng, &up);
+                self.down.push((end, server));
+                (Fault::Pause { server }, Some(Fault::Resume { server }))
+            }
+            Some("clock") => clock(rng, &all),
+            Some("disk_slow") => {
+                let server = any(rng, &all);
+                (
+                    Fault::DiskSlow {
+                        server,
+                        fsync_ms: rng.gen_range(20..=1_500),
+                    },
+                    Some(Fault::DiskNormal { server }),
+                )
+            }
+            // At most one corruption per run: a second server repairing at the same time
+            // could leave no quorum of intact voters, and nothing could make progress.
+            Some("disk_corrupt") if room > 0 && !up.is_empty() && !self.corrupted => {
+                self.corrupted = true;
+                let server = any(rng, &up);
+                (Fault::DiskCorrupt { server }, None)
+            }
+            Some("pause_leader") if room > 0 => (Fault::PauseLeader, Some(Fault::ResumeAll)),
+            // A correlated crash of everything: allowed only when nothing else is down,
+            // and it stands for every server down until the last is back.
+            Some("power_loss") if self.down.is_empty() => {
+                self.power_loss(rng, t, duration);
+                (Fault::PowerLoss, None)
+            }
+            Some("aimed") if room > 0 => self.aimed(rng, t, end),
+            Some("torn_write") if room > 0 && !up.is_empty() => {
+                let server = any(rng, &up);
+                self.down.push((end, server));
+                (Fault::TornWrite { server }, Some(Fault::Restart { server }))
+            }
+            _ => (
+                Fault::Latency {
+                    extra_ms: rng.gen_range(5..=50),
+                },
+                Some(Fault::HealNetwork),
+            ),
+        }
+    }
+
+    /// Two non-empty sides, both talking to the bridge (a voter).
+    fn bridge(&self, rng: &mut Stream) -> Fault {
+        let bridge = any(rng, &self.servers);
+        let mut rest: Vec<u64> = self.all.iter().copied().filter(|s| *s != bridge).collect();
+        let cut = rng.gen_range(1..rest.len());
+        for i in (1..rest.len()).rev() {
+            rest.swap(i, rng.gen_range(0..=i));
+        }
+        let right = rest.split_off(cut);
+        Fault::Bridge {
+            left: rest,
+            right,
+            bridge,
+        }
+    }
+
+    /// Kill 2 to `room` of the servers `up` until `end`.
+    fn kill_many(&mut self, rng: &mut Stream, room: usize, mut up: Vec<u64>, end: u64) -> Fault {
+        let n = rng.gen_range(2..=room.min(up.len()));
+        let mut servers_down = Vec::new();
+        for _ in 0..n {
+            let i = rng.gen_range(0..up.len());
+            servers_down.push(up.remove(i));
+        }
+        servers_down.sort();
+        for s in &servers_down {
+            self.down.push((end, *s));
+        }
+        Fault::KillMany {
+            servers: servers_down,
+        }
+    }
+
+    /// Every server restarted one by one after a power loss at `t`, in a random order.
+    fn power_loss(&mut self, rng: &mut Stream, t: u64, duration: u64) {
+        let mut order = self.all.clone();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.gen_range(0..=i));
+        }
+        let mut at = t;
+        for server in order {
+            at = (at + rng.gen_range(0..=duration)).min(self.scenario.safety_ms);
+            self.down.push((at, server));
+            self.events.push(PlannedFault {
+                at_ms: at,
+                fault: Fault::Restart { server },
             });
-            if let Some(h) = heal {
-                events.push(PlannedFault {
+        }
+    }
+
+    /// A fault aimed at a protocol step, armed at `t` and healed at `end`.
+    fn aimed(&mut self, rng: &mut Stream, t: u64, end: u64) -> (Fault, Option<Fault>) {
+        // Whichever server reaches the step first: the one that leads the next recovery,
+        // the first follower to ACK.
+        let (at, message, recovery) = AIM_DRAWS[rng.gen_range(0..AIM_DRAWS.len())];
+        let draw = rng.gen_range(0..4);
+        let pair = draw == 0 && at == AimPoint::Sent;
+        if recovery && end > t + 1 {
+            // A recovery for the aim to hit: the leader is cut off just after the aim is
+            // armed, until the aim's end; before a crash pair, it is killed instead half
+            // the time (losing its unsynced tail, as ZOOKEEPER-3911's first leader does).
+            if pair && rng.gen_bool(0.5) {
+                self.events.push(PlannedFault {
+                    at_ms: t + 1,
+                    fault: Fault::KillLeader,
+                });
+            } else {
+                self.events.push(PlannedFault {
+                    at_ms: t + 1,
+                    fault: Fault::IsolateLeader,
+                });
+                self.events.push(PlannedFault {
                     at_ms: end,
-                    fault: h,
+                    fault: Fault::HealNetwork,
                 });
             }
-            t += rng
-                .gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2)
-                .max(1);
         }
-        events.sort_by_key(|e| e.at_ms);
-        plan.faults = events;
-        plan
+        let (action, heal) = match draw {
+            // A correlated crash of the sender and the recipient, which come back against
+            // the last election: every server but the last leader at the aim's end, the
+            // leader 1 to 6 s later. Like a power loss, it may take down more than
+            // `max_down`.
+            _ if pair => {
+                let later = (end + rng.gen_range(1_000..=6_000)).min(self.scenario.safety_ms);
+                self.events.push(PlannedFault {
+                    at_ms: end,
+                    fault: Fault::RestartAllButLeader,
+                });
+                self.events.push(PlannedFault {
+                    at_ms: later,
+                    fault: Fault::RestartAll,
+                });
+                self.down.push((later, 0));
+                (AimAction::CrashPair, None)
+            }
+            0..=2 => (AimAction::Crash, Some(Fault::RestartAll)),
+            _ => (AimAction::Pause, Some(Fault::ResumeAll)),
+        };
+        (
+            Fault::Aimed {
+                server: None,
+                action,
+                at,
+                message: message.to_string(),
+            },
+            heal,
+        )
+    }
+}
+
+/// One of `from`, drawn uniformly.
+fn any(rng: &mut Stream, from: &[u64]) -> u64 {
+    from[rng.gen_range(0..from.len())]
+}
+
+/// A clock fault on one of `all`: a skew, a jump, or a rate (healed by true time again).
+fn clock(rng: &mut Stream, all: &[u64]) -> (Fault, Option<Fault>) {
+    let server = any(rng, all);
+    match rng.gen_range(0..3) {
+        0 => (
+            Fault::ClockSkew {
+                server,
+                offset_ms: rng.gen_range(-2_000..=2_000),
+            },
+            None,
+        ),
+        1 => (
+            Fault::ClockJump {
+                server,
+                delta_ms: rng.gen_range(-1_000..=5_000),
+            },
+            None,
+        ),
+        // Slow: the server's timeouts fire late (a deposed leader believes it leads);
+        // fast: they fire early.
+        _ => {
+            let percent = if rng.gen_bool(0.5) {
+                rng.gen_range(10..=90)
+            } else {
+                rng.gen_range(110..=400)
+            };
+            (
+                Fault::ClockRate { server, percent },
+                Some(Fault::ClockRate {
+                    server,
+                    percent: 100,
+                }),
+            )
+        }
     }
 }
 
@@ -869,6 +962,55 @@ mod tests {
             "torn_write",
         ] {
             assert!(kinds.contains(k), "{k} never drawn");
+        }
+    }
+
+    // A single fault drawn as the generator draws a plan's: valid where it is placed,
+    // healed within the safety phase, and drawn by the default weights when a scenario
+    // switches every kind off.
+    #[test]
+    fn draw_one_draws_a_valid_fault_where_it_is_asked() {
+        let s = builtin("default").expect("default");
+        let mut rng = stream(3, "test");
+        for _ in 0..500 {
+            let at_ms = rng.gen_range(0..=s.safety_ms);
+            let events = FaultPlan::draw_one(&s, &mut rng, at_ms, &[2], false);
+            assert!(events.iter().any(|e| e.at_ms == at_ms));
+            assert!(events.iter().all(|e| e.at_ms >= at_ms));
+            FaultPlan { faults: events }
+                .validate(s.servers, s.observers, s.safety_ms)
+                .expect("a valid fault");
+        }
+        let mut off = s.clone();
+        for (name, _) in FaultRates::default().weights() {
+            set_weight(&mut off.faults, name, 0);
+        }
+        off.faults.mean_interval_ms = 0;
+        assert!(FaultPlan::generate(&off, 1).faults.is_empty());
+        let events = FaultPlan::draw_one(&off, &mut rng, 0, &[], false);
+        assert!(!events.is_empty());
+    }
+
+    fn set_weight(rates: &mut FaultRates, name: &str, w: u32) {
+        match name {
+            "partition" => rates.partition = w,
+            "isolate_leader" => rates.isolate_leader = w,
+            "bridge" => rates.bridge = w,
+            "one_way" => rates.one_way = w,
+            "loss" => rates.loss = w,
+            "latency" => rates.latency = w,
+            "kill" => rates.kill = w,
+            "kill_leader" => rates.kill_leader = w,
+            "kill_many" => rates.kill_many = w,
+            "pause" => rates.pause = w,
+            "clock" => rates.clock = w,
+            "disk_slow" => rates.disk_slow = w,
+            "disk_corrupt" => rates.disk_corrupt = w,
+            "torn_write" => rates.torn_write = w,
+            "pause_leader" => rates.pause_leader = w,
+            "power_loss" => rates.power_loss = w,
+            "aimed" => rates.aimed = w,
+            _ => panic!("unknown kind {name}"),
         }
     }
 
