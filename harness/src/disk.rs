@@ -34,6 +34,15 @@ pub struct ServerDisk {
     pub newest_snapshot_bytes: u64,
 }
 
+/// What an fsync made durable.
+#[derive(Debug, Default)]
+pub struct Synced {
+    /// The files written, in the order of their first write.
+    pub files: Vec<File>,
+    /// The bytes of old snapshots dropped.
+    pub dropped: u64,
+}
+
 impl ServerDisk {
     /// Accept a persist: its records go to the cache. Returns the bytes written.
     pub fn write(&mut self, token: u64, records: &[DurableRecord], reset: bool) -> u64 {
@@ -44,9 +53,25 @@ impl ServerDisk {
         bytes
     }
 
-    /// fsync: the cached writes up to `token` become durable, in order. Returns the bytes
-    /// of old snapshots dropped (only the newest `SNAPSHOTS_KEPT` are kept).
-    pub fn sync(&mut self, token: u64) -> u64 {
+    /// The files the cached writes up to `token` go to, in the order of their first write:
+    /// what an fsync of `token` would make durable.
+    pub fn unsynced_files(&self, token: u64) -> Vec<File> {
+        let mut files = Vec::new();
+        for (_, records, _) in self.cache.iter().filter(|(t, ..)| *t <= token) {
+            for (file, _) in records {
+                if !files.contains(file) {
+                    files.push(*file);
+                }
+            }
+        }
+        files
+    }
+
+    /// fsync: the cached writes up to `token` become durable, in order. Returns the files
+    /// written and the bytes of old snapshots dropped (only the newest `SNAPSHOTS_KEPT`
+    /// are kept).
+    pub fn sync(&mut self, token: u64) -> Synced {
+        let mut files = Vec::new();
         let (done, rest): (Vec<_>, Vec<_>) = self.cache.drain(..).partition(|(t, ..)| *t <= token);
         self.cache = rest;
         for (_, records, reset) in done {
@@ -54,6 +79,9 @@ impl ServerDisk {
                 self.files.clear();
             }
             for (file, bytes) in records {
+                if !files.contains(&file) {
+                    files.push(file);
+                }
                 self.bytes_written += bytes.len() as u64;
                 if file == File::Snapshots {
                     self.newest_snapshot_bytes = bytes.len() as u64;
@@ -67,7 +95,10 @@ impl ServerDisk {
             }
             self.syncs += 1;
         }
-        self.drop_old_snapshots()
+        Synced {
+            dropped: self.drop_old_snapshots(),
+            files,
+        }
     }
 
     /// Keep the newest `SNAPSHOTS_KEPT` snapshots: what recovery reads, the newest intact

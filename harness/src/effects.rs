@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use zksim_checker::history::Micros;
-use zksim_core::log::DurableRecord;
+use zksim_core::log::{DurableRecord, File};
 use zksim_core::proto::{ConnId, ServerMessage};
 use zksim_core::server::Effect;
 use zksim_core::zab::messages::{PeerMessage, Proposal};
@@ -40,6 +40,10 @@ pub trait Host {
     /// An fsync made the cache up to a token durable; `dropped` bytes of old snapshots were
     /// freed.
     fn synced(&mut self, _server: ServerId, _dropped: u64, _disk: &ServerDisk) {}
+    /// The same fsync made these files' writes durable (before any held message leaves).
+    fn durable(&mut self, _server: ServerId, _files: &[File]) {}
+    /// An fsync of writes to these files is about to complete.
+    fn syncing(&mut self, _server: ServerId, _files: &[File]) {}
     fn to_client(&mut self, conn: ConnId, msg: ServerMessage);
     /// The server closes a client connection.
     fn close_conn(&mut self, conn: ConnId);
@@ -159,11 +163,21 @@ impl ServerIo {
     /// messages held for it (or an earlier token) leave, in order. The driver then hands
     /// the server `on_persisted`.
     pub fn persisted(&mut self, token: u64, disk: &mut ServerDisk, host: &mut impl Host) {
-        let dropped = disk.sync(token);
+        host.syncing(self.id, &disk.unsynced_files(token));
+        if host.halted() {
+            // Crashed as the fsync was to complete (an aimed fault): the writes are lost.
+            return;
+        }
+        let synced = disk.sync(token);
         let (ready, held): (Vec<_>, Vec<_>) = self.held.drain(..).partition(|(t, ..)| *t <= token);
         self.held = held;
         tracing::trace!(token, released = ready.len(), "fsync done");
-        host.synced(self.id, dropped, disk);
+        host.synced(self.id, synced.dropped, disk);
+        host.durable(self.id, &synced.files);
+        if host.halted() {
+            // Crashed right after the fsync (an aimed fault): nothing it held leaves.
+            return;
+        }
         for (_, to, msg) in ready {
             host.releasing(self.id, &msg);
             if host.halted() {

@@ -125,6 +125,15 @@ pub enum Fault {
         server: u64,
         percent: u32,
     },
+    /// Both clocks of whichever server leads now run at `percent` of true time: its
+    /// timeouts (syncLimit among them) fire late, so it goes on believing it leads while
+    /// the others give up on it and elect another, a deposed leader (a VM whose time is
+    /// dilated, a stalled timer thread).
+    SlowLeader {
+        percent: u32,
+    },
+    /// Every server's clocks run at true time again (their wall-clock offsets stay).
+    TrueClocks,
     /// fsync takes this long on the server.
     DiskSlow {
         server: u64,
@@ -152,6 +161,9 @@ pub enum Fault {
     Aimed {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         server: Option<u64>,
+        /// Armed at whichever server leads when the fault starts (without `server`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        leader: bool,
         action: AimAction,
         at: AimPoint,
         message: String,
@@ -165,7 +177,9 @@ pub enum AimAction {
     Crash,
     Pause,
     /// Crash the sender right after the message left, and its recipient right after it
-    /// has handled it (a correlated crash: ZOOKEEPER-3911's learner and leader).
+    /// has handled it (a correlated crash: ZOOKEEPER-3911's learner and leader). At
+    /// `synced`: the server and the last leader crash at once (ZOOKEEPER-4643's learner
+    /// and leader).
     CrashPair,
 }
 
@@ -177,7 +191,25 @@ pub enum AimPoint {
     Sent,
     /// At the fsync that would release the message, held for a persist.
     Held,
+    /// Right after an fsync made a write to the file named by `message` durable
+    /// (`log`, `snapshot`, `acceptedEpoch`, `currentEpoch`), before anything the server
+    /// held for it leaves.
+    Synced,
+    /// As an fsync of a write to the file named by `message` is about to complete: the
+    /// server crashes first, and the write is lost (a leader that dies with a tail its
+    /// followers have logged and its own disk has not).
+    Unsynced,
 }
+
+impl AimPoint {
+    /// Whether the aim's `message` names a file (at an fsync) rather than a message kind.
+    pub fn names_file(self) -> bool {
+        matches!(self, AimPoint::Synced | AimPoint::Unsynced)
+    }
+}
+
+/// The files an aimed fault at `synced` or `unsynced` may name (`zksim_core`'s `File::name`).
+pub const AIM_FILES: [&str; 4] = ["log", "snapshot", "acceptedEpoch", "currentEpoch"];
 
 /// The message kinds an aimed fault may name (`zksim_core`'s `PeerMessage::kind`, and
 /// `NEWLEADER_ACK` for the ACK of a NEWLEADER, told apart from a proposal's ACK).
@@ -208,7 +240,7 @@ pub const AIM_MESSAGES: [&str; 20] = [
 /// windows ZooKeeper's bugs lived in (ZOOKEEPER-3911, 4646, 4643, 4685, 4394, 2845), and
 /// whether the step belongs to a recovery (then swarm also cuts the leader off, so that
 /// one happens while the aim waits).
-const AIM_DRAWS: [(AimPoint, &str, bool); 14] = [
+const AIM_DRAWS: [(AimPoint, &str, bool); 17] = [
     (AimPoint::Sent, "FOLLOWERINFO", true),
     (AimPoint::Sent, "LEADERINFO", true),
     (AimPoint::Held, "ACKEPOCH", true),
@@ -223,6 +255,9 @@ const AIM_DRAWS: [(AimPoint, &str, bool); 14] = [
     (AimPoint::Sent, "ACK", false),
     (AimPoint::Sent, "PROPOSAL", false),
     (AimPoint::Sent, "COMMIT", false),
+    (AimPoint::Synced, "acceptedEpoch", true),
+    (AimPoint::Synced, "currentEpoch", true),
+    (AimPoint::Synced, "snapshot", false),
 ];
 
 /// The largest extra message latency and fsync time a fault may add.
@@ -261,7 +296,9 @@ impl Fault {
                     "clock jump of {delta_ms} ms; at most {CLOCK_MAX_MS} ms either way"
                 ))
             }
-            Fault::ClockRate { percent, .. } if !CLOCK_RATE_PERCENT.contains(percent) => {
+            Fault::ClockRate { percent, .. } | Fault::SlowLeader { percent }
+                if !CLOCK_RATE_PERCENT.contains(percent) =>
+            {
                 Err(format!(
                     "clock rate of {percent} percent; {} to {}",
                     CLOCK_RATE_PERCENT.start(),
@@ -279,7 +316,27 @@ impl Fault {
                 at: AimPoint::Held,
                 ..
             } => Err("crash_pair at held: a held message has not left; aim it at sent".into()),
-            Fault::Aimed { message, .. } if !AIM_MESSAGES.contains(&message.as_str()) => {
+            Fault::Aimed {
+                server: Some(_),
+                leader: true,
+                ..
+            } => Err("an aimed fault at a named server and at the leader: name one".into()),
+            Fault::Aimed {
+                at: AimPoint::Unsynced,
+                action: AimAction::Pause | AimAction::CrashPair,
+                ..
+            } => Err("at unsynced the server can only crash: the fsync never completes".into()),
+            Fault::Aimed { at, message, .. }
+                if at.names_file() && !AIM_FILES.contains(&message.as_str()) =>
+            {
+                Err(format!(
+                    "an aimed fault at a file's fsync, {message:?}; one of {}",
+                    AIM_FILES.join(", ")
+                ))
+            }
+            Fault::Aimed { at, message, .. }
+                if !at.names_file() && !AIM_MESSAGES.contains(&message.as_str()) =>
+            {
                 Err(format!(
                     "an aimed fault at message {message:?}; one of {}",
                     AIM_MESSAGES.join(", ")
@@ -330,6 +387,7 @@ fn fault_kind(f: &Fault) -> &'static str {
         Fault::DiskCorrupt { .. } => "disk_corrupt",
         Fault::TornWrite { .. } => "torn_write",
         Fault::Aimed { .. } => "aimed",
+        Fault::SlowLeader { percent } if *percent != 100 => "slow_leader",
         _ => "heal",
     }
 }
@@ -523,7 +581,7 @@ impl FaultPlan {
 /// What the generator knows while it draws a plan's faults one after another.
 struct Draw<'a> {
     scenario: &'a Scenario,
-    weights: [(&'static str, u32); 17],
+    weights: [(&'static str, u32); 18],
     total: u32,
     /// The voters, and every server (voters and observers).
     servers: Vec<u64>,
@@ -540,7 +598,7 @@ struct Draw<'a> {
 impl<'a> Draw<'a> {
     fn new(
         scenario: &'a Scenario,
-        weights: [(&'static str, u32); 17],
+        weights: [(&'static str, u32); 18],
         down: Vec<(u64, u64)>,
         corrupted: bool,
     ) -> Draw<'a> {
@@ -588,11 +646,9 @@ impl<'a> Draw<'a> {
         let (start, heal) = self.start_of(rng, kind.map(|(k, _)| k), t, end, duration);
         let used = fault_kind(&start);
         self.uncovered.retain(|(k, _)| *k != used);
-        if matches!(
-            start,
-            Fault::KillLeader | Fault::PauseLeader | Fault::Aimed { server: None, .. }
-        ) {
-            // The server is known only at run time; count one server down.
+        if matches!(start, Fault::KillLeader | Fault::PauseLeader) {
+            // The server is known only at run time; count one server down. (An aim counts
+            // its own, until its end.)
             self.down.push((end, 0));
         }
         self.events.push(PlannedFault {
@@ -700,6 +756,7 @@ impl<'a> Draw<'a> {
                 (Fault::PowerLoss, None)
             }
             Some("aimed") if room > 0 => self.aimed(rng, t, end),
+            Some("slow_leader") if self.servers.len() > 1 => self.slow_leader(rng, t),
             Some("torn_write") if room > 0 && !up.is_empty() => {
                 let server = any(rng, &up);
                 self.down.push((end, server));
@@ -764,25 +821,66 @@ impl<'a> Draw<'a> {
         }
     }
 
-    /// A fault aimed at a protocol step, armed at `t` and healed at `end`.
+    /// A fault aimed at a protocol step, armed at `t` and healed at `end` (later, when a
+    /// lagging learner comes first).
     fn aimed(&mut self, rng: &mut Stream, t: u64, end: u64) -> (Fault, Option<Fault>) {
         // Whichever server reaches the step first: the one that leads the next recovery,
         // the first follower to ACK.
         let (at, message, recovery) = AIM_DRAWS[rng.gen_range(0..AIM_DRAWS.len())];
+        // A crash pair one time in four, one in two at a recovery step (where a learner
+        // and its leader crashing together broke ZOOKEEPER-3911 and 4643).
         let draw = rng.gen_range(0..4);
-        let pair = draw == 0 && at == AimPoint::Sent;
+        let pair = at != AimPoint::Held && (draw == 0 || (recovery && draw == 1));
+        let safety = self.scenario.safety_ms;
+        let mut end = end;
         if recovery && end > t + 1 {
+            let mut trigger = t + 1;
+            // A learner that has fallen behind, before every crash pair and half the time
+            // otherwise: a server down for 1 to 4 s from just after the aim is armed, and
+            // the recovery starting just before it comes back, so that the new leader
+            // syncs it with the committed txns it lacks (a DIFF or a SNAP with txns: the
+            // ground of ZOOKEEPER-3911 and 4643, whose learners were behind when a new
+            // leader synced them). Were the recovery later, it would rejoin the old leader
+            // first.
+            let recovery = 10 * self.scenario.tick_ms + rng.gen_range(0..=2_000);
+            if pair || rng.gen_bool(0.5) {
+                let lag = rng.gen_range(1_000..=4_000);
+                if t + lag + recovery < safety {
+                    let server = any(rng, &self.servers);
+                    self.events.push(PlannedFault {
+                        at_ms: t + 1,
+                        fault: Fault::Kill { server },
+                    });
+                    self.events.push(PlannedFault {
+                        at_ms: t + 1 + lag,
+                        fault: Fault::Restart { server },
+                    });
+                    self.down.push((t + 1 + lag, server));
+                    trigger = t + lag;
+                }
+            }
+            // Time for the recovery (the followers notice the leader is gone, elect one of
+            // theirs and sync): 10 ticks and up to 2 s more.
+            end = end.max(trigger + recovery).min(safety);
             // A recovery for the aim to hit: the leader is cut off just after the aim is
-            // armed, until the aim's end; before a crash pair, it is killed instead half
-            // the time (losing its unsynced tail, as ZOOKEEPER-3911's first leader does).
-            if pair && rng.gen_bool(0.5) {
+            // armed (or the lagging learner is back), until the aim's end; before a crash
+            // pair, three times in four it crashes instead as its next log fsync is to complete,
+            // losing txns its followers have logged (the unsynced tail ZOOKEEPER-3911's
+            // first leader lost).
+            if pair && rng.gen_bool(0.75) {
                 self.events.push(PlannedFault {
-                    at_ms: t + 1,
-                    fault: Fault::KillLeader,
+                    at_ms: trigger,
+                    fault: Fault::Aimed {
+                        server: None,
+                        leader: true,
+                        action: AimAction::Crash,
+                        at: AimPoint::Unsynced,
+                        message: "log".to_string(),
+                    },
                 });
             } else {
                 self.events.push(PlannedFault {
-                    at_ms: t + 1,
+                    at_ms: trigger,
                     fault: Fault::IsolateLeader,
                 });
                 self.events.push(PlannedFault {
@@ -791,13 +889,13 @@ impl<'a> Draw<'a> {
                 });
             }
         }
-        let (action, heal) = match draw {
-            // A correlated crash of the sender and the recipient, which come back against
-            // the last election: every server but the last leader at the aim's end, the
-            // leader 1 to 6 s later. Like a power loss, it may take down more than
-            // `max_down`.
+        let action = match draw {
+            // A correlated crash of the sender and the recipient (at `synced`, of the
+            // learner and its leader), which come back against the last election: every
+            // server but the last leader at the aim's end, the leader 1 to 6 s later.
+            // Like a power loss, it may take down more than `max_down`.
             _ if pair => {
-                let later = (end + rng.gen_range(1_000..=6_000)).min(self.scenario.safety_ms);
+                let later = (end + rng.gen_range(1_000..=6_000)).min(safety);
                 self.events.push(PlannedFault {
                     at_ms: end,
                     fault: Fault::RestartAllButLeader,
@@ -807,20 +905,56 @@ impl<'a> Draw<'a> {
                     fault: Fault::RestartAll,
                 });
                 self.down.push((later, 0));
-                (AimAction::CrashPair, None)
+                AimAction::CrashPair
             }
-            0..=2 => (AimAction::Crash, Some(Fault::RestartAll)),
-            _ => (AimAction::Pause, Some(Fault::ResumeAll)),
+            0..=2 => AimAction::Crash,
+            _ => AimAction::Pause,
         };
+        let heal = match action {
+            AimAction::CrashPair => None,
+            AimAction::Crash => Some(Fault::RestartAll),
+            AimAction::Pause => Some(Fault::ResumeAll),
+        };
+        if let Some(fault) = heal {
+            self.events.push(PlannedFault { at_ms: end, fault });
+        }
+        self.down.push((end, 0));
         (
             Fault::Aimed {
                 server: None,
+                leader: false,
                 action,
                 at,
                 message: message.to_string(),
             },
-            heal,
+            None,
         )
+    }
+
+    /// The leader's clocks slowed at `t` to 5 to 30% of true time, for 2 to 8 s (longer
+    /// than most faults: the others must notice, elect and commit meanwhile), and three
+    /// times in four the leader cut off from the other servers (not from its clients) as
+    /// well: the window of `deposed_leader`, where a server that still believes it leads
+    /// may meet clients that have seen the new leader's txns (ZOOKEEPER-1675's sync, a
+    /// reconnect with a later zxid).
+    fn slow_leader(&mut self, rng: &mut Stream, t: u64) -> (Fault, Option<Fault>) {
+        let percent = rng.gen_range(5..=30);
+        let end = (t + rng.gen_range(2_000..=8_000)).min(self.scenario.safety_ms);
+        if rng.gen_bool(0.75) && end > t + 1 {
+            self.events.push(PlannedFault {
+                at_ms: t + 1,
+                fault: Fault::IsolateLeader,
+            });
+            self.events.push(PlannedFault {
+                at_ms: end,
+                fault: Fault::HealNetwork,
+            });
+        }
+        self.events.push(PlannedFault {
+            at_ms: end,
+            fault: Fault::TrueClocks,
+        });
+        (Fault::SlowLeader { percent }, None)
     }
 }
 
@@ -1010,6 +1144,7 @@ mod tests {
             "pause_leader" => rates.pause_leader = w,
             "power_loss" => rates.power_loss = w,
             "aimed" => rates.aimed = w,
+            "slow_leader" => rates.slow_leader = w,
             _ => panic!("unknown kind {name}"),
         }
     }
@@ -1055,6 +1190,29 @@ mod tests {
             percent: 0,
         };
         assert!(refused(rate, 0).contains("clock rate of 0 percent"));
+        assert!(
+            refused(Fault::SlowLeader { percent: 1001 }, 0).contains("1001"),
+            "a slow leader's rate is a clock rate"
+        );
+        let aim = |at, message: &str| Fault::Aimed {
+            server: None,
+            leader: false,
+            action: AimAction::CrashPair,
+            at,
+            message: message.to_string(),
+        };
+        assert!(refused(aim(AimPoint::Synced, "ACK"), 0).contains("currentEpoch"));
+        assert!(refused(aim(AimPoint::Unsynced, "log"), 0).contains("only crash"));
+        assert!(refused(aim(AimPoint::Sent, "currentEpoch"), 0).contains("NEWLEADER"));
+        assert!(aim(AimPoint::Synced, "currentEpoch").check_values().is_ok());
+        let both = Fault::Aimed {
+            server: Some(1),
+            leader: true,
+            action: AimAction::Crash,
+            at: AimPoint::Sent,
+            message: "PROPOSAL".to_string(),
+        };
+        assert!(refused(both, 0).contains("name one"));
         let jump = Fault::ClockJump {
             server: 1,
             delta_ms: i64::MIN,

@@ -13,7 +13,7 @@ mod rng;
 mod scenario;
 mod swarm;
 
-pub use fault::{AIM_MESSAGES, AimAction, AimPoint, Fault, FaultPlan, PlannedFault};
+pub use fault::{AIM_FILES, AIM_MESSAGES, AimAction, AimPoint, Fault, FaultPlan, PlannedFault};
 pub use mutate::{Mutant, Operator, mutate, pick_weighted};
 pub use rng::{Stream, stream};
 pub use scenario::{

@@ -227,6 +227,7 @@ fn every_kind(rates: &FaultRates) -> FaultRates {
         pause_leader: 1,
         power_loss: 1,
         aimed: 1,
+        slow_leader: 1,
         cover_all_kinds: false,
         ..rates.clone()
     }
@@ -501,12 +502,14 @@ fn retarget(s: &mut Scenario, rng: &mut Stream) -> Option<String> {
                 retarget_heal(&mut faults[j].fault, old, new);
             }
         }
-        Fault::Aimed { server, .. } => {
+        Fault::Aimed { server, leader, .. } => {
             let choices: Vec<Option<u64>> = std::iter::once(None)
                 .chain(all.iter().copied().map(Some))
                 .filter(|c| c != server)
                 .collect();
             *server = choices[rng.gen_range(0..choices.len())];
+            // A named server or the first to get there, no longer the leader.
+            *leader = false;
         }
         Fault::OneWay { from, to } => {
             *from = all[rng.gen_range(0..all.len())];

@@ -169,6 +169,9 @@ pub struct FaultRates {
     /// A fault aimed at a protocol step: crash or pause a server right after it sends a
     /// chosen message kind, or at the fsync that would release one it held (`Fault::Aimed`).
     pub aimed: u32,
+    /// The leader's clocks slowed (and, half the time, the leader cut off from the other
+    /// servers) for 2 to 8 s: a deposed leader that believes it still leads.
+    pub slow_leader: u32,
     /// Draw every kind with a non-zero weight once before drawing by weight.
     pub cover_all_kinds: bool,
 }
@@ -196,6 +199,7 @@ impl Default for FaultRates {
             pause_leader: 1,
             power_loss: 1,
             aimed: 0,
+            slow_leader: 0,
             cover_all_kinds: false,
         }
     }
@@ -203,7 +207,7 @@ impl Default for FaultRates {
 
 impl FaultRates {
     /// (name, weight) of every fault kind.
-    pub fn weights(&self) -> [(&'static str, u32); 17] {
+    pub fn weights(&self) -> [(&'static str, u32); 18] {
         [
             ("partition", self.partition),
             ("isolate_leader", self.isolate_leader),
@@ -222,6 +226,7 @@ impl FaultRates {
             ("pause_leader", self.pause_leader),
             ("power_loss", self.power_loss),
             ("aimed", self.aimed),
+            ("slow_leader", self.slow_leader),
         ]
     }
 }

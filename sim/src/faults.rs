@@ -156,18 +156,32 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
         }
         Fault::Aimed {
             server,
+            leader,
             action,
             at,
             message,
         } => {
             let mut w = world.lock();
+            let server = match (server, leader) {
+                (None, true) => {
+                    let Some(l) = w.leader() else {
+                        w.fault("aimed", format!("{detail}: no leader, not armed"));
+                        return;
+                    };
+                    Some(l)
+                }
+                (s, _) => *s,
+            };
             if server.is_some_and(|s| !w.servers[&s].alive) {
                 w.fault("aimed", format!("{detail}: the server is down, not armed"));
                 return;
             }
-            w.fault("aimed", detail);
+            match (leader, server) {
+                (true, Some(l)) => w.fault("aimed", format!("{detail} at leader S{l}")),
+                _ => w.fault("aimed", detail),
+            }
             w.aims.arm(
-                *server,
+                server,
                 Aim {
                     action: *action,
                     at: *at,
@@ -208,6 +222,28 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
                 .expect("known")
                 .clock
                 .set_rate(now, *percent);
+        }
+        Fault::SlowLeader { percent } => {
+            let mut w = world.lock();
+            let Some(leader) = w.leader() else {
+                w.fault("slow_leader", "no leader to slow".into());
+                return;
+            };
+            w.fault("slow_leader", format!("leader S{leader} at {percent}%"));
+            let now = w.now_ns();
+            w.servers
+                .get_mut(&leader)
+                .expect("known")
+                .clock
+                .set_rate(now, *percent);
+        }
+        Fault::TrueClocks => {
+            let mut w = world.lock();
+            w.fault("true_clocks", String::new());
+            let now = w.now_ns();
+            for server in w.servers.values_mut() {
+                server.clock.set_rate(now, 100);
+            }
         }
         Fault::DiskSlow { server, fsync_ms } => {
             world.lock().fault("disk_slow", detail);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use zksim_checker::history::Micros;
-use zksim_core::log::DurableRecord;
+use zksim_core::log::{DurableRecord, File};
 use zksim_core::proto::{ConnId, ServerMessage};
 use zksim_core::server::{Effect, Server, ServerConfig};
 use zksim_core::stat::NodeKind;
@@ -215,6 +215,23 @@ impl Host for SimHost<'_> {
         }
     }
 
+    fn durable(&mut self, server: ServerId, files: &[File]) {
+        let last_leader = self.w.last_leader;
+        for file in files {
+            if self.w.aims.reached_synced(server, file.name(), last_leader) {
+                break;
+            }
+        }
+    }
+
+    fn syncing(&mut self, server: ServerId, files: &[File]) {
+        for file in files {
+            if self.w.aims.reached(server, AimPoint::Unsynced, file.name()) {
+                break;
+            }
+        }
+    }
+
     fn releasing(&mut self, server: ServerId, msg: &PeerMessage) {
         self.w.aims.reached(server, AimPoint::Held, aim_name(msg));
     }
@@ -324,6 +341,28 @@ impl NodeState {
         };
         let handle = madsim::runtime::Handle::current();
         match aim.action {
+            AimAction::CrashPair if aim.at == AimPoint::Synced => {
+                // The server and the leader it last followed, at once.
+                let leader = {
+                    let w = world.lock();
+                    w.last_leader
+                        .filter(|l| *l != self.id && w.servers[l].alive)
+                        .and_then(|l| w.servers[&l].node.map(|node| (l, node)))
+                };
+                crash_node(
+                    world,
+                    disks,
+                    &handle,
+                    self.id,
+                    self.node,
+                    None,
+                    "aimed_crash",
+                );
+                if let Some((l, node)) = leader {
+                    crash_node(world, disks, &handle, l, node, None, "aimed_crash");
+                }
+                true
+            }
             AimAction::CrashPair => {
                 // Stopped, not yet crashed: what it sent stays in flight until the
                 // recipient has handled it; then both crash (`handle`).

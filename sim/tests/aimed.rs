@@ -25,6 +25,7 @@ fn trace_of(faults: Vec<PlannedFault>, seed: u64) -> Vec<String> {
 fn aimed(server: Option<u64>, at: AimPoint, message: &str) -> Fault {
     Fault::Aimed {
         server,
+        leader: false,
         action: AimAction::Crash,
         at,
         message: message.to_string(),
@@ -127,6 +128,116 @@ fn a_crash_aimed_at_a_held_ack_loses_the_ack_not_the_txn() {
         last_zxid > last_acked,
         "durable up to {last_zxid:#x}, ACKed up to {last_acked:#x}: the held ACK was lost"
     );
+}
+
+/// The zxid a trace line ends with (`... PROPOSAL 0x100000003`, `(... last zxid 0x...)`).
+fn zxid_in(line: &str) -> i64 {
+    let hex = line.rsplit("0x").next().expect("a zxid");
+    let hex: String = hex.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    i64::from_str_radix(&hex, 16).expect("hex")
+}
+
+#[test]
+fn a_leader_crashed_at_its_unsynced_log_loses_txns_it_proposed() {
+    let lines = trace_of(
+        vec![
+            PlannedFault {
+                at_ms: 2_000,
+                fault: Fault::Aimed {
+                    server: None,
+                    leader: true,
+                    action: AimAction::Crash,
+                    at: AimPoint::Unsynced,
+                    message: "log".to_string(),
+                },
+            },
+            PlannedFault {
+                at_ms: 5_000,
+                fault: Fault::RestartAll,
+            },
+        ],
+        3,
+    );
+    let armed = lines
+        .iter()
+        .find(|l| l.contains("FAULT aimed "))
+        .expect("armed");
+    let (i, server) = crashed(&lines);
+    assert!(armed.ends_with(&format!("at leader {server}")), "{armed}");
+    // It had sent proposals its own disk never made durable.
+    let proposed = lines[..i]
+        .iter()
+        .filter(|l| l.contains(&format!("{server} -> ")) && l.contains(" PROPOSAL "))
+        .map(|l| zxid_in(l))
+        .max()
+        .expect("the leader proposed");
+    let start = lines[i..]
+        .iter()
+        .find(|l| l.contains(&format!("{server} start")))
+        .expect("restarted by restart_all");
+    assert!(
+        zxid_in(start) < proposed,
+        "durable up to {:#x}, proposed up to {proposed:#x}",
+        zxid_in(start)
+    );
+}
+
+#[test]
+fn a_pair_at_a_synced_current_epoch_crashes_the_learner_and_its_leader() {
+    let lines = trace_of(
+        vec![
+            PlannedFault {
+                at_ms: 2_000,
+                fault: Fault::Aimed {
+                    server: None,
+                    leader: false,
+                    action: AimAction::CrashPair,
+                    at: AimPoint::Synced,
+                    message: "currentEpoch".to_string(),
+                },
+            },
+            PlannedFault {
+                at_ms: 2_001,
+                fault: Fault::IsolateLeader,
+            },
+            PlannedFault {
+                at_ms: 4_000,
+                fault: Fault::HealNetwork,
+            },
+            PlannedFault {
+                at_ms: 4_000,
+                fault: Fault::RestartAllButLeader,
+            },
+            PlannedFault {
+                at_ms: 5_000,
+                fault: Fault::RestartAll,
+            },
+        ],
+        3,
+    );
+    let crashes: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("FAULT aimed_crash"))
+        .collect();
+    assert_eq!(crashes.len(), 2, "{crashes:?}");
+    let time = |l: &str| l.split_whitespace().next().map(str::to_string);
+    assert_eq!(time(crashes[0]), time(crashes[1]), "at once");
+    // The second is the leader that synced the first: the last to take LEADING.
+    let leader = crashes[1].split_whitespace().last().expect("S<n>");
+    let first = lines.iter().position(|l| l == crashes[0]).expect("found");
+    let last_leading = lines[..first]
+        .iter()
+        .rfind(|l| l.contains(" LEADING "))
+        .expect("a leader");
+    assert!(
+        last_leading.contains(&format!("{leader} LEADING")),
+        "{last_leading}"
+    );
+    let stays = lines
+        .iter()
+        .find(|l| l.contains("FAULT restart_all_but_leader"))
+        .expect("restart");
+    assert!(stays.ends_with(&format!("{leader} stays down")), "{stays}");
 }
 
 #[test]

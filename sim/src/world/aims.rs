@@ -104,10 +104,29 @@ impl Aims {
     /// for. True when the server is to stop at once (a crash): nothing after this step
     /// may happen.
     pub fn reached(&mut self, server: ServerId, at: AimPoint, message: &str) -> bool {
-        let hits = |a: &Aim| a.at == at && a.message == message;
-        let aim = if self.armed.get(&server).is_some_and(hits) {
+        self.fire(server, |a| a.at == at && a.message == message)
+    }
+
+    /// `server`'s fsync made `file` durable (`at: synced`). A `crash_pair` there crashes
+    /// a learner with its leader, so it does not fire at `last_leader` itself.
+    pub fn reached_synced(
+        &mut self,
+        server: ServerId,
+        file: &str,
+        last_leader: Option<ServerId>,
+    ) -> bool {
+        let leads = last_leader == Some(server);
+        self.fire(server, |a| {
+            a.at == AimPoint::Synced
+                && a.message == file
+                && !(leads && a.action == AimAction::CrashPair)
+        })
+    }
+
+    fn fire(&mut self, server: ServerId, hits: impl Fn(&Aim) -> bool) -> bool {
+        let aim = if self.armed.get(&server).is_some_and(&hits) {
             self.armed.remove(&server)
-        } else if self.any.as_ref().is_some_and(hits) {
+        } else if self.any.as_ref().is_some_and(&hits) {
             self.any.take()
         } else {
             None
@@ -208,5 +227,37 @@ mod tests {
             !aims.reached(2, AimPoint::Sent, "NEWLEADER"),
             "disarmed by restart_all"
         );
+    }
+
+    #[test]
+    fn a_pair_at_synced_fires_at_a_learner_not_at_the_leader() {
+        let mut aims = Aims::default();
+        let pair = Aim {
+            action: AimAction::CrashPair,
+            at: AimPoint::Synced,
+            message: "currentEpoch".to_string(),
+        };
+        aims.arm(None, pair.clone());
+        assert!(!aims.reached_synced(1, "log", Some(1)), "another file");
+        assert!(
+            !aims.reached_synced(1, "currentEpoch", Some(1)),
+            "the leader's own currentEpoch"
+        );
+        assert!(
+            !aims.reached(2, AimPoint::Sent, "currentEpoch"),
+            "not a send"
+        );
+        assert!(aims.reached_synced(2, "currentEpoch", Some(1)));
+        assert_eq!(aims.take_fired(2), Some(pair));
+        // A plain crash there may hit the leader.
+        aims.arm(
+            None,
+            Aim {
+                action: AimAction::Crash,
+                at: AimPoint::Synced,
+                message: "acceptedEpoch".to_string(),
+            },
+        );
+        assert!(aims.reached_synced(1, "acceptedEpoch", Some(1)));
     }
 }
