@@ -73,8 +73,13 @@ fn is_scenario_path(name: &str) -> bool {
 
 /// `zksim bugs`: every knob with what it re-creates.
 pub fn print_bugs() {
+    let width = Bug::ALL
+        .map(|b| b.name().len())
+        .into_iter()
+        .max()
+        .unwrap_or(0);
     for b in Bug::ALL {
-        outln!("{:<24} {}", b.name(), b.description());
+        outln!("{:<width$} {}", b.name(), b.description());
     }
 }
 

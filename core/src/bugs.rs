@@ -24,10 +24,24 @@ pub enum Bug {
     NewleaderAckEarly,
     /// ZOOKEEPER-4643: currentEpoch is persisted before the synced txns.
     EpochBeforeTxns,
+    /// ZOOKEEPER-3023: the txns a learner receives in its sync are logged only at UPTODATE,
+    /// after its NEWLEADER ACK.
+    SyncTxnsLoggedAfterAck,
+    /// ZOOKEEPER-4685: a learner ACKs each synced txn ahead of its NEWLEADER ACK, and the
+    /// leader takes the first ACK after NEWLEADER for the NEWLEADER ACK.
+    AckOvertakesNewleaderAck,
+    /// ZOOKEEPER-4394: a COMMIT that arrives between NEWLEADER and UPTODATE is dropped.
+    CommitInSyncDropped,
+    /// ZOOKEEPER-4925: txns a learner applies in its sync never enter the log it serves
+    /// DIFFs from once it leads, which so has a hole that spreads.
+    CommittedLogHole,
     /// ZOOKEEPER-1154: the leader sends DIFF where TRUNC is due.
     DiffInsteadOfTrunc,
     /// ZOOKEEPER-2845: a leader that loses its role keeps its uncommitted txns applied.
     OldLeaderKeepsState,
+    /// ZOOKEEPER-4712: a learner's log writer outlives its role: the txns still waiting to
+    /// be written are forgotten by the server, and written to its log all the same.
+    StaleLogWriter,
     /// ZOOKEEPER-2355: a new leader only expires sessions created in its own epoch, so a
     /// session whose closeSession was lost keeps its ephemerals forever.
     LostCloseSession,
@@ -50,7 +64,7 @@ pub enum Bug {
 
 impl Bug {
     /// Every knob, in the order `zksim bugs` lists them.
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 20] = [
         Bug::StaleRead,
         Bug::WatchAfterRead,
         Bug::FifoReorder,
@@ -58,8 +72,13 @@ impl Bug {
         Bug::AckBeforeFsync,
         Bug::NewleaderAckEarly,
         Bug::EpochBeforeTxns,
+        Bug::SyncTxnsLoggedAfterAck,
+        Bug::AckOvertakesNewleaderAck,
+        Bug::CommitInSyncDropped,
+        Bug::CommittedLogHole,
         Bug::DiffInsteadOfTrunc,
         Bug::OldLeaderKeepsState,
+        Bug::StaleLogWriter,
         Bug::LostCloseSession,
         Bug::SyncNoQuorum,
         Bug::VoteOrderNotTotal,
@@ -78,8 +97,13 @@ impl Bug {
             Bug::AckBeforeFsync => "ack-before-fsync",
             Bug::NewleaderAckEarly => "newleader-ack-early",
             Bug::EpochBeforeTxns => "epoch-before-txns",
+            Bug::SyncTxnsLoggedAfterAck => "sync-txns-logged-after-ack",
+            Bug::AckOvertakesNewleaderAck => "ack-overtakes-newleader-ack",
+            Bug::CommitInSyncDropped => "commit-in-sync-dropped",
+            Bug::CommittedLogHole => "committed-log-hole",
             Bug::DiffInsteadOfTrunc => "diff-instead-of-trunc",
             Bug::OldLeaderKeepsState => "old-leader-keeps-state",
+            Bug::StaleLogWriter => "stale-log-writer",
             Bug::LostCloseSession => "lost-close-session",
             Bug::SyncNoQuorum => "sync-no-quorum",
             Bug::VoteOrderNotTotal => "vote-order-not-total",
@@ -109,9 +133,24 @@ impl Bug {
             Bug::EpochBeforeTxns => {
                 "ZOOKEEPER-4643: currentEpoch is persisted before the synced txns"
             }
+            Bug::SyncTxnsLoggedAfterAck => {
+                "ZOOKEEPER-3023: the synced txns are logged at UPTODATE, after the NEWLEADER ACK"
+            }
+            Bug::AckOvertakesNewleaderAck => {
+                "ZOOKEEPER-4685: a synced txn's ACK overtakes the NEWLEADER ACK, which is then lost"
+            }
+            Bug::CommitInSyncDropped => {
+                "ZOOKEEPER-4394: a COMMIT between NEWLEADER and UPTODATE is dropped"
+            }
+            Bug::CommittedLogHole => {
+                "ZOOKEEPER-4925: txns applied in sync miss the log a later leader DIFFs from"
+            }
             Bug::DiffInsteadOfTrunc => "ZOOKEEPER-1154: the leader sends DIFF where TRUNC is due",
             Bug::OldLeaderKeepsState => {
                 "ZOOKEEPER-2845: a deposed leader keeps its uncommitted txns applied"
+            }
+            Bug::StaleLogWriter => {
+                "ZOOKEEPER-4712: a learner's unwritten txns are forgotten, then written after all"
             }
             Bug::LostCloseSession => {
                 "ZOOKEEPER-2355: a session whose closeSession was lost keeps its ephemerals"

@@ -278,6 +278,85 @@ fn zookeeper_4643_current_epoch_is_never_durable_before_the_synced_txns() {
     );
 }
 
+/// ZOOKEEPER-3023: the txns of a DIFF were logged and committed only at UPTODATE, after
+/// the NEWLEADER ACK (ZOOKEEPER-2678 skipped the snapshot that used to hold them). Server 1
+/// logs a few txns, falls behind, and is brought up to date by DIFF from server 2; when it
+/// ACKs NEWLEADER, its disk must already hold every txn of the sync.
+fn scenario_3023(bugs: Bugs) -> Outcome {
+    let mut net = cluster(bugs, 1000);
+    net.settle(5_000);
+    assert_eq!(net.leader(), Some(3));
+    let c = session(&mut net, 2);
+    write_all(&mut net, c, 1, &paths("early", 2));
+    net.run_for(100);
+    net.crash(1);
+    write_all(&mut net, c, 3, &paths("late", 5));
+    net.crash(3);
+    net.restart(1);
+    let since = net.now_ms;
+    check(
+        net.run_until_true(5_000, |n| n.has_sent(2, 1, "DIFF", since)),
+        "server 2 synced server 1 by DIFF",
+    )?;
+    check(
+        net.run_until_true(5_000, |n| n.has_sent(1, 2, "ACK", since)),
+        "server 1 acknowledged NEWLEADER",
+    )?;
+    let files = net.nodes[&1].disk.files.clone();
+    let state = log::recover(|f| files.get(&f).cloned()).map_err(|e| e.to_string())?;
+    check(
+        state.last_logged_zxid() >= net.server(2).last_logged_zxid(),
+        "NEWLEADER acknowledged before the synced txns were on disk",
+    )
+}
+
+#[test]
+fn zookeeper_3023_the_synced_txns_are_on_disk_before_the_newleader_ack() {
+    scenario_3023(Bugs::default()).expect("the synced txns are durable at the ACK");
+    assert!(
+        scenario_3023(knob("sync-txns-logged-after-ack")).is_err(),
+        "the knob must lose the fix"
+    );
+}
+
+/// ZOOKEEPER-4925 (the regression of 4394's fix in 3.9.3): a learner applied the txns of
+/// its sync without adding them to the committed log it serves DIFFs from; leading later,
+/// it DIFFed a server that was further behind past them. Five servers: 1 goes down, then
+/// 4; 4 returns and catches up by DIFF; the leader and 3 go down and 1 returns, so 4 (as
+/// far along as 2, with the higher id) leads and brings 1 up to date. Nothing may be lost.
+fn scenario_4925(bugs: Bugs) -> Outcome {
+    let mut net = Net::new(&[1, 2, 3, 4, 5], &[], move |c| {
+        c.bugs = bugs;
+        c.snap_count = 1000;
+    });
+    let leader = net.settle(5_000);
+    assert_eq!(leader, 5);
+    let c = session(&mut net, 2);
+    net.crash(1);
+    let before = paths("before", 3);
+    write_all(&mut net, c, 1, &before);
+    net.crash(4);
+    let hole = paths("hole", 3);
+    write_all(&mut net, c, 4, &hole);
+    net.restart(4);
+    net.settle(5_000);
+    net.crash(5);
+    net.crash(3);
+    net.restart(1);
+    check(settle(&mut net, 15_000)? == 4, "server 4 leads")?;
+    let acked: Vec<String> = before.into_iter().chain(hole).collect();
+    intact(&net, &acked, &[])
+}
+
+#[test]
+fn zookeeper_4925_a_leader_serves_diffs_with_every_txn_it_applied_in_its_own_sync() {
+    scenario_4925(Bugs::default()).expect("history intact");
+    assert!(
+        scenario_4925(knob("committed-log-hole")).is_err(),
+        "the knob must lose the fix"
+    );
+}
+
 /// Servers with a small snapCount, and server 1 left so far behind that it needs a SNAP.
 fn snap_setup(net: &mut Net) -> Vec<String> {
     let leader = net.settle(5_000);

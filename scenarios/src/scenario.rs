@@ -750,7 +750,7 @@ pub const RECIPES: [&str; 9] = [
 ];
 
 /// The built-in scenarios, each a JSON file in scenarios/builtin/.
-const BUILTIN: [(&str, &str); 17] = [
+const BUILTIN: [(&str, &str); 19] = [
     ("default", include_str!("../builtin/default.json")),
     ("three", include_str!("../builtin/three.json")),
     ("five", include_str!("../builtin/five.json")),
@@ -786,6 +786,8 @@ const BUILTIN: [(&str, &str); 17] = [
         "idle_election",
         include_str!("../builtin/idle_election.json"),
     ),
+    ("stale_writer", include_str!("../builtin/stale_writer.json")),
+    ("log_hole", include_str!("../builtin/log_hole.json")),
 ];
 
 pub fn builtin_names() -> Vec<&'static str> {

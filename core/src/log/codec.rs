@@ -243,4 +243,18 @@ mod tests {
         );
         assert!(err.to_string().contains("checksum mismatch"));
     }
+
+    #[test]
+    fn recovery_passes_over_a_txn_logged_out_of_zxid_order() {
+        // A log writer that outlived its role (the stale-log-writer knob, ZOOKEEPER-4712)
+        // appended txns 2 and 3 late; the next leader sent 2 again. Replay reads each zxid
+        // once, in order, as ZooKeeper's replay goes on past a txn below the highest.
+        let log: Vec<u8> = [txn(1), txn(2), txn(3), txn(2), txn(4)]
+            .iter()
+            .flat_map(encode)
+            .collect();
+        let state = recover(|f| (f == File::TxnLog).then(|| log.clone())).expect("valid files");
+        let zxids: Vec<i64> = state.log.iter().map(|p| p.hdr.zxid).collect();
+        assert_eq!(zxids, [1, 2, 3, 4]);
+    }
 }

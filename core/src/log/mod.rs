@@ -143,7 +143,7 @@ pub fn recover(read: impl Fn(File) -> Option<Vec<u8>>) -> Result<DurableState, R
                 DurableRecord::AcceptedEpoch(e) => state.accepted_epoch = e,
                 DurableRecord::CurrentEpoch(e) => state.current_epoch = e,
                 DurableRecord::Snapshot(s) => state.snapshot = Some(s),
-                DurableRecord::Txn(p) => state.log.push(p),
+                DurableRecord::Txn(p) => push_in_order(&mut state.log, p),
                 DurableRecord::Truncate { zxid } => state.log.retain(|p| p.hdr.zxid <= zxid),
             }
         }
@@ -162,4 +162,23 @@ pub fn recover(read: impl Fn(File) -> Option<Vec<u8>>) -> Result<DurableState, R
         );
     }
     Ok(state)
+}
+
+/// Replay one logged txn. A txn at or below the last one read is passed over, as
+/// ZooKeeper's replay reports it and goes on (FileTxnSnapLog.fastForwardFromEdits: "... >
+/// ... (next log)"). Only a log writer that outlived its server's role writes one (the
+/// stale-log-writer knob, ZOOKEEPER-4712): the txns it appended late were then logged
+/// again after them.
+fn push_in_order(log: &mut Vec<Arc<Proposal>>, p: Arc<Proposal>) {
+    if let Some(last) = log.last() {
+        if p.hdr.zxid <= last.hdr.zxid {
+            tracing::warn!(
+                zxid = p.hdr.zxid,
+                after = last.hdr.zxid,
+                "recovery: a logged txn out of zxid order is passed over"
+            );
+            return;
+        }
+    }
+    log.push(p);
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{Bug, Effect, Effects, Role, Server, leader, learner};
+use crate::stat::Zxid;
 use crate::zab::election::{Election, ElectionEffect, Vote};
 use crate::zab::messages::{Notification, PeerMessage, Proposal};
 use crate::zab::{Hex, PeerState, ServerId};
@@ -122,10 +123,31 @@ impl Server {
         }
     }
 
+    /// A learner leaves its role: with the knobs that re-create them, what it had not yet
+    /// written is forgotten by the server (`first_deferred`: the first txn the
+    /// sync-txns-logged-after-ack knob held back for UPTODATE).
+    fn forget_unwritten(&mut self, first_deferred: Option<Zxid>) {
+        if let Some(first) = first_deferred {
+            // ZOOKEEPER-3023: the txns held back for UPTODATE die with the sync; they were
+            // never handed to the disk.
+            self.history.forget_unwritten_after(first - 1);
+        } else if self.config.bugs.has(Bug::StaleLogWriter) && !self.repairing {
+            // ZOOKEEPER-4712: Learner.shutdown leaves the SyncRequestProcessor running,
+            // and the server's database is fast-forwarded from the log as it is on disk:
+            // the txns still queued for the log are forgotten, yet the writer goes on and
+            // appends them to the log afterwards.
+            let written = self.durable.durable_zxid().max(self.history.committed());
+            self.history.forget_unwritten_after(written);
+        }
+    }
+
     /// Leave any role and start an election. Client connections close: a server that is not
     /// synced with a leader serves nobody.
     pub(super) fn go_looking(&mut self, now_ms: i64, out: &mut Effects) {
         self.core.leaving = false;
+        if let Role::Learning(l) = &self.role {
+            self.forget_unwritten(l.first_deferred());
+        }
         for peer in std::mem::take(&mut self.role_peers) {
             out.push(Effect::Disconnect { peer });
         }

@@ -117,6 +117,10 @@ pub struct Core {
     wall_offset_ms: i64,
     /// The elapsed clock of the last input (`Core::clock`).
     now_ms: i64,
+    /// The committed-log-hole knob (ZOOKEEPER-4925): txns applied while syncing as a
+    /// learner, missing from the committed log this server serves DIFFs from. In memory
+    /// only, as ZooKeeper's committedLog is: a restart rebuilds it whole from the log.
+    not_in_committed_log: std::collections::BTreeSet<Zxid>,
 }
 
 impl Server {
@@ -183,6 +187,7 @@ impl Server {
             revalidations: Vec::new(),
             wall_offset_ms: 0,
             now_ms: 0,
+            not_in_committed_log: Default::default(),
             quorum,
             config,
         };

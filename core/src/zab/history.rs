@@ -212,6 +212,23 @@ impl History {
         self.snapshot = None;
     }
 
+    /// Forget the logged txns after `zxid` without a record: the server's picture of its
+    /// log goes back to what it believes is written, while the records already handed to
+    /// the disk still land (only the stale-log-writer and sync-txns-logged-after-ack knobs
+    /// do this; nothing committed is forgotten).
+    pub fn forget_unwritten_after(&mut self, zxid: Zxid) {
+        assert!(
+            zxid >= self.committed,
+            "server {}: forgetting txns after {zxid:#x}, below its committed {:#x}",
+            self.id,
+            self.committed
+        );
+        let forgotten = self.log.iter().filter(|p| p.hdr.zxid > zxid).count();
+        tracing::debug!(target: "zksim_core::zab::history", zxid = %Hex(zxid), forgotten, "forget unwritten");
+        self.log.retain(|p| p.hdr.zxid <= zxid);
+        self.txns_since_snapshot = self.txns_since_snapshot.saturating_sub(forgotten);
+    }
+
     /// Commit the next txn, `zxid`: one the log holds, above the last committed.
     pub fn commit(&mut self, zxid: Zxid) {
         assert!(
@@ -453,6 +470,20 @@ mod tests {
             h.set_current_epoch(2);
         });
         assert!(m.contains("currentEpoch 2 past acceptedEpoch 1"), "{m}");
+    }
+
+    #[test]
+    fn forgetting_unwritten_txns_keeps_what_is_committed() {
+        // The stale-log-writer and sync-txns-logged-after-ack knobs: the server's picture
+        // of its log goes back to what is written, never below what it committed.
+        let (a, b, c) = (make_zxid(1, 1), make_zxid(1, 2), make_zxid(1, 3));
+        let mut h = with_log(&[a, b, c]);
+        h.commit(a);
+        h.forget_unwritten_after(b);
+        assert_eq!(h.last_on_file(), b);
+        assert_eq!(h.txns_since_snapshot(), 2);
+        let m = panics(move || h.forget_unwritten_after(0));
+        assert!(m.contains("below its committed 0x100000001"), "{m}");
     }
 
     #[test]

@@ -300,10 +300,21 @@ fn sync_packets(
         .iter()
         .filter(|p| p.hdr.zxid <= max_committed)
         .collect();
-    let zxids: Vec<Zxid> = history.iter().map(|p| p.hdr.zxid).collect();
-    let commit_pairs = |after: Zxid| -> Vec<PeerMessage> {
+    // ZOOKEEPER-4925: DIFF and TRUNC are planned and served from the committed log, which
+    // lacks the txns this server applied while it synced as a learner. (A SNAP carries the
+    // tree, which has them; here its tail is shipped from the whole log.)
+    let committed_log: Vec<&Arc<Proposal>> = if s.config.bugs.has(Bug::CommittedLogHole) {
         history
             .iter()
+            .copied()
+            .filter(|p| !s.not_in_committed_log.contains(&p.hdr.zxid))
+            .collect()
+    } else {
+        history.clone()
+    };
+    let zxids: Vec<Zxid> = committed_log.iter().map(|p| p.hdr.zxid).collect();
+    let commit_pairs = |log: &[&Arc<Proposal>], after: Zxid| -> Vec<PeerMessage> {
+        log.iter()
             .filter(|p| p.hdr.zxid > after)
             .flat_map(|p| {
                 [
@@ -323,11 +334,13 @@ fn sync_packets(
     let (first, txns_after) = match plan {
         SyncPlan::Diff { zxid, txns_after } => (PeerMessage::Diff { zxid }, txns_after),
         SyncPlan::Trunc { zxid, txns_after } => (PeerMessage::Trunc { zxid }, txns_after),
-        SyncPlan::Snap => return snap_packets(s, max_committed, commit_pairs),
+        SyncPlan::Snap => {
+            return snap_packets(s, max_committed, |after| commit_pairs(&history, after));
+        }
     };
     let mut packets = vec![first];
     if let Some(after) = txns_after {
-        packets.extend(commit_pairs(after));
+        packets.extend(commit_pairs(&committed_log, after));
     }
     packets
 }

@@ -26,33 +26,66 @@ pub(super) fn on_ack(
     let Some(epoch) = l.new_epoch else { return };
     if zxid == make_zxid(epoch, 0) {
         // NEWLEADER ACK: the learner has the leader's history and the new epoch on disk.
-        let Some(h) = l.learners.get_mut(&from) else {
-            return;
-        };
-        if h.phase != LearnerPhase::Syncing {
-            return;
-        }
-        h.phase = LearnerPhase::Synced;
-        if !h.observer && !h.repairing {
-            l.newleader_acks.insert(from);
-        }
-        // A repairing learner acknowledges NEWLEADER only once the reset persist that
-        // rewrote its files with our history is durable, which ends its repair: from now
-        // on its ACKs count like any follower's (it took no part in choosing the epoch, so
-        // it still does not help establish it). Without this the leader ignored it until
-        // it reconnected, and lost its quorum when any other follower left.
-        h.repairing = false;
-        if l.phase == Phase::Broadcast {
-            h.phase = LearnerPhase::UpToDate;
-            out.push(Effect::Send {
-                to: from,
-                msg: PeerMessage::UpToDate,
-            });
-        } else {
-            try_establish(s, l, now_ms, out);
-        }
+        newleader_acked(s, l, now_ms, from, true, out);
         return;
     }
+    if s.config.bugs.has(Bug::AckOvertakesNewleaderAck)
+        && l.learners
+            .get(&from)
+            .is_some_and(|h| h.phase == LearnerPhase::Syncing)
+    {
+        // ZOOKEEPER-4685: LearnerHandler reads the first ACK after NEWLEADER as the
+        // NEWLEADER ACK. Leader.waitForNewLeaderAck refuses one of another zxid ("is from
+        // a different epoch") without counting it, and the handler goes on as if the
+        // learner had acknowledged; its real NEWLEADER ACK is ignored when it comes.
+        newleader_acked(s, l, now_ms, from, false, out);
+        return;
+    }
+    on_proposal_ack(s, l, from, zxid, out);
+}
+
+/// A learner acknowledged NEWLEADER (`counted`: its ACK counts toward establishing the
+/// leader, which only the ack-overtakes-newleader-ack knob ever refuses).
+fn newleader_acked(
+    s: &mut Core,
+    l: &mut Leader,
+    now_ms: i64,
+    from: ServerId,
+    counted: bool,
+    out: &mut Effects,
+) {
+    let Some(h) = l.learners.get_mut(&from) else {
+        return;
+    };
+    if h.phase != LearnerPhase::Syncing {
+        return;
+    }
+    h.phase = LearnerPhase::Synced;
+    if counted && !h.observer && !h.repairing {
+        l.newleader_acks.insert(from);
+    }
+    // A repairing learner acknowledges NEWLEADER only once the reset persist that
+    // rewrote its files with our history is durable, which ends its repair: from now
+    // on its ACKs count like any follower's (it took no part in choosing the epoch, so
+    // it still does not help establish it). Without this the leader ignored it until
+    // it reconnected, and lost its quorum when any other follower left.
+    h.repairing = false;
+    if l.phase == Phase::Broadcast {
+        h.phase = LearnerPhase::UpToDate;
+        out.push(Effect::Send {
+            to: from,
+            msg: PeerMessage::UpToDate,
+        });
+    } else {
+        try_establish(s, l, now_ms, out);
+    }
+}
+
+/// A learner acknowledged a proposal: count it, and commit what a quorum now holds.
+fn on_proposal_ack(s: &mut Core, l: &mut Leader, from: ServerId, zxid: Zxid, out: &mut Effects) {
+    let epoch = l
+        .new_epoch
+        .expect("a proposal ACK once the epoch is chosen");
     // A learner ACKs only what this leader sent it: in this leader's epoch, a zxid it
     // proposed (Leader.processAck).
     if epoch_of(zxid) == epoch {

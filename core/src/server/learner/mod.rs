@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::{Core, Effect, Effects, Role, Server};
 use crate::acl::Id;
+use crate::log::DurableRecord;
 use crate::stat::{SessionId, Zxid};
 use crate::tree::Snapshot;
 use crate::zab::broadcast::{CommitStep, FollowerBroadcast, is_next_zxid};
@@ -80,6 +81,10 @@ pub struct Learner {
     pending: FollowerBroadcast,
     /// Sessions our clients touched since the last PING (LearnerSessionTracker).
     touches: BTreeMap<SessionId, i32>,
+    /// The sync-txns-logged-after-ack knob (ZOOKEEPER-3023): txn records held back until
+    /// UPTODATE, and the ACKs that follow them.
+    deferred: Vec<DurableRecord>,
+    deferred_acks: Vec<Zxid>,
 }
 
 impl Learner {
@@ -116,6 +121,15 @@ impl Learner {
         } else {
             timeout
         }
+    }
+
+    /// The first txn held back for UPTODATE (the sync-txns-logged-after-ack knob), which
+    /// is never written if the learner leaves before it.
+    pub(super) fn first_deferred(&self) -> Option<Zxid> {
+        self.deferred.iter().find_map(|r| match r {
+            DurableRecord::Txn(p) => Some(p.hdr.zxid),
+            _ => None,
+        })
     }
 
     pub fn touch(&mut self, session: SessionId, timeout_ms: i32) {
@@ -171,6 +185,8 @@ pub(super) fn become_learner(s: &mut Server, now_ms: i64, leader: ServerId, out:
         staged_snapshot: None,
         pending: FollowerBroadcast::default(),
         touches: BTreeMap::new(),
+        deferred: Vec::new(),
+        deferred_acks: Vec::new(),
     });
     let state = if observer {
         PeerState::Observing
@@ -407,6 +423,16 @@ fn log_and_ack(s: &mut Core, l: &mut Learner, p: Arc<Proposal>, out: &mut Effect
         s.leave_role();
         return;
     }
+    if !l.deferred.is_empty() {
+        // ZOOKEEPER-3023: what arrives before UPTODATE is logged with the sync's txns.
+        let record = s.history.append(Arc::clone(&p));
+        l.deferred.push(record);
+        if !l.observer {
+            l.deferred_acks.push(zxid);
+        }
+        l.pending.logged(p);
+        return;
+    }
     let token = s.log_proposal(Arc::clone(&p), out);
     if !l.observer {
         let msg = PeerMessage::Ack { zxid };
@@ -434,6 +460,10 @@ fn on_commit(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut Effects) {
         );
     }
     match l.phase {
+        // ZOOKEEPER-4394: at NEWLEADER the learner moved its proposals to its log, and a
+        // COMMIT that arrives before UPTODATE finds none to match (3.8's syncWithLeader
+        // threw NullPointerException there): it is lost.
+        Phase::Synced if s.config.bugs.has(Bug::CommitInSyncDropped) => {}
         Phase::Syncing | Phase::Synced => l.committed_upto = l.committed_upto.max(zxid),
         Phase::Broadcast => commit_pending(s, l, zxid, out),
         Phase::Discovery => {}

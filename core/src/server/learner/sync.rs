@@ -91,15 +91,25 @@ pub(super) fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut
             l.staged_snapshot = Some(snap);
         }
     }
+    // ZOOKEEPER-3023: the txns of the sync wait for UPTODATE to be logged (a repair
+    // writes its files whole, so it never defers).
+    let defer = s.config.bugs.has(Bug::SyncTxnsLoggedAfterAck) && !s.repairing;
     let mut unacked = Vec::new();
+    let mut synced = Vec::new();
     for p in std::mem::take(&mut l.sync_proposals) {
         if p.hdr.zxid <= s.history.last_on_file() {
             continue;
         }
+        synced.push(p.hdr.zxid);
         if p.hdr.zxid > l.committed_upto {
             unacked.push(p.hdr.zxid);
         }
-        records.push(s.history.append(p));
+        let record = s.history.append(p);
+        if defer {
+            l.deferred.push(record);
+        } else {
+            records.push(record);
+        }
     }
     if s.config.bugs.has(Bug::EpochBeforeTxns) {
         // ZOOKEEPER-4643: the epoch file is written on its own, ahead of the txns.
@@ -118,6 +128,18 @@ pub(super) fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut
     } else {
         s.durable.persist(records, out)
     };
+    let overtake = s.config.bugs.has(Bug::AckOvertakesNewleaderAck) && !l.observer;
+    if overtake {
+        // ZOOKEEPER-4685: the log writer ACKs every txn it logs, and its ACKs leave ahead
+        // of the NEWLEADER ACK that the learner writes once it has handed them over.
+        for z in synced {
+            out.push(Effect::SendAfterPersist {
+                token,
+                to: l.leader,
+                msg: PeerMessage::Ack { zxid: z },
+            });
+        }
+    }
     if s.config.bugs.has(Bug::NewleaderAckEarly) {
         // ZOOKEEPER-3911/4646: the ACK leaves before the synced txns are on disk.
         out.push(Effect::Send {
@@ -131,7 +153,9 @@ pub(super) fn on_new_leader(s: &mut Core, l: &mut Learner, zxid: Zxid, out: &mut
             msg: PeerMessage::Ack { zxid },
         });
     }
-    if !l.observer {
+    if defer && !l.observer {
+        l.deferred_acks = unacked;
+    } else if !l.observer && !overtake {
         for z in unacked {
             out.push(Effect::SendAfterPersist {
                 token,
@@ -195,6 +219,17 @@ pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
         }
     }
     s.catch_up_to_snapshot(out);
+    if !l.deferred.is_empty() {
+        // ZOOKEEPER-3023: only now are the synced txns logged, and ACKed once written.
+        let token = s.durable.persist(std::mem::take(&mut l.deferred), out);
+        for z in std::mem::take(&mut l.deferred_acks) {
+            out.push(Effect::SendAfterPersist {
+                token,
+                to: l.leader,
+                msg: PeerMessage::Ack { zxid: z },
+            });
+        }
+    }
     let bound = l.committed_upto.max(l.confirmed);
     let committed: Vec<Arc<Proposal>> = s
         .log_after(s.tree.last_processed_zxid())
@@ -202,6 +237,12 @@ pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
         .cloned()
         .collect();
     for p in &committed {
+        if s.config.bugs.has(Bug::CommittedLogHole) && p.hdr.zxid > l.info_zxid {
+            // ZOOKEEPER-4925: a txn received in the sync is applied to the tree alone
+            // (processTxn(hdr, txn)), never added to the committed log that DIFFs are
+            // served from.
+            s.not_in_committed_log.insert(p.hdr.zxid);
+        }
         s.apply_committed(p, out);
     }
     l.pending = FollowerBroadcast::with_pending(s.log_after(bound).cloned());
@@ -228,12 +269,17 @@ pub(super) fn on_up_to_date(s: &mut Core, l: &mut Learner, out: &mut Effects) {
 
 /// The knobs that break Zab's safety, so that a learner can hold committed txns its new
 /// leader's history lacks.
-const PROTOCOL_KNOBS: [Bug; 6] = [
+const PROTOCOL_KNOBS: [Bug; 11] = [
     Bug::CommitBeforeQuorum,
     Bug::AckBeforeFsync,
     Bug::NewleaderAckEarly,
     Bug::EpochBeforeTxns,
+    Bug::SyncTxnsLoggedAfterAck,
+    Bug::AckOvertakesNewleaderAck,
+    Bug::CommitInSyncDropped,
+    Bug::CommittedLogHole,
     Bug::DiffInsteadOfTrunc,
+    Bug::StaleLogWriter,
     Bug::VoteOrderNotTotal,
 ];
 
