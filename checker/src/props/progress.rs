@@ -175,6 +175,34 @@ fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usi
 }
 
 /// The largest extra latency a fault put on the network, in µs.
+/// The longest fsync the history reports: a slow disk (`disk_slow`, `{"fsync_ms": N}`) or
+/// an fsync slowed by BUGGIFY (`buggify_slow_fsync`, `S3 fsync takes N ms`).
+fn largest_fsync_us(h: &History) -> Micros {
+    h.faults
+        .iter()
+        .filter_map(|f| match f.kind {
+            "disk_slow" => serde_json::from_str::<serde_json::Value>(f.detail)
+                .ok()?
+                .get("fsync_ms")?
+                .as_u64(),
+            "buggify_slow_fsync" => fsync_ms_in(f.detail),
+            _ => None,
+        })
+        .filter_map(|ms| ms.checked_mul(1000))
+        .max()
+        .unwrap_or(0)
+}
+
+/// `N` in `... fsync takes N ms`.
+fn fsync_ms_in(detail: &str) -> Option<u64> {
+    detail
+        .split("fsync takes ")
+        .nth(1)?
+        .strip_suffix(" ms")?
+        .parse()
+        .ok()
+}
+
 fn largest_latency_us(h: &History) -> Micros {
     h.faults
         .iter()
@@ -281,7 +309,7 @@ fn check_reaped(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
     let reap = Reaping {
         h,
         live_t,
-        bound: interval_ms * 1000 + slack_us(h),
+        bound: interval_ms * 1000 + slack_us(h) + 2 * largest_fsync_us(h),
         leaders,
         judge_ttl,
     };
@@ -291,7 +319,9 @@ fn check_reaped(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
 struct Reaping<'a, 'h> {
     h: &'a History<'h>,
     live_t: Micros,
-    /// How long after it is due a node may live: the check interval and two ticks.
+    /// How long after it is due a node may live: the check interval, two ticks, and twice
+    /// the longest fsync the history reports (the delete's proposal may wait for an fsync
+    /// in progress and then its own, on the leader and on the followers it needs).
     bound: Micros,
     /// Each established leadership: (from, until).
     leaders: Vec<(Micros, Micros)>,
@@ -482,5 +512,17 @@ fn with_parent(path: &str, out: &mut Vec<String>) {
         } else {
             parent.to_string()
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fsync_ms_in;
+
+    #[test]
+    fn a_buggify_fsync_detail_gives_its_length() {
+        assert_eq!(fsync_ms_in("S3 fsync takes 63 ms"), Some(63));
+        assert_eq!(fsync_ms_in("S3 fsync takes a while"), None);
+        assert_eq!(fsync_ms_in("S3 connection reset"), None);
     }
 }
