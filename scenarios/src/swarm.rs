@@ -222,4 +222,30 @@ mod tests {
         }
         assert_eq!(sizes.into_iter().collect::<Vec<_>>(), vec![1, 3, 5, 7]);
     }
+
+    #[test]
+    fn aim_focused_seeds_aim_and_take_no_server_down_otherwise() {
+        let mut focused = 0;
+        for seed in 0..400 {
+            let s = swarm(seed);
+            let f = &s.faults;
+            let others: u32 = f.weights().iter().map(|(_, w)| w).sum::<u32>() - f.aimed;
+            if s.servers == 1 || f.aimed < 3 * others || f.aimed == 0 {
+                continue;
+            }
+            focused += 1;
+            assert_eq!(
+                (f.kill, f.kill_leader, f.kill_many, f.pause, f.pause_leader),
+                (0, 0, 0, 0, 0),
+                "seed {seed}"
+            );
+            assert_eq!((f.torn_write, f.disk_corrupt, f.power_loss), (0, 0, 0));
+            assert!(s.safety_ms >= 15_000, "seed {seed}: room for several aims");
+        }
+        // About half of the seeds with peers (6 in 7).
+        assert!(
+            (120..=220).contains(&focused),
+            "{focused} focused seeds of 400"
+        );
+    }
 }
