@@ -656,6 +656,58 @@ fn container_reaped_late(events: &mut Vec<Value>, n: usize) -> Option<()> {
     Some(())
 }
 
+/// The fixture with its first DeleteContainer of the liveness phase applied `delay_us`
+/// later, and, when `late_ms` is given, a BUGGIFY late timer of that length reported
+/// before it.
+fn reaped_later(base: &[Value], delay_us: u64, late_ms: Option<u64>) -> Vec<Value> {
+    let mut events = base.to_vec();
+    let live = events
+        .iter()
+        .find(|e| kind(e) == "phase")
+        .and_then(|e| e["t"].as_u64())
+        .expect("a liveness phase");
+    let i = events
+        .iter()
+        .position(|e| {
+            kind(e) == "txn"
+                && e["txn"].get("DeleteContainer").is_some()
+                && e["applied_t"].as_u64() > Some(live)
+        })
+        .expect("a reaping in the liveness phase");
+    let t = events[i]["applied_t"].as_u64().expect("applied_t");
+    events[i]["applied_t"] = json!(t + delay_us);
+    if let Some(ms) = late_ms {
+        let at = events
+            .iter()
+            .position(|e| kind(e) == "phase")
+            .expect("a liveness phase");
+        let fault = json!({"type": "fault", "t": live, "kind": "buggify_late_timer",
+            "detail": format!("S1 timer fires {ms} ms late")});
+        events.insert(at + 1, fault);
+    }
+    events
+}
+
+/// A reaping delayed past the check interval is excused by a late timer the history
+/// reports, by no more than that timer, and not without it.
+#[test]
+fn a_late_timer_excuses_a_late_reaping_by_its_length() {
+    let base = load(ZKSIM);
+    let refused = |events: &[Value]| {
+        violated(events)
+            .expect("a judged history")
+            .contains("progress")
+    };
+    // The least delay (in 50 ms steps) that progress refuses with no late timer.
+    let first = (1..=100)
+        .map(|k| k * 50_000)
+        .find(|d| refused(&reaped_later(&base, *d, None)))
+        .expect("a reaping 5 s late is refused");
+    assert!(!refused(&reaped_later(&base, first, Some(400))));
+    assert!(!refused(&reaped_later(&base, first + 350_000, Some(400))));
+    assert!(refused(&reaped_later(&base, first + 450_000, Some(400))));
+}
+
 /// A session kept alive expired: the closes of the sessions that held on through the
 /// liveness phase taken away, so that their closeSession txns read as expiries.
 fn kept_alive_expired(events: &mut Vec<Value>, n: usize) -> Option<()> {

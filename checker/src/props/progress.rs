@@ -174,7 +174,6 @@ fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usi
     expiries.len()
 }
 
-/// The largest extra latency a fault put on the network, in µs.
 /// The longest fsync the history reports: a slow disk (`disk_slow`, `{"fsync_ms": N}`) or
 /// an fsync slowed by BUGGIFY (`buggify_slow_fsync`, `S3 fsync takes N ms`).
 fn largest_fsync_us(h: &History) -> Micros {
@@ -193,16 +192,38 @@ fn largest_fsync_us(h: &History) -> Micros {
         .unwrap_or(0)
 }
 
+/// The latest a BUGGIFY late timer held a server's deadlines (`buggify_late_timer`,
+/// `S1 timer fires N ms late`): the container manager's check waits for it.
+fn largest_late_timer_us(h: &History) -> Micros {
+    h.faults
+        .iter()
+        .filter(|f| f.kind == "buggify_late_timer")
+        .filter_map(|f| late_ms_in(f.detail)?.checked_mul(1000))
+        .max()
+        .unwrap_or(0)
+}
+
 /// `N` in `... fsync takes N ms`.
 fn fsync_ms_in(detail: &str) -> Option<u64> {
+    ms_between(detail, "fsync takes ", " ms")
+}
+
+/// `N` in `... timer fires N ms late`.
+fn late_ms_in(detail: &str) -> Option<u64> {
+    ms_between(detail, "timer fires ", " ms late")
+}
+
+/// The number after `before` up to `after`, which ends `detail`.
+fn ms_between(detail: &str, before: &str, after: &str) -> Option<u64> {
     detail
-        .split("fsync takes ")
+        .split(before)
         .nth(1)?
-        .strip_suffix(" ms")?
+        .strip_suffix(after)?
         .parse()
         .ok()
 }
 
+/// The largest extra latency a fault put on the network, in µs.
 fn largest_latency_us(h: &History) -> Micros {
     h.faults
         .iter()
@@ -309,7 +330,10 @@ fn check_reaped(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
     let reap = Reaping {
         h,
         live_t,
-        bound: interval_ms * 1000 + slack_us(h) + 2 * largest_fsync_us(h),
+        bound: interval_ms * 1000
+            + slack_us(h)
+            + 2 * largest_fsync_us(h)
+            + largest_late_timer_us(h),
         leaders,
         judge_ttl,
     };
@@ -517,12 +541,19 @@ fn with_parent(path: &str, out: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    use super::fsync_ms_in;
+    use super::{fsync_ms_in, late_ms_in};
 
     #[test]
     fn a_buggify_fsync_detail_gives_its_length() {
         assert_eq!(fsync_ms_in("S3 fsync takes 63 ms"), Some(63));
         assert_eq!(fsync_ms_in("S3 fsync takes a while"), None);
         assert_eq!(fsync_ms_in("S3 connection reset"), None);
+    }
+
+    #[test]
+    fn a_buggify_late_timer_detail_gives_its_delay() {
+        assert_eq!(late_ms_in("S1 timer fires 440 ms late"), Some(440));
+        assert_eq!(late_ms_in("S1 timer fires 440 ms"), None);
+        assert_eq!(late_ms_in("S3 fsync takes 63 ms"), None);
     }
 }
