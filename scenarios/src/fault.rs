@@ -142,6 +142,12 @@ pub enum Fault {
     DiskNormal {
         server: u64,
     },
+    /// The disk of whichever server leads now: each fsync takes `fsync_ms` (the leader's
+    /// "fsync-ing the write ahead log took N ms" of ZooKeeper's operations lore). Healed
+    /// by `disk_normal` of that server.
+    LeaderDiskSlow {
+        fsync_ms: u64,
+    },
     /// Flip a bit in a durable record of the server, and restart it so that it notices.
     DiskCorrupt {
         server: u64,
@@ -149,6 +155,15 @@ pub enum Fault {
     /// Crash the server in the middle of a write: the last unsynced record is torn.
     TornWrite {
         server: u64,
+    },
+    /// Crash a follower for `down_ms`, after which it restarts by itself: `server`
+    /// unless it leads now (or is down), else the next voter after it, in id order, that
+    /// is up and does not lead. A learner that falls behind while the others go on, which
+    /// a plan cannot name in advance since it does not know who will lead (ZOOKEEPER-3911's
+    /// and 4643's learners were behind when a new leader synced them).
+    LagFollower {
+        server: u64,
+        down_ms: u64,
     },
     /// Aim at a protocol step: from now until the server is restarted or resumed, the
     /// first time it reaches `at` with a `message` (a Zab message kind such as NEWLEADER,
@@ -237,27 +252,29 @@ pub const AIM_MESSAGES: [&str; 20] = [
 ];
 
 /// What swarm aims at: the steps of discovery, synchronization and broadcast whose
-/// windows ZooKeeper's bugs lived in (ZOOKEEPER-3911, 4646, 4643, 4685, 4394, 2845), and
+/// windows ZooKeeper's bugs lived in (ZOOKEEPER-3911, 4646, 4643, 4685, 4394, 2845),
 /// whether the step belongs to a recovery (then swarm also cuts the leader off, so that
-/// one happens while the aim waits).
-const AIM_DRAWS: [(AimPoint, &str, bool); 17] = [
-    (AimPoint::Sent, "FOLLOWERINFO", true),
-    (AimPoint::Sent, "LEADERINFO", true),
-    (AimPoint::Held, "ACKEPOCH", true),
-    (AimPoint::Sent, "DIFF", true),
-    (AimPoint::Sent, "TRUNC", true),
-    (AimPoint::Sent, "SNAP", true),
-    (AimPoint::Sent, "NEWLEADER", true),
-    (AimPoint::Sent, "UPTODATE", true),
-    (AimPoint::Sent, "NEWLEADER_ACK", true),
-    (AimPoint::Held, "NEWLEADER_ACK", true),
-    (AimPoint::Held, "ACK", false),
-    (AimPoint::Sent, "ACK", false),
-    (AimPoint::Sent, "PROPOSAL", false),
-    (AimPoint::Sent, "COMMIT", false),
-    (AimPoint::Synced, "acceptedEpoch", true),
-    (AimPoint::Synced, "currentEpoch", true),
-    (AimPoint::Synced, "snapshot", false),
+/// one happens while the aim waits), and its weight. The steps from NEWLEADER to UPTODATE
+/// weigh most: there a learner's epoch, log and ACK become durable in an order Zab
+/// prescribes, and a crash between two of them is what 3911, 4643 and 4646 needed.
+const AIM_DRAWS: [(AimPoint, &str, bool, u32); 17] = [
+    (AimPoint::Sent, "FOLLOWERINFO", true, 1),
+    (AimPoint::Sent, "LEADERINFO", true, 1),
+    (AimPoint::Held, "ACKEPOCH", true, 1),
+    (AimPoint::Sent, "DIFF", true, 2),
+    (AimPoint::Sent, "TRUNC", true, 1),
+    (AimPoint::Sent, "SNAP", true, 2),
+    (AimPoint::Sent, "NEWLEADER", true, 2),
+    (AimPoint::Sent, "UPTODATE", true, 3),
+    (AimPoint::Sent, "NEWLEADER_ACK", true, 4),
+    (AimPoint::Held, "NEWLEADER_ACK", true, 2),
+    (AimPoint::Held, "ACK", false, 1),
+    (AimPoint::Sent, "ACK", false, 3),
+    (AimPoint::Sent, "PROPOSAL", false, 1),
+    (AimPoint::Sent, "COMMIT", false, 1),
+    (AimPoint::Synced, "acceptedEpoch", true, 1),
+    (AimPoint::Synced, "currentEpoch", true, 4),
+    (AimPoint::Synced, "snapshot", false, 1),
 ];
 
 /// The largest extra message latency and fsync time a fault may add.
@@ -279,7 +296,12 @@ impl Fault {
             Fault::Latency { extra_ms } if *extra_ms > DELAY_MAX_MS => Err(format!(
                 "latency of {extra_ms} ms; at most {DELAY_MAX_MS} ms"
             )),
-            Fault::DiskSlow { fsync_ms, .. } if *fsync_ms > DELAY_MAX_MS => {
+            Fault::LagFollower { down_ms, .. } if *down_ms == 0 || *down_ms > DELAY_MAX_MS => Err(
+                format!("a follower down for {down_ms} ms; 1 to {DELAY_MAX_MS} ms"),
+            ),
+            Fault::DiskSlow { fsync_ms, .. } | Fault::LeaderDiskSlow { fsync_ms }
+                if *fsync_ms > DELAY_MAX_MS =>
+            {
                 Err(format!("fsync of {fsync_ms} ms; at most {DELAY_MAX_MS} ms"))
             }
             Fault::ClockSkew { offset_ms, .. }
@@ -383,9 +405,10 @@ fn fault_kind(f: &Fault) -> &'static str {
         Fault::PowerLoss => "power_loss",
         Fault::ClockSkew { .. } | Fault::ClockJump { .. } => "clock",
         Fault::ClockRate { percent, .. } if *percent != 100 => "clock",
-        Fault::DiskSlow { .. } => "disk_slow",
+        Fault::DiskSlow { .. } | Fault::LeaderDiskSlow { .. } => "disk_slow",
         Fault::DiskCorrupt { .. } => "disk_corrupt",
         Fault::TornWrite { .. } => "torn_write",
+        Fault::LagFollower { .. } => "lag_follower",
         Fault::Aimed { .. } => "aimed",
         Fault::SlowLeader { percent } if *percent != 100 => "slow_leader",
         _ => "heal",
@@ -468,6 +491,7 @@ impl FaultPlan {
                 | Fault::DiskSlow { server, .. }
                 | Fault::DiskNormal { server } => vec![*server],
                 Fault::DiskCorrupt { server } | Fault::TornWrite { server } => vec![*server],
+                Fault::LagFollower { server, .. } => vec![*server],
                 Fault::Aimed { server, .. } => server.iter().copied().collect(),
                 Fault::KillMany { servers } => servers.clone(),
                 _ => Vec::new(),
@@ -475,6 +499,13 @@ impl FaultPlan {
             if let Some(bad) = ids.iter().find(|id| !known(**id)) {
                 return Err(format!(
                     "fault {i} names server {bad}, but there are {servers} servers"
+                ));
+            }
+            if let Fault::LagFollower { server, .. } = &p.fault
+                && *server > u64::from(voters)
+            {
+                return Err(format!(
+                    "fault {i}: lag_follower names server {server}, an observer; it lags a voter (1 to {voters})"
                 ));
             }
             match &p.fault {
@@ -581,7 +612,7 @@ impl FaultPlan {
 /// What the generator knows while it draws a plan's faults one after another.
 struct Draw<'a> {
     scenario: &'a Scenario,
-    weights: [(&'static str, u32); 18],
+    weights: [(&'static str, u32); 20],
     total: u32,
     /// The voters, and every server (voters and observers).
     servers: Vec<u64>,
@@ -598,7 +629,7 @@ struct Draw<'a> {
 impl<'a> Draw<'a> {
     fn new(
         scenario: &'a Scenario,
-        weights: [(&'static str, u32); 18],
+        weights: [(&'static str, u32); 20],
         down: Vec<(u64, u64)>,
         corrupted: bool,
     ) -> Draw<'a> {
@@ -644,7 +675,12 @@ impl<'a> Draw<'a> {
             }
         }
         let (start, heal) = self.start_of(rng, kind.map(|(k, _)| k), t, end, duration);
-        let used = fault_kind(&start);
+        let used = match (kind, &start) {
+            // It starts as `disk_slow` of one server, the others' alongside.
+            (Some(("disk_slow_all", _)), Fault::DiskSlow { .. }) => "disk_slow_all",
+            (Some(("rolling_restart", _)), Fault::Kill { .. }) => "rolling_restart",
+            _ => fault_kind(&start),
+        };
         self.uncovered.retain(|(k, _)| *k != used);
         if matches!(start, Fault::KillLeader | Fault::PauseLeader) {
             // The server is known only at run time; count one server down. (An aim counts
@@ -741,6 +777,27 @@ impl<'a> Draw<'a> {
                     Some(Fault::DiskNormal { server }),
                 )
             }
+            // Every server's disk at once (storage they share, a cloud volume service
+            // having a bad hour): each follower then has txns queued for its log whenever
+            // its role ends (ZOOKEEPER-4712's ground).
+            Some("disk_slow_all") => {
+                let fsync_ms = rng.gen_range(20..=1_500);
+                for server in all.iter().copied().skip(1) {
+                    self.events.push(PlannedFault {
+                        at_ms: t,
+                        fault: Fault::DiskSlow { server, fsync_ms },
+                    });
+                    self.events.push(PlannedFault {
+                        at_ms: end,
+                        fault: Fault::DiskNormal { server },
+                    });
+                }
+                let server = all[0];
+                (
+                    Fault::DiskSlow { server, fsync_ms },
+                    Some(Fault::DiskNormal { server }),
+                )
+            }
             // At most one corruption per run: a second server repairing at the same time
             // could leave no quorum of intact voters, and nothing could make progress.
             Some("disk_corrupt") if room > 0 && !up.is_empty() && !self.corrupted => {
@@ -756,6 +813,9 @@ impl<'a> Draw<'a> {
                 (Fault::PowerLoss, None)
             }
             Some("aimed") if room > 0 => self.aimed(rng, t, end),
+            Some("rolling_restart") if self.down.is_empty() && room > 0 && all.len() > 1 => {
+                self.rolling_restart(rng, t)
+            }
             Some("slow_leader") if self.servers.len() > 1 => self.slow_leader(rng, t),
             Some("torn_write") if room > 0 && !up.is_empty() => {
                 let server = any(rng, &up);
@@ -826,17 +886,34 @@ impl<'a> Draw<'a> {
     fn aimed(&mut self, rng: &mut Stream, t: u64, end: u64) -> (Fault, Option<Fault>) {
         // Whichever server reaches the step first: the one that leads the next recovery,
         // the first follower to ACK.
-        let (at, message, recovery) = AIM_DRAWS[rng.gen_range(0..AIM_DRAWS.len())];
-        // A crash pair one time in four, one in two at a recovery step (where a learner
-        // and its leader crashing together broke ZOOKEEPER-3911 and 4643).
+        let total: u32 = AIM_DRAWS.iter().map(|d| d.3).sum();
+        let mut pick = rng.gen_range(0..total);
+        let (at, message, recovery, _) = *AIM_DRAWS
+            .iter()
+            .find(|d| {
+                let here = pick < d.3;
+                pick = pick.saturating_sub(d.3);
+                here
+            })
+            .expect("a pick below the total weight falls on a step");
+        // A crash pair one time in two (a learner and its leader crashing together broke
+        // ZOOKEEPER-3911 and 4643; a follower and its leader, acknowledged txns).
         let draw = rng.gen_range(0..4);
-        let pair = at != AimPoint::Held && (draw == 0 || (recovery && draw == 1));
+        let pair = at != AimPoint::Held && draw <= 1;
         let safety = self.scenario.safety_ms;
         let mut end = end;
         if recovery && end > t + 1 {
             let mut trigger = t + 1;
+            // The recovery for the aim to hit: the leader is cut off, or, before a crash
+            // pair three times in four, crashes as its next log fsync is to complete,
+            // losing txns its followers have logged (the unsynced tail ZOOKEEPER-3911's
+            // first leader lost). Then its disk is slow (100 to 800 ms an fsync) from a
+            // little before, so that the fsync it dies in holds txns its followers have
+            // logged and acknowledged meanwhile (a leader whose fsyncs stall while its
+            // followers' do not).
+            let slow_fsync_ms = (pair && rng.gen_bool(0.75)).then(|| rng.gen_range(100..=800));
             // A learner that has fallen behind, before every crash pair and half the time
-            // otherwise: a server down for 1 to 4 s from just after the aim is armed, and
+            // otherwise: a follower down for 0.3 to 4 s from just after the aim is armed, and
             // the recovery starting just before it comes back, so that the new leader
             // syncs it with the committed txns it lacks (a DIFF or a SNAP with txns: the
             // ground of ZOOKEEPER-3911 and 4643, whose learners were behind when a new
@@ -844,30 +921,41 @@ impl<'a> Draw<'a> {
             // first.
             let recovery = 10 * self.scenario.tick_ms + rng.gen_range(0..=2_000);
             if pair || rng.gen_bool(0.5) {
-                let lag = rng.gen_range(1_000..=4_000);
-                if t + lag + recovery < safety {
+                let lag = rng.gen_range(300..=4_000);
+                // The learner returns 1 to 500 ms after the recovery's trigger, and after
+                // the slow fsync a leader is to crash in: back before, it would rejoin that
+                // leader.
+                let rejoin = slow_fsync_ms.unwrap_or(0) + rng.gen_range(1..=500);
+                if t + lag + rejoin + recovery < safety {
+                    // A follower: were the leader the one to lag, the recovery would
+                    // come at once, with nobody behind.
                     let server = any(rng, &self.servers);
                     self.events.push(PlannedFault {
                         at_ms: t + 1,
-                        fault: Fault::Kill { server },
+                        fault: Fault::LagFollower {
+                            server,
+                            down_ms: lag + rejoin,
+                        },
                     });
-                    self.events.push(PlannedFault {
-                        at_ms: t + 1 + lag,
-                        fault: Fault::Restart { server },
-                    });
-                    self.down.push((t + 1 + lag, server));
-                    trigger = t + lag;
+                    self.down.push((t + 1 + lag + rejoin, 0));
+                    trigger = t + 1 + lag;
                 }
             }
             // Time for the recovery (the followers notice the leader is gone, elect one of
             // theirs and sync): 10 ticks and up to 2 s more.
             end = end.max(trigger + recovery).min(safety);
-            // A recovery for the aim to hit: the leader is cut off just after the aim is
-            // armed (or the lagging learner is back), until the aim's end; before a crash
-            // pair, three times in four it crashes instead as its next log fsync is to complete,
-            // losing txns its followers have logged (the unsynced tail ZOOKEEPER-3911's
-            // first leader lost).
-            if pair && rng.gen_bool(0.75) {
+            if let Some(fsync_ms) = slow_fsync_ms {
+                let slow_from = trigger.saturating_sub(rng.gen_range(1..=300)).max(t + 1);
+                self.events.push(PlannedFault {
+                    at_ms: slow_from,
+                    fault: Fault::LeaderDiskSlow { fsync_ms },
+                });
+                for server in self.servers.clone() {
+                    self.events.push(PlannedFault {
+                        at_ms: end,
+                        fault: Fault::DiskNormal { server },
+                    });
+                }
                 self.events.push(PlannedFault {
                     at_ms: trigger,
                     fault: Fault::Aimed {
@@ -888,6 +976,21 @@ impl<'a> Draw<'a> {
                     fault: Fault::HealNetwork,
                 });
             }
+        } else if pair && end > t {
+            // Before a crash pair in broadcast, a follower down from just before the aim is
+            // armed until the pair's restart: the leader commits with the sender's ACKs
+            // alone, and once the pair is down, the ensemble that comes back is this
+            // server and the sender, so whatever the sender acknowledged must have been
+            // durable (Zab's ACK follows the log write: the paper's Phase 3).
+            let server = any(rng, &self.servers);
+            self.events.push(PlannedFault {
+                at_ms: t,
+                fault: Fault::LagFollower {
+                    server,
+                    down_ms: end - t,
+                },
+            });
+            self.down.push((end, 0));
         }
         let action = match draw {
             // A correlated crash of the sender and the recipient (at `synced`, of the
@@ -929,6 +1032,57 @@ impl<'a> Draw<'a> {
             },
             None,
         )
+    }
+
+    /// A rolling restart from `t`, as operators upgrade an ensemble: every server in turn,
+    /// in a random order, is killed and restarted 0.3 to 2 s later, and the next one is
+    /// killed 0 to 300 ms after that restart. Each learner that comes back is synced while
+    /// the leader has proposals in flight and, with one server down, needs its ACKs for a
+    /// quorum: the window of ZOOKEEPER-4685 (an ACK overtaking the NEWLEADER ACK) and
+    /// 4394 (a COMMIT between NEWLEADER and UPTODATE). The first kill and its restart.
+    fn rolling_restart(&mut self, rng: &mut Stream, t: u64) -> (Fault, Option<Fault>) {
+        let safety = self.scenario.safety_ms;
+        let mut order = self.all.clone();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.gen_range(0..=i));
+        }
+        let down_ms = rng.gen_range(300..=2_000);
+        let mut at = t;
+        let mut first = None;
+        for server in order {
+            let back = at + down_ms;
+            if back >= safety {
+                break;
+            }
+            self.down.push((back, server));
+            if first.is_none() {
+                first = Some((server, back));
+            } else {
+                self.events.push(PlannedFault {
+                    at_ms: at,
+                    fault: Fault::Kill { server },
+                });
+                self.events.push(PlannedFault {
+                    at_ms: back,
+                    fault: Fault::Restart { server },
+                });
+            }
+            at = back + rng.gen_range(0..=300);
+        }
+        let Some((server, back)) = first else {
+            // No room before the safety phase ends for even one.
+            return (
+                Fault::Latency {
+                    extra_ms: rng.gen_range(5..=50),
+                },
+                Some(Fault::HealNetwork),
+            );
+        };
+        self.events.push(PlannedFault {
+            at_ms: back,
+            fault: Fault::Restart { server },
+        });
+        (Fault::Kill { server }, None)
     }
 
     /// The leader's clocks slowed at `t` to 5 to 30% of true time, for 2 to 8 s (longer
@@ -1004,6 +1158,7 @@ fn clock(rng: &mut Stream, all: &[u64]) -> (Fault, Option<Fault>) {
 mod tests {
     use super::*;
     use crate::scenario::builtin;
+    use std::collections::{BTreeMap, BTreeSet};
 
     // Found by fuzzing: rates whose arithmetic overflowed when a plan was drawn are refused
     // by validation, naming the field, and the largest rates allowed draw a plan.
@@ -1125,6 +1280,100 @@ mod tests {
         assert!(!events.is_empty());
     }
 
+    #[test]
+    fn disk_slow_all_slows_every_disk_alike_and_heals_each() {
+        let mut s = builtin("default").expect("default");
+        for (name, _) in FaultRates::default().weights() {
+            set_weight(&mut s.faults, name, 0);
+        }
+        s.faults.disk_slow_all = 1;
+        s.faults.cover_all_kinds = true;
+        let plan = FaultPlan::generate(&s, 7);
+        plan.validate(s.servers, s.observers, s.safety_ms)
+            .expect("a valid plan");
+        let starts: BTreeSet<u64> = plan.faults.iter().map(|p| p.at_ms).collect();
+        let mut slowed = 0;
+        for at in starts {
+            let here: Vec<&Fault> = plan
+                .faults
+                .iter()
+                .filter(|p| p.at_ms == at)
+                .map(|p| &p.fault)
+                .collect();
+            let fsyncs: BTreeMap<u64, u64> = here
+                .iter()
+                .filter_map(|f| match f {
+                    Fault::DiskSlow { server, fsync_ms } => Some((*server, *fsync_ms)),
+                    _ => None,
+                })
+                .collect();
+            if fsyncs.is_empty() {
+                continue;
+            }
+            slowed += 1;
+            let all: Vec<u64> = s.server_ids().into_iter().chain(s.observer_ids()).collect();
+            assert_eq!(
+                fsyncs.keys().copied().collect::<Vec<_>>(),
+                all,
+                "at {at} ms"
+            );
+            let times: BTreeSet<u64> = fsyncs.values().copied().collect();
+            assert_eq!(times.len(), 1, "one fsync time for every disk at {at} ms");
+        }
+        assert!(slowed > 1, "{slowed} slowdowns");
+        let normals = plan
+            .faults
+            .iter()
+            .filter(|p| matches!(p.fault, Fault::DiskNormal { .. }))
+            .count();
+        let slows = plan
+            .faults
+            .iter()
+            .filter(|p| matches!(p.fault, Fault::DiskSlow { .. }))
+            .count();
+        assert_eq!(slows, normals, "each slow disk is healed");
+    }
+
+    #[test]
+    fn a_rolling_restart_takes_each_server_down_once_and_one_at_a_time() {
+        let mut s = builtin("five").expect("five");
+        for (name, _) in FaultRates::default().weights() {
+            set_weight(&mut s.faults, name, 0);
+        }
+        s.faults.rolling_restart = 1;
+        s.faults.mean_interval_ms = 2_000;
+        s.faults.cover_all_kinds = false;
+        for seed in 0..20 {
+            let plan = FaultPlan::generate(&s, seed);
+            plan.validate(s.servers, s.observers, s.safety_ms)
+                .expect("a valid plan");
+            let mut down: BTreeSet<u64> = BTreeSet::new();
+            let mut killed: Vec<u64> = Vec::new();
+            for p in &plan.faults {
+                match p.fault {
+                    Fault::Kill { server } => {
+                        assert!(
+                            down.is_empty(),
+                            "seed {seed}: {server} killed with {down:?} down"
+                        );
+                        down.insert(server);
+                        killed.push(server);
+                    }
+                    Fault::Restart { server } => assert!(down.remove(&server)),
+                    // Drawn while a rolling restart is under way: a little latency instead.
+                    Fault::Latency { .. } | Fault::HealNetwork => {}
+                    ref f => panic!("seed {seed}: {f:?}"),
+                }
+            }
+            assert!(down.is_empty(), "seed {seed}: each one restarted");
+            // The first rolling restart (well within the minute) takes every server down
+            // once, in some order.
+            let n = (s.servers + s.observers) as usize;
+            let first: BTreeSet<u64> = killed.iter().take(n).copied().collect();
+            assert_eq!(first.len(), n, "seed {seed}: {killed:?}");
+        }
+    }
+
     fn set_weight(rates: &mut FaultRates, name: &str, w: u32) {
         match name {
             "partition" => rates.partition = w,
@@ -1145,6 +1394,8 @@ mod tests {
             "power_loss" => rates.power_loss = w,
             "aimed" => rates.aimed = w,
             "slow_leader" => rates.slow_leader = w,
+            "disk_slow_all" => rates.disk_slow_all = w,
+            "rolling_restart" => rates.rolling_restart = w,
             _ => panic!("unknown kind {name}"),
         }
     }
@@ -1213,6 +1464,14 @@ mod tests {
             message: "PROPOSAL".to_string(),
         };
         assert!(refused(both, 0).contains("name one"));
+        let lag = |server, down_ms| Fault::LagFollower { server, down_ms };
+        assert!(refused(lag(4, 1_000), 0).contains("an observer"));
+        assert!(refused(lag(1, 0), 0).contains("1 to"));
+        assert!(refused(lag(1, DELAY_MAX_MS + 1), 0).contains("1 to"));
+        assert!(lag(3, 1_000).check_values().is_ok());
+        let slow = |fsync_ms| Fault::LeaderDiskSlow { fsync_ms };
+        assert!(refused(slow(DELAY_MAX_MS + 1), 0).contains("fsync of"));
+        assert!(slow(DELAY_MAX_MS).check_values().is_ok());
         let jump = Fault::ClockJump {
             server: 1,
             delta_ms: i64::MIN,

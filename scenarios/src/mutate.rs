@@ -228,6 +228,8 @@ fn every_kind(rates: &FaultRates) -> FaultRates {
         power_loss: 1,
         aimed: 1,
         slow_leader: 1,
+        disk_slow_all: 1,
+        rolling_restart: 1,
         cover_all_kinds: false,
         ..rates.clone()
     }
@@ -262,6 +264,12 @@ fn down_at(plan: &FaultPlan, at_ms: u64) -> (Vec<u64>, bool) {
                 down.push((server.unwrap_or(0), *action == AimAction::Crash));
             }
             Fault::Pause { server } => down.push((*server, false)),
+            // A follower named only at run time, back by itself `down_ms` later.
+            Fault::LagFollower { down_ms, .. } => {
+                if e.at_ms + down_ms > at_ms {
+                    down.push((0, true));
+                }
+            }
             // A corrupted disk's server restarts at once.
             Fault::DiskCorrupt { .. } => {}
             f => down.extend(servers_in(f).into_iter().map(|s| (s, true))),

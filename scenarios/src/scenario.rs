@@ -172,6 +172,11 @@ pub struct FaultRates {
     /// The leader's clocks slowed (and, half the time, the leader cut off from the other
     /// servers) for 2 to 8 s: a deposed leader that believes it still leads.
     pub slow_leader: u32,
+    /// Every server's disk slow at once, by the same fsync time, until the fault heals.
+    pub disk_slow_all: u32,
+    /// Every server in turn killed and restarted, the next killed soon after the last is
+    /// back (an upgrade's rolling restart).
+    pub rolling_restart: u32,
     /// Draw every kind with a non-zero weight once before drawing by weight.
     pub cover_all_kinds: bool,
 }
@@ -200,6 +205,8 @@ impl Default for FaultRates {
             power_loss: 1,
             aimed: 0,
             slow_leader: 0,
+            disk_slow_all: 0,
+            rolling_restart: 0,
             cover_all_kinds: false,
         }
     }
@@ -207,7 +214,7 @@ impl Default for FaultRates {
 
 impl FaultRates {
     /// (name, weight) of every fault kind.
-    pub fn weights(&self) -> [(&'static str, u32); 18] {
+    pub fn weights(&self) -> [(&'static str, u32); 20] {
         [
             ("partition", self.partition),
             ("isolate_leader", self.isolate_leader),
@@ -227,6 +234,8 @@ impl FaultRates {
             ("power_loss", self.power_loss),
             ("aimed", self.aimed),
             ("slow_leader", self.slow_leader),
+            ("disk_slow_all", self.disk_slow_all),
+            ("rolling_restart", self.rolling_restart),
         ]
     }
 }

@@ -13,7 +13,9 @@ use crate::world::aims::Aim;
 /// The madsim nodes of the servers.
 pub type Nodes = std::collections::BTreeMap<ServerId, NodeId>;
 
-/// Apply the plan's faults at their times (relative to `start`), until the plan ends.
+/// Apply the plan's faults at their times (relative to `start`), until the plan ends,
+/// and the restarts of lagging followers when their time comes (a restart due at the same
+/// moment as a planned fault comes first).
 pub async fn run_plan(
     world: Shared,
     disks: SharedDisks,
@@ -21,10 +23,71 @@ pub async fn run_plan(
     plan: FaultPlan,
     start: madsim::time::Instant,
 ) {
-    for p in plan.faults {
-        sleep_until(start + Duration::from_millis(p.at_ms)).await;
-        apply(&world, &disks, &nodes, &p.fault);
+    let mut planned = plan.faults.into_iter().peekable();
+    // (due_ms, server): lagging followers to restart, earliest first.
+    let mut restarts: std::collections::BTreeSet<(u64, ServerId)> = Default::default();
+    loop {
+        let next_restart = restarts.first().copied();
+        match (planned.peek(), next_restart) {
+            (None, None) => return,
+            (p, Some((due, server))) if p.is_none_or(|p| due <= p.at_ms) => {
+                restarts.pop_first();
+                sleep_until(start + Duration::from_millis(due)).await;
+                apply(&world, &disks, &nodes, &Fault::Restart { server });
+            }
+            _ => {
+                let p = planned.next().expect("peeked");
+                sleep_until(start + Duration::from_millis(p.at_ms)).await;
+                if let Fault::LagFollower { server, down_ms } = p.fault {
+                    if let Some(lagging) = lag_follower(&world, &disks, &nodes, server) {
+                        restarts.insert((p.at_ms + down_ms, lagging));
+                    }
+                } else {
+                    apply(&world, &disks, &nodes, &p.fault);
+                }
+            }
+        }
     }
+}
+
+/// Crash a follower for `lag_follower`: `server` unless it leads or is down, else the
+/// next voter after it in id order that is up and does not lead. Which one it was.
+fn lag_follower(
+    world: &Shared,
+    disks: &SharedDisks,
+    nodes: &Nodes,
+    server: ServerId,
+) -> Option<ServerId> {
+    let chosen = {
+        let mut w = world.lock();
+        let leader = w.leader();
+        let voters: Vec<ServerId> = w
+            .voters
+            .iter()
+            .copied()
+            .filter(|s| w.servers[s].alive && Some(*s) != leader)
+            .collect();
+        let chosen = voters
+            .iter()
+            .find(|s| **s >= server)
+            .or(voters.first())
+            .copied();
+        if chosen.is_none() {
+            w.fault("lag_follower", "no follower up to lag".into());
+        }
+        chosen
+    };
+    let lagging = chosen?;
+    kill(
+        world,
+        disks,
+        nodes,
+        &Handle::current(),
+        lagging,
+        None,
+        "lag_follower",
+    );
+    Some(lagging)
 }
 
 /// Apply one fault now.
@@ -90,6 +153,10 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
                     .lock()
                     .fault("kill_leader", "no leader to kill".into()),
             }
+        }
+        Fault::LagFollower { server, .. } => {
+            // Outside a plan nothing restarts it: a crash like `kill`, of a follower.
+            lag_follower(world, disks, nodes, *server);
         }
         Fault::KillMany { servers } => {
             for s in servers {
@@ -252,6 +319,26 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
                 .expect("disks")
                 .by_node
                 .entry(nodes[server])
+                .or_default()
+                .slow_fsync_ms = Some(*fsync_ms);
+        }
+        Fault::LeaderDiskSlow { fsync_ms } => {
+            let leader = world.lock().leader();
+            let Some(leader) = leader else {
+                world
+                    .lock()
+                    .fault("leader_disk_slow", "no leader to slow".into());
+                return;
+            };
+            world.lock().fault(
+                "leader_disk_slow",
+                format!("S{leader}: fsync takes {fsync_ms} ms"),
+            );
+            disks
+                .lock()
+                .expect("disks")
+                .by_node
+                .entry(nodes[&leader])
                 .or_default()
                 .slow_fsync_ms = Some(*fsync_ms);
         }

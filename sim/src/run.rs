@@ -144,6 +144,7 @@ async fn simulate_with(scenario: Scenario, options: RunOptions, build: BuildClie
     );
     let world = Shared::new(
         &all,
+        &voters,
         trace,
         crate::world::draws::Draws::new(seed, scenario.buggify),
         scenario.max_events(),

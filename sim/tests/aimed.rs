@@ -271,3 +271,109 @@ fn an_aim_at_an_unknown_message_is_refused() {
         .to_string();
     assert!(e.contains("NEWLEADR") && e.contains("NEWLEADER"), "{e}");
 }
+
+/// The server a `FAULT <kind> S<n>...` line names.
+fn named_in(line: &str, kind: &str) -> String {
+    line.split(&format!("FAULT {kind} "))
+        .nth(1)
+        .and_then(|rest| rest.split([' ', ':']).next())
+        .unwrap_or_else(|| panic!("a server in {line}"))
+        .to_string()
+}
+
+#[test]
+fn a_lagging_follower_is_never_the_leader_and_comes_back_by_itself() {
+    // Each server named in turn: whichever leads at 2 s, the one crashed is a follower.
+    for named in 1..=3 {
+        let lines = trace_of(
+            vec![PlannedFault {
+                at_ms: 2_000,
+                fault: Fault::LagFollower {
+                    server: named,
+                    down_ms: 1_500,
+                },
+            }],
+            5,
+        );
+        let i = lines
+            .iter()
+            .position(|l| l.contains("FAULT lag_follower "))
+            .expect("a follower lagged");
+        let lagging = named_in(&lines[i], "lag_follower");
+        // The last role the crashed server took before the fault was FOLLOWING.
+        let role = lines[..i]
+            .iter()
+            .rev()
+            .find(|l| {
+                l.contains(&format!(" {lagging} LEADING"))
+                    || l.contains(&format!(" {lagging} FOLLOWING"))
+            })
+            .expect("it had a role");
+        assert!(role.contains("FOLLOWING"), "{role}");
+        // It restarts 1.5 s later, with nothing planned to restart it.
+        let back = lines[i..]
+            .iter()
+            .find(|l| l.contains(&format!("FAULT restart {lagging}")))
+            .expect("it comes back");
+        let at = |l: &str| -> u64 {
+            l.split_whitespace()
+                .next()
+                .expect("time")
+                .parse()
+                .expect("µs")
+        };
+        assert_eq!(at(back) - at(&lines[i]), 1_500_000, "{back}");
+    }
+}
+
+#[test]
+fn a_slow_leader_disk_slows_the_leader_alone() {
+    let lines = trace_of(
+        vec![
+            PlannedFault {
+                at_ms: 2_000,
+                fault: Fault::LeaderDiskSlow { fsync_ms: 300 },
+            },
+            PlannedFault {
+                at_ms: 4_000,
+                fault: Fault::Aimed {
+                    server: None,
+                    leader: true,
+                    action: AimAction::Crash,
+                    at: AimPoint::Unsynced,
+                    message: "log".to_string(),
+                },
+            },
+            PlannedFault {
+                at_ms: 5_000,
+                fault: Fault::RestartAll,
+            },
+        ],
+        3,
+    );
+    let slowed = lines
+        .iter()
+        .find(|l| l.contains("FAULT leader_disk_slow "))
+        .expect("slowed");
+    let leader = named_in(slowed, "leader_disk_slow");
+    assert!(slowed.ends_with("fsync takes 300 ms"), "{slowed}");
+    // The leader then crashes in a 300 ms fsync that its followers outpace: its own disk
+    // holds fewer txns at restart than a follower acknowledged before the crash.
+    let (i, crashed_server) = crashed(&lines);
+    assert_eq!(crashed_server, leader);
+    let acked = lines[..i]
+        .iter()
+        .filter(|l| l.contains(" ACK ") && l.contains(&format!("-> {leader} ")))
+        .map(|l| zxid_in(l))
+        .max()
+        .expect("followers ACKed");
+    let start = lines[i..]
+        .iter()
+        .find(|l| l.contains(&format!("{leader} start")))
+        .expect("restarted by restart_all");
+    assert!(
+        zxid_in(start) < acked,
+        "durable up to {:#x}, a follower ACKed {acked:#x}",
+        zxid_in(start)
+    );
+}

@@ -130,6 +130,8 @@ pub struct World {
     conns: BTreeMap<ConnId, Conn>,
     next_conn: ConnId,
     pub servers: BTreeMap<ServerId, ServerSlot>,
+    /// The servers that vote (the others observe).
+    pub voters: Vec<ServerId>,
     pub trace: Trace,
     pub stats: Stats,
     pub truth: GroundTruth,
@@ -166,6 +168,7 @@ pub struct Shared(Arc<Mutex<World>>);
 impl Shared {
     pub fn new(
         servers: &[ServerId],
+        voters: &[ServerId],
         trace: Trace,
         draws: draws::Draws,
         max_events: u64,
@@ -202,6 +205,7 @@ impl Shared {
             conns: BTreeMap::new(),
             next_conn: 1,
             servers: slots,
+            voters: voters.to_vec(),
             trace,
             stats: Stats::default(),
             truth: GroundTruth::default(),
