@@ -174,8 +174,9 @@ fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usi
     expiries.len()
 }
 
-/// The longest fsync the history reports: a slow disk (`disk_slow`, `{"fsync_ms": N}`) or
-/// an fsync slowed by BUGGIFY (`buggify_slow_fsync`, `S3 fsync takes N ms`).
+/// The longest fsync the history reports: a slow disk (`disk_slow`, `{"fsync_ms": N}`;
+/// `leader_disk_slow`, `S3: fsync takes N ms`) or an fsync slowed by BUGGIFY
+/// (`buggify_slow_fsync`, `S3 fsync takes N ms`).
 fn largest_fsync_us(h: &History) -> Micros {
     h.faults
         .iter()
@@ -184,7 +185,7 @@ fn largest_fsync_us(h: &History) -> Micros {
                 .ok()?
                 .get("fsync_ms")?
                 .as_u64(),
-            "buggify_slow_fsync" => fsync_ms_in(f.detail),
+            "buggify_slow_fsync" | "leader_disk_slow" => fsync_ms_in(f.detail),
             _ => None,
         })
         .filter_map(|ms| ms.checked_mul(1000))
@@ -546,6 +547,7 @@ mod tests {
     #[test]
     fn a_buggify_fsync_detail_gives_its_length() {
         assert_eq!(fsync_ms_in("S3 fsync takes 63 ms"), Some(63));
+        assert_eq!(fsync_ms_in("S2: fsync takes 487 ms"), Some(487));
         assert_eq!(fsync_ms_in("S3 fsync takes a while"), None);
         assert_eq!(fsync_ms_in("S3 connection reset"), None);
     }
