@@ -659,15 +659,7 @@ impl<'a> Draw<'a> {
         let duration =
             rng.gen_range(rates.duration_ms[0]..=rates.duration_ms[1].max(rates.duration_ms[0]));
         let end = (t + duration).min(self.scenario.safety_ms);
-        let mut pick = rng.gen_range(0..self.total);
-        let mut kind = self.weights.into_iter().find(|(_, w)| {
-            if pick < *w {
-                true
-            } else {
-                pick -= w;
-                false
-            }
-        });
+        let mut kind = by_weight(rng.gen_range(0..self.total), &self.weights, |(_, w)| *w);
         if rates.cover_all_kinds {
             // The first kind not yet drawn; it stays on the list until it can happen.
             if let Some(k) = self.uncovered.first().copied() {
@@ -887,14 +879,7 @@ impl<'a> Draw<'a> {
         // Whichever server reaches the step first: the one that leads the next recovery,
         // the first follower to ACK.
         let total: u32 = AIM_DRAWS.iter().map(|d| d.3).sum();
-        let mut pick = rng.gen_range(0..total);
-        let (at, message, recovery, _) = *AIM_DRAWS
-            .iter()
-            .find(|d| {
-                let here = pick < d.3;
-                pick = pick.saturating_sub(d.3);
-                here
-            })
+        let (at, message, recovery, _) = by_weight(rng.gen_range(0..total), &AIM_DRAWS, |d| d.3)
             .expect("a pick below the total weight falls on a step");
         // A crash pair one time in two (a learner and its leader crashing together broke
         // ZOOKEEPER-3911 and 4643; a follower and its leader, acknowledged txns).
@@ -1113,6 +1098,20 @@ impl<'a> Draw<'a> {
 }
 
 /// One of `from`, drawn uniformly.
+/// The item of `items` that `pick` (below the weights' sum) falls on, each item taking
+/// as many values as its `weight`; `None` when `pick` is past them all.
+fn by_weight<T: Copy>(mut pick: u32, items: &[T], weight: impl Fn(&T) -> u32) -> Option<T> {
+    items.iter().copied().find(|item| {
+        let w = weight(item);
+        if pick < w {
+            true
+        } else {
+            pick -= w;
+            false
+        }
+    })
+}
+
 fn any(rng: &mut Stream, from: &[u64]) -> u64 {
     from[rng.gen_range(0..from.len())]
 }
@@ -1271,9 +1270,7 @@ mod tests {
                 .expect("a valid fault");
         }
         let mut off = s.clone();
-        for (name, _) in FaultRates::default().weights() {
-            set_weight(&mut off.faults, name, 0);
-        }
+        zero_weights(&mut off.faults);
         off.faults.mean_interval_ms = 0;
         assert!(FaultPlan::generate(&off, 1).faults.is_empty());
         let events = FaultPlan::draw_one(&off, &mut rng, 0, &[], false);
@@ -1283,9 +1280,7 @@ mod tests {
     #[test]
     fn disk_slow_all_slows_every_disk_alike_and_heals_each() {
         let mut s = builtin("default").expect("default");
-        for (name, _) in FaultRates::default().weights() {
-            set_weight(&mut s.faults, name, 0);
-        }
+        zero_weights(&mut s.faults);
         s.faults.disk_slow_all = 1;
         s.faults.cover_all_kinds = true;
         let plan = FaultPlan::generate(&s, 7);
@@ -1337,9 +1332,7 @@ mod tests {
     #[test]
     fn a_rolling_restart_takes_each_server_down_once_and_one_at_a_time() {
         let mut s = builtin("five").expect("five");
-        for (name, _) in FaultRates::default().weights() {
-            set_weight(&mut s.faults, name, 0);
-        }
+        zero_weights(&mut s.faults);
         s.faults.rolling_restart = 1;
         s.faults.mean_interval_ms = 2_000;
         s.faults.cover_all_kinds = false;
@@ -1371,6 +1364,13 @@ mod tests {
             let n = (s.servers + s.observers) as usize;
             let first: BTreeSet<u64> = killed.iter().take(n).copied().collect();
             assert_eq!(first.len(), n, "seed {seed}: {killed:?}");
+        }
+    }
+
+    /// Every kind's weight 0.
+    fn zero_weights(rates: &mut FaultRates) {
+        for (name, _) in FaultRates::default().weights() {
+            set_weight(rates, name, 0);
         }
     }
 

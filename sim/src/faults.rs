@@ -314,13 +314,7 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
         }
         Fault::DiskSlow { server, fsync_ms } => {
             world.lock().fault("disk_slow", detail);
-            disks
-                .lock()
-                .expect("disks")
-                .by_node
-                .entry(nodes[server])
-                .or_default()
-                .slow_fsync_ms = Some(*fsync_ms);
+            set_fsync(disks, nodes[server], Some(*fsync_ms));
         }
         Fault::LeaderDiskSlow { fsync_ms } => {
             let leader = world.lock().leader();
@@ -334,23 +328,11 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
                 "leader_disk_slow",
                 format!("S{leader}: fsync takes {fsync_ms} ms"),
             );
-            disks
-                .lock()
-                .expect("disks")
-                .by_node
-                .entry(nodes[&leader])
-                .or_default()
-                .slow_fsync_ms = Some(*fsync_ms);
+            set_fsync(disks, nodes[&leader], Some(*fsync_ms));
         }
         Fault::DiskNormal { server } => {
             world.lock().fault("disk_normal", format!("S{server}"));
-            disks
-                .lock()
-                .expect("disks")
-                .by_node
-                .entry(nodes[server])
-                .or_default()
-                .slow_fsync_ms = None;
+            set_fsync(disks, nodes[server], None);
         }
         Fault::DiskCorrupt { server } => {
             let alive = world.lock().servers[server].alive;
@@ -385,6 +367,17 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
 
 /// Stop a server's tasks (a long GC pause); its connections stay open and messages to it
 /// wait in its inbox.
+/// Every fsync of `node`'s disk takes `fsync_ms` from now on (`None`: its normal time).
+fn set_fsync(disks: &SharedDisks, node: NodeId, fsync_ms: Option<u64>) {
+    disks
+        .lock()
+        .expect("disks")
+        .by_node
+        .entry(node)
+        .or_default()
+        .slow_fsync_ms = fsync_ms;
+}
+
 fn pause(world: &Shared, nodes: &Nodes, handle: &Handle, server: ServerId, kind: &str) {
     pause_node(world, handle, server, nodes[&server], kind);
 }

@@ -100,10 +100,7 @@ fn a_crash_aimed_at_a_held_ack_loses_the_ack_not_the_txn() {
     let (i, server) = crashed(&lines);
     // A follower: its last ACK before the crash went out earlier; the one its crash fsync
     // would have released never did. At restart its log has a txn past every ACK it sent.
-    let start = lines[i..]
-        .iter()
-        .find(|l| l.contains(&format!("{server} start")))
-        .expect("restarted by restart_all");
+    let start = restart_of(&lines[i..], &server);
     let last_zxid = start
         .rsplit("last zxid ")
         .next()
@@ -130,6 +127,25 @@ fn a_crash_aimed_at_a_held_ack_loses_the_ack_not_the_txn() {
     );
 }
 
+/// The line where `server` starts again after its crash.
+fn restart_of<'a>(lines: &'a [String], server: &str) -> &'a String {
+    lines
+        .iter()
+        .find(|l| l.contains(&format!("{server} start")))
+        .expect("restarted by restart_all")
+}
+
+/// The leader, whoever it is when armed, crashed as its next log fsync is to complete.
+fn leader_crash_at_unsynced_log() -> Fault {
+    Fault::Aimed {
+        server: None,
+        leader: true,
+        action: AimAction::Crash,
+        at: AimPoint::Unsynced,
+        message: "log".to_string(),
+    }
+}
+
 /// The zxid a trace line ends with (`... PROPOSAL 0x100000003`, `(... last zxid 0x...)`).
 fn zxid_in(line: &str) -> i64 {
     let hex = line.rsplit("0x").next().expect("a zxid");
@@ -143,13 +159,7 @@ fn a_leader_crashed_at_its_unsynced_log_loses_txns_it_proposed() {
         vec![
             PlannedFault {
                 at_ms: 2_000,
-                fault: Fault::Aimed {
-                    server: None,
-                    leader: true,
-                    action: AimAction::Crash,
-                    at: AimPoint::Unsynced,
-                    message: "log".to_string(),
-                },
+                fault: leader_crash_at_unsynced_log(),
             },
             PlannedFault {
                 at_ms: 5_000,
@@ -171,10 +181,7 @@ fn a_leader_crashed_at_its_unsynced_log_loses_txns_it_proposed() {
         .map(|l| zxid_in(l))
         .max()
         .expect("the leader proposed");
-    let start = lines[i..]
-        .iter()
-        .find(|l| l.contains(&format!("{server} start")))
-        .expect("restarted by restart_all");
+    let start = restart_of(&lines[i..], &server);
     assert!(
         zxid_in(start) < proposed,
         "durable up to {:#x}, proposed up to {proposed:#x}",
@@ -336,13 +343,7 @@ fn a_slow_leader_disk_slows_the_leader_alone() {
             },
             PlannedFault {
                 at_ms: 4_000,
-                fault: Fault::Aimed {
-                    server: None,
-                    leader: true,
-                    action: AimAction::Crash,
-                    at: AimPoint::Unsynced,
-                    message: "log".to_string(),
-                },
+                fault: leader_crash_at_unsynced_log(),
             },
             PlannedFault {
                 at_ms: 5_000,
@@ -367,10 +368,7 @@ fn a_slow_leader_disk_slows_the_leader_alone() {
         .map(|l| zxid_in(l))
         .max()
         .expect("followers ACKed");
-    let start = lines[i..]
-        .iter()
-        .find(|l| l.contains(&format!("{leader} start")))
-        .expect("restarted by restart_all");
+    let start = restart_of(&lines[i..], &leader);
     assert!(
         zxid_in(start) < acked,
         "durable up to {:#x}, a follower ACKed {acked:#x}",
