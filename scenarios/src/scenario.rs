@@ -102,6 +102,22 @@ pub struct Workload {
     /// Percent chance, per operation, that a client drops its connection and reconnects to
     /// its next server, so that its session moves (and reads land on lagging followers).
     pub switch_percent: u32,
+    /// Switching balances the load: a client decides to move whatever it has in flight
+    /// (and lets that finish first, submitting nothing meanwhile), and goes to the serving
+    /// server with the fewest client connections (as a balancer does, and ZooKeeper's
+    /// client rebalancing aims to), not its next one. A server that has just synced with
+    /// its leader and started serving has none, so sessions and their reads land on it
+    /// first.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub switch_to_least_loaded: bool,
+    /// Writes come in bursts: in the last `quiet_ms` of every `quiet_every_ms` (simulated
+    /// time, the same for every client) nobody writes, and each client reads after a sync
+    /// instead. 0 turns it off. A server that missed a committed txn is then not brought
+    /// up to date by the next one, and the syncs of the quiet spell find it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub quiet_every_ms: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub quiet_ms: u64,
     /// Percent of persistent creates of a key that make a container (ZooKeeper 3.6's
     /// CONTAINER mode: the server deletes it once its last child is gone).
     pub container_percent: u32,
@@ -129,6 +145,9 @@ impl Default for Workload {
             session_churn_percent: 2,
             session_timeout_ms: 4000,
             switch_percent: 0,
+            switch_to_least_loaded: false,
+            quiet_every_ms: 0,
+            quiet_ms: 0,
             container_percent: 0,
             ttl_percent: 0,
             ttl_ms: 2000,
@@ -561,6 +580,24 @@ impl Scenario {
                 format!("{} ms; at most a minute", w.think_ms_max),
             ));
         }
+        if w.quiet_every_ms > 60_000 || (w.quiet_every_ms > 0) != (w.quiet_ms > 0) {
+            return Err(field(
+                "workload.quiet_every_ms",
+                format!(
+                    "{} ms every {} ms; both 0, or a spell of 1 ms or more in a period of at most a minute",
+                    w.quiet_ms, w.quiet_every_ms
+                ),
+            ));
+        }
+        if w.quiet_ms >= w.quiet_every_ms && w.quiet_every_ms > 0 {
+            return Err(field(
+                "workload.quiet_ms",
+                format!(
+                    "{} ms; shorter than the period of {} ms",
+                    w.quiet_ms, w.quiet_every_ms
+                ),
+            ));
+        }
         for (name, weight) in w.mix.weights() {
             if weight > WEIGHT_MAX {
                 return Err(field(
@@ -814,6 +851,10 @@ pub fn builtin(name: &str) -> Result<Scenario, ScenarioError> {
     Scenario::from_json(text)
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -853,6 +894,34 @@ mod tests {
             .replace("\"clients\"", "\"clientz\"");
         assert!(
             matches!(Scenario::from_json(&text), Err(ScenarioError::Json(m)) if m.contains("clientz"))
+        );
+    }
+
+    #[test]
+    fn quiet_spells_must_fit_their_period() {
+        let quiet = |every: u64, spell: u64| {
+            let mut s = builtin("default").expect("default");
+            s.workload.quiet_every_ms = every;
+            s.workload.quiet_ms = spell;
+            s.validate().map_err(|e| e.to_string())
+        };
+        assert!(quiet(500, 100).is_ok());
+        assert!(quiet(0, 0).is_ok());
+        for (every, spell, field) in [
+            (500, 0, "workload.quiet_every_ms"),
+            (0, 100, "workload.quiet_every_ms"),
+            (120_000, 100, "workload.quiet_every_ms"),
+            (500, 500, "workload.quiet_ms"),
+            (500, 900, "workload.quiet_ms"),
+        ] {
+            let e = quiet(every, spell).expect_err("refused");
+            assert!(e.contains(field), "{every}/{spell}: {e}");
+        }
+        // Written out only when on, so scenarios without them read and write as before.
+        let json = builtin("default").expect("default").to_json();
+        assert!(
+            !json.contains("quiet") && !json.contains("least_loaded"),
+            "{json}"
         );
     }
 }

@@ -215,7 +215,18 @@ impl Generator {
 impl Agent for Generator {
     type Shared = ();
 
-    fn propose(&mut self, _shared: &mut (), _cx: &Cx) -> Proposal {
+    fn propose(&mut self, _shared: &mut (), cx: &Cx) -> Proposal {
+        let (every, quiet) = (self.workload.quiet_every_ms, self.workload.quiet_ms);
+        if every > 0 && cx.now_ms.rem_euclid(every as i64) >= (every - quiet) as i64 {
+            // A quiet spell: no writes, fresh reads.
+            let path = self.key();
+            return Proposal::Requests(vec![
+                Request::Sync {
+                    path: "/".to_string(),
+                },
+                Request::GetData { path, watch: false },
+            ]);
+        }
         Proposal::Requests(self.next())
     }
 

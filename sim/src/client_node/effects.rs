@@ -26,6 +26,13 @@ pub(super) fn apply(
         let winding_down = w.winding_down;
         match e {
             ClientEffect::Connect { server } => {
+                if let Some(target) = c.steer.take() {
+                    // The session connects to the index its host list gives next; put the
+                    // chosen server there (the list is a permutation either way).
+                    if let Some(at) = c.servers.iter().position(|s| *s == target) {
+                        c.servers.swap(server, at);
+                    }
+                }
                 let id = c.servers[server];
                 let conn = w.client_connect(c.idx, id);
                 c.conn = Some((conn, false));

@@ -31,6 +31,11 @@ struct Client {
     /// Draws whether to switch servers (a separate stream, so that scenarios without
     /// switching draw exactly as before it existed).
     switch_rng: Stream,
+    /// The server the next connection goes to, whatever the session's host list says
+    /// (`workload.switch_to_least_loaded`).
+    steer: Option<ServerId>,
+    /// A balancing switch waits for the requests in flight.
+    switch_pending: bool,
     /// Requests proposed and not yet submitted (a sync and its read go together).
     queued: VecDeque<Request>,
     /// Submitted user requests not yet completed, by xid.
@@ -123,6 +128,8 @@ pub async fn run_clients(
                 conn: None,
                 rng,
                 switch_rng: stream(seed, &format!("switch-{i}")),
+                steer: None,
+                switch_pending: false,
                 queued: VecDeque::new(),
                 in_flight: BTreeMap::new(),
                 pipeline: scenario.workload.pipeline as usize,

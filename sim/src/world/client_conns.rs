@@ -42,6 +42,26 @@ impl World {
         conn
     }
 
+    /// The servers that serve clients now (alive, not paused, synced with a leader or
+    /// leading), each with its open client connections, fewest first (then by id).
+    pub fn serving_by_load(&self) -> Vec<(usize, ServerId)> {
+        let mut load: Vec<(usize, ServerId)> = self
+            .servers
+            .iter()
+            .filter(|(_, s)| s.alive && !s.paused && s.serving)
+            .map(|(id, _)| {
+                let open = self
+                    .conns
+                    .values()
+                    .filter(|c| c.open && c.server == *id)
+                    .count();
+                (open, *id)
+            })
+            .collect();
+        load.sort_unstable();
+        load
+    }
+
     pub fn conn_client(&self, conn: ConnId) -> Option<u32> {
         self.conns.get(&conn).map(|c| c.client)
     }
