@@ -658,7 +658,6 @@ impl<'a> Draw<'a> {
         self.down.retain(|(until, _)| *until > t);
         let duration =
             rng.gen_range(rates.duration_ms[0]..=rates.duration_ms[1].max(rates.duration_ms[0]));
-        let end = (t + duration).min(self.scenario.safety_ms);
         let mut kind = by_weight(rng.gen_range(0..self.total), &self.weights, |(_, w)| *w);
         if rates.cover_all_kinds {
             // The first kind not yet drawn; it stays on the list until it can happen.
@@ -666,6 +665,16 @@ impl<'a> Draw<'a> {
                 kind = Some(k);
             }
         }
+        // An aim that finds no room waits for it: it starts as the server or aim that
+        // takes the room comes back, if that is within the safety phase (else it becomes
+        // extra latency, as any fault without room does). Aims then follow one another,
+        // each with its recovery, rather than the later one being lost.
+        let t = match kind {
+            Some(("aimed", _)) => self.room_from(t).unwrap_or(t),
+            _ => t,
+        };
+        self.down.retain(|(until, _)| *until > t);
+        let end = (t + duration).min(self.scenario.safety_ms);
         let (start, heal) = self.start_of(rng, kind.map(|(k, _)| k), t, end, duration);
         let used = match (kind, &start) {
             // It starts as `disk_slow` of one server, the others' alongside.
@@ -689,6 +698,23 @@ impl<'a> Draw<'a> {
                 fault: h,
             });
         }
+    }
+
+    /// The first moment from `t` on, within the safety phase, at which one more server
+    /// may go down.
+    fn room_from(&self, t: u64) -> Option<u64> {
+        let max_down = self.scenario.faults.max_down as usize;
+        if max_down == 0 {
+            return None;
+        }
+        let mut untils: Vec<u64> = self.down.iter().map(|(until, _)| *until).collect();
+        if untils.len() < max_down {
+            return Some(t);
+        }
+        untils.sort_unstable();
+        // Room for one more once all but max_down - 1 of them are back.
+        let at = untils[untils.len() - max_down];
+        (at < self.scenario.safety_ms).then_some(at.max(t))
     }
 
     /// The fault of `kind` starting at `t` and its heal (at `end`), or extra latency when
@@ -1368,6 +1394,51 @@ mod tests {
     }
 
     /// Every kind's weight 0.
+    #[test]
+    fn an_aim_without_room_starts_when_room_comes() {
+        let mut s = builtin("default").expect("default");
+        s.safety_ms = 20_000;
+        s.faults.max_down = 2;
+        let weights = s.faults.weights();
+        let at = |down: Vec<(u64, u64)>, t: u64| Draw::new(&s, weights, down, false).room_from(t);
+        assert_eq!(at(vec![], 1_000), Some(1_000));
+        assert_eq!(at(vec![(5_000, 2)], 1_000), Some(1_000));
+        // Two down: room once the first of them is back.
+        assert_eq!(at(vec![(5_000, 2), (3_000, 0)], 1_000), Some(3_000));
+        assert_eq!(
+            at(vec![(5_000, 2), (7_000, 3), (6_000, 0)], 1_000),
+            Some(6_000)
+        );
+        // Not within the safety phase: none.
+        assert_eq!(at(vec![(25_000, 2), (20_000, 3)], 1_000), None);
+        // A plan of aims only, drawn every 2.5 to 7.5 s, each holding its room for up
+        // to about 10 s: every draw becomes an aim, waiting for room if it must, except
+        // the last ones, whose room comes after the safety phase.
+        s.safety_ms = 60_000;
+        s.faults.max_down = 1;
+        zero_weights(&mut s.faults);
+        s.faults.aimed = 1;
+        s.faults.mean_interval_ms = 5_000;
+        for seed in 0..20 {
+            let plan = FaultPlan::generate(&s, seed);
+            let count = |aim: bool| {
+                plan.faults
+                    .iter()
+                    .filter(|f| match f.fault {
+                        Fault::Aimed { server: None, .. } => aim,
+                        Fault::Latency { .. } => !aim,
+                        _ => false,
+                    })
+                    .count()
+            };
+            let (aims, lost) = (count(true), count(false));
+            assert!(
+                aims >= 8 && lost <= 5,
+                "seed {seed}: {aims} aims, {lost} lost"
+            );
+        }
+    }
+
     fn zero_weights(rates: &mut FaultRates) {
         for (name, _) in FaultRates::default().weights() {
             set_weight(rates, name, 0);
