@@ -98,19 +98,25 @@ pub(in crate::server) fn release_syncs(s: &mut Server, now_ms: i64, out: &mut Ef
             "connection {conn} indexed under session {session:#x}"
         );
         let found = c.queue.iter_mut().find(|e| matches!(e, Entry::Write { xid, reply: None, request: Some(Request::Sync { .. }), held: None } if *xid == cxid));
-        if let Some(Entry::Write {
+        let Some(Entry::Write {
             request: Some(Request::Sync { path }),
             reply,
             ..
         }) = found
-        {
-            *reply = Some(Reply {
-                err: ErrorCode::Ok,
-                zxid,
-                response: Response::Sync { path: path.clone() },
-                message: None,
-            });
-        }
+        else {
+            // A sync the session sent on an earlier connection (its reply went with that
+            // connection): the requests this connection holds wait for its own sync.
+            // Releasing them here let a later write of the session commit before that
+            // sync was answered, and its reply, queued behind the sync's, carried an
+            // older zxid than the sync's (found by swarm seed 1821).
+            continue;
+        };
+        *reply = Some(Reply {
+            err: ErrorCode::Ok,
+            zxid,
+            response: Response::Sync { path: path.clone() },
+            message: None,
+        });
         let mut release = Vec::new();
         for e in c.queue.iter_mut() {
             match e {
