@@ -655,7 +655,6 @@ impl<'a> Draw<'a> {
     /// Draw the fault that starts at `t`: its kind by weight, its duration, its servers.
     fn fault_at(&mut self, rng: &mut Stream, t: u64) {
         let rates = &self.scenario.faults;
-        self.down.retain(|(until, _)| *until > t);
         let duration =
             rng.gen_range(rates.duration_ms[0]..=rates.duration_ms[1].max(rates.duration_ms[0]));
         let mut kind = by_weight(rng.gen_range(0..self.total), &self.weights, |(_, w)| *w);
@@ -1123,7 +1122,6 @@ impl<'a> Draw<'a> {
     }
 }
 
-/// One of `from`, drawn uniformly.
 /// The item of `items` that `pick` (below the weights' sum) falls on, each item taking
 /// as many values as its `weight`; `None` when `pick` is past them all.
 fn by_weight<T: Copy>(mut pick: u32, items: &[T], weight: impl Fn(&T) -> u32) -> Option<T> {
@@ -1138,6 +1136,7 @@ fn by_weight<T: Copy>(mut pick: u32, items: &[T], weight: impl Fn(&T) -> u32) ->
     })
 }
 
+/// One of `from`, drawn uniformly.
 fn any(rng: &mut Stream, from: &[u64]) -> u64 {
     from[rng.gen_range(0..from.len())]
 }

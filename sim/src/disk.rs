@@ -18,6 +18,13 @@ pub struct Disks {
     pub by_node: BTreeMap<NodeId, ServerDisk>,
 }
 
+impl Disks {
+    /// The disk of `node`, empty until it is first written.
+    pub fn of(&mut self, node: NodeId) -> &mut ServerDisk {
+        self.by_node.entry(node).or_default()
+    }
+}
+
 /// The disks of the run on this thread (madsim runs a whole simulation on one thread).
 pub type SharedDisks = Arc<Mutex<Disks>>;
 

@@ -343,9 +343,7 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
             let hit = disks
                 .lock()
                 .expect("disks")
-                .by_node
-                .entry(nodes[server])
-                .or_default()
+                .of(nodes[server])
                 .corrupt(pick, bit);
             world
                 .lock()
@@ -365,19 +363,13 @@ pub fn apply(world: &Shared, disks: &SharedDisks, nodes: &Nodes, fault: &Fault) 
     }
 }
 
-/// Stop a server's tasks (a long GC pause); its connections stay open and messages to it
-/// wait in its inbox.
 /// Every fsync of `node`'s disk takes `fsync_ms` from now on (`None`: its normal time).
 fn set_fsync(disks: &SharedDisks, node: NodeId, fsync_ms: Option<u64>) {
-    disks
-        .lock()
-        .expect("disks")
-        .by_node
-        .entry(node)
-        .or_default()
-        .slow_fsync_ms = fsync_ms;
+    disks.lock().expect("disks").of(node).slow_fsync_ms = fsync_ms;
 }
 
+/// Stop a server's tasks (a long GC pause); its connections stay open and messages to it
+/// wait in its inbox.
 fn pause(world: &Shared, nodes: &Nodes, handle: &Handle, server: ServerId, kind: &str) {
     pause_node(world, handle, server, nodes[&server], kind);
 }
@@ -446,13 +438,7 @@ pub fn crash_node(
     w.server_killed(server);
     w.servers.get_mut(&server).expect("known").paused = false;
     drop(w);
-    disks
-        .lock()
-        .expect("disks")
-        .by_node
-        .entry(node)
-        .or_default()
-        .crash(tear);
+    disks.lock().expect("disks").of(node).crash(tear);
     handle.kill(node);
 }
 

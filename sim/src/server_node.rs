@@ -25,7 +25,7 @@ pub async fn run_server(world: Shared, disks: SharedDisks, config: ServerConfig)
     let incarnation = world.lock().server_started(id);
     let recovered = {
         let mut d = disks.lock().expect("disks");
-        let disk = d.by_node.entry(node).or_default();
+        let disk = d.of(node);
         disk.open();
         disk.recover()
     };
@@ -431,7 +431,7 @@ impl NodeState {
                 }
                 {
                     let mut d = disks.lock().expect("disks");
-                    let disk = d.by_node.entry(self.node).or_default();
+                    let disk = d.of(self.node);
                     let mut w = world.lock();
                     let mut host = SimHost {
                         w: &mut w,
@@ -476,7 +476,7 @@ impl NodeState {
         }
         let mut w = world.lock();
         let mut d = disks.lock().expect("disks");
-        let disk = d.by_node.entry(self.node).or_default();
+        let disk = d.of(self.node);
         let mut host = SimHost {
             w: &mut w,
             id: self.id,

@@ -188,13 +188,7 @@ impl Generator {
             ];
             vec![Request::Multi(ops)]
         } else if take(m.sync_read) {
-            let path = self.key();
-            vec![
-                Request::Sync {
-                    path: "/".to_string(),
-                },
-                Request::GetData { path, watch },
-            ]
+            sync_then_read(self.key(), watch)
         } else {
             let path = self.key();
             vec![
@@ -212,6 +206,16 @@ impl Generator {
     }
 }
 
+/// A sync, then a read of `path` that must see everything committed before the sync.
+fn sync_then_read(path: String, watch: bool) -> Vec<Request> {
+    vec![
+        Request::Sync {
+            path: "/".to_string(),
+        },
+        Request::GetData { path, watch },
+    ]
+}
+
 impl Agent for Generator {
     type Shared = ();
 
@@ -219,13 +223,7 @@ impl Agent for Generator {
         let (every, quiet) = (self.workload.quiet_every_ms, self.workload.quiet_ms);
         if every > 0 && cx.now_ms.rem_euclid(every as i64) >= (every - quiet) as i64 {
             // A quiet spell: no writes, fresh reads.
-            let path = self.key();
-            return Proposal::Requests(vec![
-                Request::Sync {
-                    path: "/".to_string(),
-                },
-                Request::GetData { path, watch: false },
-            ]);
+            return Proposal::Requests(sync_then_read(self.key(), false));
         }
         Proposal::Requests(self.next())
     }

@@ -1,25 +1,16 @@
 //! Faults aimed at protocol steps: a crash lands at the step it names, at that instant,
 //! and nothing the server was about to do after it happens.
 
+mod common;
+
 use zksim_scenarios::{AimAction, AimPoint, Fault, FaultPlan, PlannedFault, builtin};
-use zksim_sim::{RunOptions, TraceMode, run};
 
 /// The default scenario with only `faults` planned; the run's trace lines.
 fn trace_of(faults: Vec<PlannedFault>, seed: u64) -> Vec<String> {
     let mut scenario = builtin("default").expect("default");
     scenario.safety_ms = 6_000;
     scenario.plan = Some(FaultPlan { faults });
-    scenario.validate().expect("a valid plan");
-    let report = run(
-        &scenario,
-        &RunOptions {
-            seed,
-            trace: TraceMode::Keep,
-            ..RunOptions::default()
-        },
-    );
-    assert!(report.liveness.is_ok(), "{:?}", report.liveness);
-    report.trace_lines
+    common::trace_of(&scenario, seed)
 }
 
 fn aimed(server: Option<u64>, at: AimPoint, message: &str) -> Fault {

@@ -1,22 +1,10 @@
 //! The shape of the clients' load: quiet spells without writes, and switching clients that
 //! go to the least loaded server.
 
-use zksim_scenarios::{Fault, FaultPlan, PlannedFault, Scenario, builtin};
-use zksim_sim::{RunOptions, TraceMode, run};
+mod common;
 
-fn trace_of(scenario: &Scenario, seed: u64) -> Vec<String> {
-    scenario.validate().expect("a valid scenario");
-    let report = run(
-        scenario,
-        &RunOptions {
-            seed,
-            trace: TraceMode::Keep,
-            ..RunOptions::default()
-        },
-    );
-    assert!(report.liveness.is_ok(), "{:?}", report.liveness);
-    report.trace_lines
-}
+use common::trace_of;
+use zksim_scenarios::{Fault, FaultPlan, PlannedFault, builtin};
 
 /// (time in µs, client, operation) of every request a client invoked.
 fn invokes(lines: &[String]) -> Vec<(u64, String, String)> {

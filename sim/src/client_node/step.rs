@@ -196,9 +196,6 @@ fn close_session(world: &Shared, c: &mut Client, now_ms: i64, out: &mut Vec<Clie
     });
 }
 
-/// Drop the connection on purpose (to switch servers, or to pause); the session
-/// reconnects to its next server when its timers run.
-#[allow(clippy::too_many_arguments)]
 /// The serving server with the fewest client connections other than the client's own,
 /// ties broken by the client's switching stream.
 fn least_loaded(world: &Shared, c: &mut Client) -> Option<ServerId> {
@@ -220,6 +217,9 @@ fn least_loaded(world: &Shared, c: &mut Client) -> Option<ServerId> {
     Some(ties[c.switch_rng.gen_range(0..ties.len())])
 }
 
+/// Drop the connection on purpose (to switch servers, or to pause); the session
+/// reconnects to its next server when its timers run.
+#[allow(clippy::too_many_arguments)]
 fn drop_connection(
     world: &Shared,
     c: &mut Client,
