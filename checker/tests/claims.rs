@@ -708,6 +708,38 @@ fn a_late_timer_excuses_a_late_reaping_by_its_length() {
     assert!(refused(&reaped_later(&base, first + 450_000, Some(400))));
 }
 
+/// A slowed leader's clocks stay behind once they run at true time again, and so does the
+/// TTL it judges by its wall clock: the fixture's TTL node, reaped ten seconds late in the
+/// reign of S2, is refused; not once the history reports that a `slow_leader` fault slowed
+/// S2 (here as the liveness phase begins), nor with a clock fault; but still when the
+/// slowed leader was another server, or with another fault.
+#[test]
+fn a_slowed_leader_excuses_a_late_ttl_node_in_its_own_reign() {
+    let late = reaped_later(&load(ZKSIM), 10_000_000, None);
+    let with_fault = |fault_kind: &str, detail: &str| {
+        let mut events = late.clone();
+        let at = events
+            .iter()
+            .position(|e| kind(e) == "phase")
+            .expect("a liveness phase");
+        let t = events[at]["t"].as_u64().expect("t");
+        let fault = json!({"type": "fault", "t": t, "kind": fault_kind, "detail": detail});
+        events.insert(at, fault);
+        violated(&events).expect("a judged history")
+    };
+    let refused = violated(&late).expect("a judged history");
+    assert!(refused.contains("progress"), "{refused:?}");
+    let excused = |k: &str, d: &str| !with_fault(k, d).contains("progress");
+    assert!(excused("slow_leader", "leader S2 at 10%"));
+    assert!(excused(
+        "clock_rate",
+        r#"{"kind":"clock_rate","server":2,"percent":10}"#
+    ));
+    assert!(!excused("slow_leader", "leader S3 at 10%"));
+    assert!(!excused("slow_leader", "no leader to slow"));
+    assert!(!excused("latency", r#"{"kind":"latency","extra_ms":5}"#));
+}
+
 /// A session kept alive expired: the closes of the sessions that held on through the
 /// liveness phase taken away, so that their closeSession txns read as expiries.
 fn kept_alive_expired(events: &mut Vec<Value>, n: usize) -> Option<()> {
@@ -720,6 +752,32 @@ fn kept_alive_expired(events: &mut Vec<Value>, n: usize) -> Option<()> {
         !(matches!(kind(e), "close" | "complete") && e["client"] == c && e["xid"] == xid)
     });
     Some(())
+}
+
+/// Likewise an expiry decided by a slowed leader: the fixture with a kept-alive session
+/// expired (in epoch 2, which S2 leads) is refused, but not once a `slow_leader` fault
+/// slowed S2; still when it slowed S3.
+#[test]
+fn a_slowed_leader_excuses_its_own_expiries() {
+    let mut expired = load(ZKSIM);
+    kept_alive_expired(&mut expired, 0).expect("a session held through the liveness phase");
+    let with_slowed = |server: u64| {
+        let mut events = expired.clone();
+        let at = events
+            .iter()
+            .position(|e| kind(e) == "phase")
+            .expect("a liveness phase");
+        let t = events[at]["t"].as_u64().expect("t");
+        let detail = format!("leader S{server} at 10%");
+        events.insert(
+            at,
+            json!({"type": "fault", "t": t, "kind": "slow_leader", "detail": detail}),
+        );
+        violated(&events).expect("a judged history")
+    };
+    assert!(violated(&expired).expect("judged").contains("progress"));
+    assert!(!with_slowed(2).contains("progress"));
+    assert!(with_slowed(3).contains("progress"));
 }
 
 #[test]

@@ -16,7 +16,9 @@
 //!   and two ticks) and had the answer at r with r + 2 ticks <= D, from a server following
 //!   or leading E at both ends: the leader knew of that touch before it decided. Judged
 //!   from the liveness phase on, once the slowest latency fault's messages are through (a
-//!   link keeps its order), and only without clock faults (they move the leader's clock).
+//!   link keeps its order), and only without clock faults (they move the leader's
+//!   clock), for an expiry decided by a leader no `slow_leader` fault slowed (its clocks
+//!   stay behind by what they lost once they run at true time again).
 //!   Hearing from a server is not enough: a notification, or the answer to a request sent
 //!   in the fault phase, says nothing of what the leader knew.
 //! - **Containers and TTL nodes are reaped in time**: a container whose last child is gone
@@ -26,8 +28,9 @@
 //!   Programmer's Guide, "Container Nodes" and "TTL Nodes"). Once one is due after the
 //!   liveness phase began (or after a later leader took over), it must be gone within the
 //!   interval plus two ticks. TTL nodes are judged only in a history without clock faults
-//!   (their TTL runs on the leader's wall clock, which a clock fault moves), and every
-//!   check needs the header's `container_check_ms`.
+//!   (their TTL runs on the leader's wall clock, which a clock fault moves), and are owed
+//!   only by leaders no `slow_leader` fault slowed; every check needs the header's
+//!   `container_check_ms`.
 //!
 //! That a notification a session is owed is delivered is watch-before-later-read's part:
 //! a session's answered close counts as a later reply there.
@@ -51,6 +54,39 @@ pub fn check(h: &History) -> Outcome {
     checked += check_kept_alive(h, live_t, &mut findings);
     checked += check_reaped(h, live_t, &mut findings);
     findings.outcome(checked)
+}
+
+/// A clock fault (`clock_skew`, `clock_jump`, `clock_rate`) moved some server's clocks
+/// away from the history's time.
+fn moves_clocks(h: &History) -> bool {
+    h.faults.iter().any(|f| f.kind.starts_with("clock"))
+}
+
+/// The servers a `slow_leader` fault slowed (its detail names the leader: `leader S3 at
+/// 12%`): their clocks stay behind by what they lost once they run at true time again, so
+/// neither the expiries such a server decides as leader nor the TTLs it judges by its wall
+/// clock are judged.
+fn slowed_servers(h: &History) -> FastSet<u64> {
+    h.faults
+        .iter()
+        .filter(|f| f.kind == "slow_leader")
+        .filter_map(|f| {
+            f.detail
+                .strip_prefix("leader S")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// The server that led `epoch` (Zab gives an epoch one leader).
+fn leader_of(h: &History, epoch: u32) -> Option<u64> {
+    h.roles
+        .iter()
+        .find(|r| r.state == PeerState::Leading && r.epoch == epoch)
+        .map(|r| r.server)
 }
 
 /// Two ticks: session expiry and the container manager run on tick boundaries.
@@ -110,7 +146,7 @@ struct Touch {
 fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
     // When the leader decided an expiry is its txn's `time`, the leader's clock, which
     // only a clock fault moves away from the history's time.
-    if h.faults.iter().any(|f| f.kind.starts_with("clock")) {
+    if moves_clocks(h) {
         return 0;
     }
     // Messages sent in the fault phase may still be slowed by a latency fault; a link
@@ -136,9 +172,15 @@ fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usi
     }
     let touches = touches(h, settled);
     let slack = slack_us(h);
+    let slowed = slowed_servers(h);
+    let mut judged = 0;
     for &(id, decided) in &expiries {
         let t = h.txn(id);
         let epoch = u32::try_from(t.zxid >> 32).expect("an epoch fits in u32");
+        if leader_of(h, epoch).is_none_or(|s| slowed.contains(&s)) {
+            continue;
+        }
+        judged += 1;
         let Some(list) = touches.get(&t.session) else {
             continue;
         };
@@ -171,7 +213,7 @@ fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usi
             vec![x.at],
         );
     }
-    expiries.len()
+    judged
 }
 
 /// The longest fsync the history reports: a slow disk (`disk_slow`, `{"fsync_ms": N}`;
@@ -326,8 +368,14 @@ fn check_reaped(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
     {
         return 0;
     }
-    let judge_ttl = !h.faults.iter().any(|f| f.kind.starts_with("clock"));
+    let judge_ttl = !moves_clocks(h);
     let leaders = leaderships(h);
+    let slowed = slowed_servers(h);
+    let ttl_leaders = leaders
+        .iter()
+        .filter(|(_, _, server)| !slowed.contains(server))
+        .copied()
+        .collect();
     let reap = Reaping {
         h,
         live_t,
@@ -336,6 +384,7 @@ fn check_reaped(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
             + 2 * largest_fsync_us(h)
             + largest_late_timer_us(h),
         leaders,
+        ttl_leaders,
         judge_ttl,
     };
     reap.run(findings)
@@ -348,8 +397,11 @@ struct Reaping<'a, 'h> {
     /// the longest fsync the history reports (the delete's proposal may wait for an fsync
     /// in progress and then its own, on the leader and on the followers it needs).
     bound: Micros,
-    /// Each established leadership: (from, until).
-    leaders: Vec<(Micros, Micros)>,
+    /// Each established leadership: (from, until, leader).
+    leaders: Vec<(Micros, Micros, u64)>,
+    /// Those of leaders whose clocks no `slow_leader` fault slowed: the reigns that owe
+    /// the reaping of a TTL node.
+    ttl_leaders: Vec<(Micros, Micros, u64)>,
     judge_ttl: bool,
 }
 
@@ -357,10 +409,16 @@ impl Reaping<'_, '_> {
     /// The latest time a node due since `since` may still exist: a whole check interval
     /// (and two ticks) of one established leader's reign after it became due; a leader
     /// that takes over starts its container manager afresh, and while none leads nothing
-    /// is reaped. `Micros::MAX` when no reign is long enough.
-    fn deadline(&self, since: Micros) -> Micros {
-        let mut base = since.max(self.live_t);
-        for &(from, until) in &self.leaders {
+    /// is reaped; a TTL node is owed only by a leader whose clocks were not slowed.
+    /// `Micros::MAX` when no reign is long enough.
+    fn deadline(&self, d: Due) -> Micros {
+        let mut base = d.since.max(self.live_t);
+        let reigns = if d.ttl {
+            &self.ttl_leaders
+        } else {
+            &self.leaders
+        };
+        for &(from, until, _) in reigns {
             if until <= base {
                 continue;
             }
@@ -412,7 +470,7 @@ impl Reaping<'_, '_> {
         left.sort_by(|a, b| a.0.cmp(&b.0));
         for (path, d) in left {
             judged += 1;
-            let deadline = self.deadline(d.since);
+            let deadline = self.deadline(d);
             if self.h.end_t > deadline {
                 findings.add(
                     format!(
@@ -465,7 +523,7 @@ impl Reaping<'_, '_> {
         zxid: Zxid,
         findings: &mut Findings,
     ) {
-        if applied <= self.deadline(d.since) {
+        if applied <= self.deadline(d) {
             return;
         }
         let txn = self.h.txn(id).txn;
@@ -487,8 +545,8 @@ impl Reaping<'_, '_> {
 }
 
 /// The established leaderships, in time order: from a server's `role` event as leader
-/// to its next role event (or the end of time).
-fn leaderships(h: &History) -> Vec<(Micros, Micros)> {
+/// to its next role event (or the end of time), and the leader.
+fn leaderships(h: &History) -> Vec<(Micros, Micros, u64)> {
     let mut out = Vec::new();
     for (i, r) in h.roles.iter().enumerate() {
         if r.state != PeerState::Leading {
@@ -498,7 +556,7 @@ fn leaderships(h: &History) -> Vec<(Micros, Micros)> {
             .iter()
             .find(|n| n.server == r.server)
             .map_or(Micros::MAX, |n| n.t);
-        out.push((r.t, until));
+        out.push((r.t, until, r.server));
     }
     out
 }
