@@ -560,22 +560,27 @@ impl FaultPlan {
 
     /// Draw a plan for `scenario` from `seed`: faults start at random intervals around the
     /// mean, each picked by weight, each healed after a random duration; never more than
-    /// `max_down` servers down at once. Everything is healed by the liveness phase anyway.
+    /// `max_down` servers down at once; with `end_with_slow_leader`, a last stand after
+    /// them. Everything is healed by the liveness phase anyway.
     pub fn generate(scenario: &Scenario, seed: u64) -> FaultPlan {
         let rates = &scenario.faults;
+        let last_stand = (rates.end_with_slow_leader && scenario.servers > 1)
+            .then(|| last_stand(scenario, seed))
+            .flatten()
+            .unwrap_or_default();
+        let end = last_stand.first().map_or(scenario.safety_ms, |f| f.at_ms);
         let mut draw = Draw::new(scenario, rates.weights(), Vec::new(), false);
-        if rates.mean_interval_ms == 0 || draw.total == 0 {
-            return FaultPlan::default();
-        }
-        let mut rng = stream(seed, "faults");
-        let mut t = rng.gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2);
-        while t < scenario.safety_ms {
-            draw.fault_at(&mut rng, t);
-            t += rng
-                .gen_range(rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2)
-                .max(1);
+        if rates.mean_interval_ms > 0 && draw.total > 0 {
+            let mut rng = stream(seed, "faults");
+            let interval = rates.mean_interval_ms / 2..=rates.mean_interval_ms * 3 / 2;
+            let mut t = rng.gen_range(interval.clone());
+            while t < end {
+                draw.fault_at(&mut rng, t);
+                t += rng.gen_range(interval.clone()).max(1);
+            }
         }
         let mut events = draw.events;
+        events.extend(last_stand);
         events.sort_by_key(|e| e.at_ms);
         FaultPlan { faults: events }
     }
@@ -1122,6 +1127,26 @@ impl<'a> Draw<'a> {
     }
 }
 
+/// The faults of an `end_with_slow_leader` plan's last stand, from a stream of their own;
+/// `None` when the safety phase is too short to hold the one drawn (validation refuses a
+/// phase too short for any).
+fn last_stand(scenario: &Scenario, seed: u64) -> Option<Vec<PlannedFault>> {
+    let mut rng = stream(seed, "faults-last-stand");
+    // Learner.syncWithLeader reads with a timeout of syncLimit ticks (5 here); the
+    // others' election then takes finalizeWait (200 ms) once they agree.
+    let cut = 5 * scenario.tick_ms + rng.gen_range(10..=200);
+    let lead = cut + rng.gen_range(200..=1_500);
+    let at = scenario.safety_ms.checked_sub(lead).filter(|at| *at > 0)?;
+    let percent = rng.gen_range(5..=30);
+    let fault = |at_ms, fault| PlannedFault { at_ms, fault };
+    Some(vec![
+        fault(at, Fault::SlowLeader { percent }),
+        fault(at + 1, Fault::IsolateLeader),
+        fault(at + 1 + cut, Fault::HealNetwork),
+        fault(scenario.safety_ms, Fault::TrueClocks),
+    ])
+}
+
 /// The item of `items` that `pick` (below the weights' sum) falls on, each item taking
 /// as many values as its `weight`; `None` when `pick` is past them all.
 fn by_weight<T: Copy>(mut pick: u32, items: &[T], weight: impl Fn(&T) -> u32) -> Option<T> {
@@ -1436,6 +1461,92 @@ mod tests {
                 "seed {seed}: {aims} aims, {lost} lost"
             );
         }
+    }
+
+    #[test]
+    fn a_last_stand_ends_the_plan() {
+        let mut s = builtin("default").expect("default");
+        s.faults.end_with_slow_leader = true;
+        for (tick_ms, safety_ms) in [(100, 10_000), (500, 30_000)] {
+            s.tick_ms = tick_ms;
+            s.safety_ms = safety_ms;
+            for seed in 0..20 {
+                let plan = FaultPlan::generate(&s, seed);
+                plan.validate(s.servers, s.observers, s.safety_ms)
+                    .expect("a valid plan");
+                let at = plan
+                    .faults
+                    .iter()
+                    .rposition(|f| matches!(f.fault, Fault::SlowLeader { .. }))
+                    .expect("a slowed leader");
+                let (start, tail) = (plan.faults[at].at_ms, &plan.faults[at + 1..]);
+                // Nothing starts after it; what heals meanwhile is earlier faults ending.
+                assert!(
+                    tail.iter().all(|f| matches!(
+                        f.fault,
+                        Fault::IsolateLeader
+                            | Fault::HealNetwork
+                            | Fault::TrueClocks
+                            | Fault::RestartAll
+                            | Fault::Restart { .. }
+                            | Fault::ResumeAll
+                            | Fault::Resume { .. }
+                            | Fault::DiskNormal { .. }
+                    )),
+                    "seed {seed}: {tail:?}"
+                );
+                assert!(
+                    tail.iter()
+                        .any(|f| f.at_ms == start + 1 && matches!(f.fault, Fault::IsolateLeader))
+                );
+                // The cut lasts syncLimit (5 ticks) and 10 to 200 ms more, and heals 0.2
+                // to 1.5 s before the end.
+                let cut = 5 * tick_ms + 10..=5 * tick_ms + 200;
+                let heal = tail
+                    .iter()
+                    .find(|f| {
+                        matches!(f.fault, Fault::HealNetwork)
+                            && cut.contains(&(f.at_ms - start - 1))
+                    })
+                    .unwrap_or_else(|| panic!("seed {seed}: no heal in {cut:?} ms: {tail:?}"));
+                assert!(
+                    (200..=1_500).contains(&(safety_ms - heal.at_ms)),
+                    "seed {seed}"
+                );
+                let last = plan.faults.last().expect("faults");
+                assert!(matches!(last.fault, Fault::TrueClocks) && last.at_ms == safety_ms);
+            }
+        }
+        // A safety phase too short for it has none, and a lone server none either.
+        s.tick_ms = 500;
+        s.safety_ms = 2_000;
+        let none = |s: &Scenario| {
+            (0..20).all(|seed| {
+                !FaultPlan::generate(s, seed)
+                    .faults
+                    .iter()
+                    .any(|f| matches!(f.fault, Fault::SlowLeader { .. }))
+            })
+        };
+        assert!(none(&s));
+        let refused = |s: &Scenario| {
+            s.validate()
+                .expect_err("refused")
+                .to_string()
+                .contains("faults.end_with_slow_leader")
+        };
+        // One too short for any last stand is refused (5 ticks and 210 ms).
+        s.safety_ms = 2_710;
+        assert!(refused(&s));
+        s.safety_ms = 2_711;
+        s.validate().expect("long enough for the shortest");
+        s.safety_ms = 30_000;
+        s.servers = 1;
+        zero_weights(&mut s.faults);
+        s.faults.kill = 1;
+        s.faults.max_down = 0;
+        assert!(none(&s));
+        assert!(refused(&s));
     }
 
     fn zero_weights(rates: &mut FaultRates) {

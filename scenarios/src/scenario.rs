@@ -188,8 +188,8 @@ pub struct FaultRates {
     /// A fault aimed at a protocol step: crash or pause a server right after it sends a
     /// chosen message kind, or at the fsync that would release one it held (`Fault::Aimed`).
     pub aimed: u32,
-    /// The leader's clocks slowed (and, half the time, the leader cut off from the other
-    /// servers) for 2 to 8 s: a deposed leader that believes it still leads.
+    /// The leader's clocks slowed (and, three times in four, the leader cut off from the
+    /// other servers) for 2 to 8 s: a deposed leader that believes it still leads.
     pub slow_leader: u32,
     /// Every server's disk slow at once, by the same fsync time, until the fault heals.
     pub disk_slow_all: u32,
@@ -198,6 +198,14 @@ pub struct FaultRates {
     pub rolling_restart: u32,
     /// Draw every kind with a non-zero weight once before drawing by weight.
     pub cover_all_kinds: bool,
+    /// The plan ends with a deposed leader's last stand: 0.2 to 1.7 s before the safety
+    /// phase ends, whoever leads has its clocks slowed to 5 to 30% of true time until the
+    /// end, and is cut off from the other servers for syncLimit (5 ticks, their read
+    /// timeout) and 10 to 200 ms more. Its followers give up on it together and, if the
+    /// heal comes before they agree on another leader (finalizeWait is 200 ms), rejoin it
+    /// all at once while its last proposals are outstanding.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub end_with_slow_leader: bool,
 }
 
 impl Default for FaultRates {
@@ -227,6 +235,7 @@ impl Default for FaultRates {
             disk_slow_all: 0,
             rolling_restart: 0,
             cover_all_kinds: false,
+            end_with_slow_leader: false,
         }
     }
 }
@@ -754,6 +763,22 @@ impl Scenario {
         if f.duration_ms[0] > f.duration_ms[1] {
             return Err(field("faults.duration_ms", "the range is reversed"));
         }
+        if f.end_with_slow_leader && self.servers == 1 {
+            return Err(field(
+                "faults.end_with_slow_leader",
+                "a last stand needs followers to give up on their leader: two servers or more",
+            ));
+        }
+        if f.end_with_slow_leader && self.safety_ms <= 5 * self.tick_ms + LAST_STAND_MIN_MS {
+            return Err(field(
+                "faults.end_with_slow_leader",
+                format!(
+                    "a safety phase of {} ms cannot hold a last stand: it takes more than 5 ticks and {LAST_STAND_MIN_MS} ms ({} ms)",
+                    self.safety_ms,
+                    5 * self.tick_ms + LAST_STAND_MIN_MS
+                ),
+            ));
+        }
         f.check_bounds()
             .map_err(|(name, problem)| field(name, problem))?;
         if let Some(plan) = &self.plan {
@@ -781,6 +806,10 @@ impl Scenario {
         (first..first + u64::from(self.observers)).collect()
     }
 }
+
+/// How long a last stand (`end_with_slow_leader`) takes beyond syncLimit, at least: 10 to
+/// 200 ms more cut off, then 200 to 1500 ms before the safety phase ends.
+pub const LAST_STAND_MIN_MS: u64 = 210;
 
 /// The recipe workloads a scenario can name.
 pub const RECIPES: [&str; 9] = [
