@@ -708,6 +708,21 @@ fn a_late_timer_excuses_a_late_reaping_by_its_length() {
     assert!(refused(&reaped_later(&base, first + 450_000, Some(400))));
 }
 
+/// `events` with a fault of `fault_kind` reported as the liveness phase begins, judged.
+fn judged_with_fault(events: &[Value], fault_kind: &str, detail: &str) -> BTreeSet<String> {
+    let mut events = events.to_vec();
+    let at = events
+        .iter()
+        .position(|e| kind(e) == "phase")
+        .expect("a liveness phase");
+    let t = events[at]["t"].as_u64().expect("t");
+    events.insert(
+        at,
+        json!({"type": "fault", "t": t, "kind": fault_kind, "detail": detail}),
+    );
+    violated(&events).expect("a judged history")
+}
+
 /// A slowed leader's clocks stay behind once they run at true time again, and so does the
 /// TTL it judges by its wall clock: the fixture's TTL node, reaped ten seconds late in the
 /// reign of S2, is refused; not once the history reports that a `slow_leader` fault slowed
@@ -716,20 +731,9 @@ fn a_late_timer_excuses_a_late_reaping_by_its_length() {
 #[test]
 fn a_slowed_leader_excuses_a_late_ttl_node_in_its_own_reign() {
     let late = reaped_later(&load(ZKSIM), 10_000_000, None);
-    let with_fault = |fault_kind: &str, detail: &str| {
-        let mut events = late.clone();
-        let at = events
-            .iter()
-            .position(|e| kind(e) == "phase")
-            .expect("a liveness phase");
-        let t = events[at]["t"].as_u64().expect("t");
-        let fault = json!({"type": "fault", "t": t, "kind": fault_kind, "detail": detail});
-        events.insert(at, fault);
-        violated(&events).expect("a judged history")
-    };
     let refused = violated(&late).expect("a judged history");
     assert!(refused.contains("progress"), "{refused:?}");
-    let excused = |k: &str, d: &str| !with_fault(k, d).contains("progress");
+    let excused = |k: &str, d: &str| !judged_with_fault(&late, k, d).contains("progress");
     assert!(excused("slow_leader", "leader S2 at 10%"));
     assert!(excused(
         "clock_rate",
@@ -762,18 +766,7 @@ fn a_slowed_leader_excuses_its_own_expiries() {
     let mut expired = load(ZKSIM);
     kept_alive_expired(&mut expired, 0).expect("a session held through the liveness phase");
     let with_slowed = |server: u64| {
-        let mut events = expired.clone();
-        let at = events
-            .iter()
-            .position(|e| kind(e) == "phase")
-            .expect("a liveness phase");
-        let t = events[at]["t"].as_u64().expect("t");
-        let detail = format!("leader S{server} at 10%");
-        events.insert(
-            at,
-            json!({"type": "fault", "t": t, "kind": "slow_leader", "detail": detail}),
-        );
-        violated(&events).expect("a judged history")
+        judged_with_fault(&expired, "slow_leader", &format!("leader S{server} at 10%"))
     };
     assert!(violated(&expired).expect("judged").contains("progress"));
     assert!(!with_slowed(2).contains("progress"));
