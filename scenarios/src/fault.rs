@@ -4,7 +4,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::rng::{Stream, stream};
-use crate::scenario::{FaultRates, Scenario};
+use crate::scenario::{
+    FaultRates, LAST_STAND_EXTRA_CUT_MS, LAST_STAND_TAIL_MS, SYNC_LIMIT_TICKS, Scenario,
+};
 
 /// The longest fault interval or duration a scenario may ask for: an hour, as long as the
 /// safety phase may last, so that drawing a plan's times cannot overflow.
@@ -1132,10 +1134,8 @@ impl<'a> Draw<'a> {
 /// phase too short for any).
 fn last_stand(scenario: &Scenario, seed: u64) -> Option<Vec<PlannedFault>> {
     let mut rng = stream(seed, "faults-last-stand");
-    // Learner.syncWithLeader reads with a timeout of syncLimit ticks (5 here); the
-    // others' election then takes finalizeWait (200 ms) once they agree.
-    let cut = 5 * scenario.tick_ms + rng.gen_range(10..=200);
-    let lead = cut + rng.gen_range(200..=1_500);
+    let cut = SYNC_LIMIT_TICKS * scenario.tick_ms + rng.gen_range(LAST_STAND_EXTRA_CUT_MS);
+    let lead = cut + rng.gen_range(LAST_STAND_TAIL_MS);
     let at = scenario.safety_ms.checked_sub(lead).filter(|at| *at > 0)?;
     let percent = rng.gen_range(5..=30);
     let fault = |at_ms, fault| PlannedFault { at_ms, fault };

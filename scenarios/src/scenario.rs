@@ -1,5 +1,7 @@
 //! The scenario format and the built-in scenarios.
 
+use std::ops::RangeInclusive;
+
 use serde::{Deserialize, Serialize};
 
 use crate::fault::FaultPlan;
@@ -769,13 +771,13 @@ impl Scenario {
                 "a last stand needs followers to give up on their leader: two servers or more",
             ));
         }
-        if f.end_with_slow_leader && self.safety_ms <= 5 * self.tick_ms + LAST_STAND_MIN_MS {
+        let shortest_last_stand = SYNC_LIMIT_TICKS * self.tick_ms + LAST_STAND_MIN_MS;
+        if f.end_with_slow_leader && self.safety_ms <= shortest_last_stand {
             return Err(field(
                 "faults.end_with_slow_leader",
                 format!(
-                    "a safety phase of {} ms cannot hold a last stand: it takes more than 5 ticks and {LAST_STAND_MIN_MS} ms ({} ms)",
+                    "a safety phase of {} ms cannot hold a last stand: it takes more than {SYNC_LIMIT_TICKS} ticks and {LAST_STAND_MIN_MS} ms ({shortest_last_stand} ms)",
                     self.safety_ms,
-                    5 * self.tick_ms + LAST_STAND_MIN_MS
                 ),
             ));
         }
@@ -807,9 +809,20 @@ impl Scenario {
     }
 }
 
-/// How long a last stand (`end_with_slow_leader`) takes beyond syncLimit, at least: 10 to
-/// 200 ms more cut off, then 200 to 1500 ms before the safety phase ends.
-pub const LAST_STAND_MIN_MS: u64 = 210;
+/// syncLimit in ticks, as the simulator configures every server: a follower that hears
+/// nothing from its leader for that long gives up on it (`Learner.syncWithLeader`'s read
+/// timeout).
+pub const SYNC_LIMIT_TICKS: u64 = 5;
+
+/// How much longer than syncLimit a last stand (`end_with_slow_leader`) cuts the leader
+/// off: up to an election of the others (finalizeWait is 200 ms).
+pub const LAST_STAND_EXTRA_CUT_MS: RangeInclusive<u64> = 10..=200;
+
+/// How long before the safety phase ends a last stand's cut heals.
+pub const LAST_STAND_TAIL_MS: RangeInclusive<u64> = 200..=1_500;
+
+/// How long a last stand takes beyond syncLimit, at least.
+pub const LAST_STAND_MIN_MS: u64 = *LAST_STAND_EXTRA_CUT_MS.start() + *LAST_STAND_TAIL_MS.start();
 
 /// The recipe workloads a scenario can name.
 pub const RECIPES: [&str; 9] = [

@@ -50,9 +50,10 @@ pub fn check(h: &History) -> Outcome {
     let Some((live_t, _)) = h.liveness else {
         return findings.outcome(0);
     };
+    let slowed = slowed_servers(h);
     let mut checked = check_answered(h, &mut findings);
-    checked += check_kept_alive(h, live_t, &mut findings);
-    checked += check_reaped(h, live_t, &mut findings);
+    checked += check_kept_alive(h, live_t, &slowed, &mut findings);
+    checked += check_reaped(h, live_t, &slowed, &mut findings);
     findings.outcome(checked)
 }
 
@@ -143,7 +144,12 @@ struct Touch {
     timeout_ms: i32,
 }
 
-fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
+fn check_kept_alive(
+    h: &History,
+    live_t: Micros,
+    slowed: &FastSet<u64>,
+    findings: &mut Findings,
+) -> usize {
     // When the leader decided an expiry is its txn's `time`, the leader's clock, which
     // only a clock fault moves away from the history's time.
     if moves_clocks(h) {
@@ -172,7 +178,6 @@ fn check_kept_alive(h: &History, live_t: Micros, findings: &mut Findings) -> usi
     }
     let touches = touches(h, settled);
     let slack = slack_us(h);
-    let slowed = slowed_servers(h);
     let mut judged = 0;
     for &(id, decided) in &expiries {
         let t = h.txn(id);
@@ -347,7 +352,12 @@ struct Due {
     ttl: bool,
 }
 
-fn check_reaped(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
+fn check_reaped(
+    h: &History,
+    live_t: Micros,
+    slowed: &FastSet<u64>,
+    findings: &mut Findings,
+) -> usize {
     let Some(interval_ms) = h.header.container_check_ms else {
         return 0;
     };
@@ -370,7 +380,6 @@ fn check_reaped(h: &History, live_t: Micros, findings: &mut Findings) -> usize {
     }
     let judge_ttl = !moves_clocks(h);
     let leaders = leaderships(h);
-    let slowed = slowed_servers(h);
     let ttl_leaders = leaders
         .iter()
         .filter(|(_, _, server)| !slowed.contains(server))
