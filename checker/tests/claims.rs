@@ -710,16 +710,23 @@ fn a_late_timer_excuses_a_late_reaping_by_its_length() {
 
 /// `events` with a fault of `fault_kind` reported as the liveness phase begins, judged.
 fn judged_with_fault(events: &[Value], fault_kind: &str, detail: &str) -> BTreeSet<String> {
+    judged_with_faults(events, &[(fault_kind, detail)])
+}
+
+/// Likewise with several faults, in their order.
+fn judged_with_faults(events: &[Value], faults: &[(&str, &str)]) -> BTreeSet<String> {
     let mut events = events.to_vec();
     let at = events
         .iter()
         .position(|e| kind(e) == "phase")
         .expect("a liveness phase");
     let t = events[at]["t"].as_u64().expect("t");
-    events.insert(
-        at,
-        json!({"type": "fault", "t": t, "kind": fault_kind, "detail": detail}),
-    );
+    for (i, (fault_kind, detail)) in faults.iter().enumerate() {
+        events.insert(
+            at + i,
+            json!({"type": "fault", "t": t, "kind": fault_kind, "detail": detail}),
+        );
+    }
     violated(&events).expect("a judged history")
 }
 
@@ -742,6 +749,17 @@ fn a_slowed_leader_excuses_a_late_ttl_node_in_its_own_reign() {
     assert!(!excused("slow_leader", "leader S3 at 10%"));
     assert!(!excused("slow_leader", "no leader to slow"));
     assert!(!excused("latency", r#"{"kind":"latency","extra_ms":5}"#));
+    // The simulator sets a slowed leader's clocks back to the true rate as the liveness
+    // phase begins, and records it as a clock fault: that moves no clock of its own.
+    let restored = |server: u64, percent: u32| {
+        let slow = format!("leader S{server} at 10%");
+        let rate = format!(r#"{{"kind":"clock_rate","server":{server},"percent":{percent}}}"#);
+        !judged_with_faults(&late, &[("slow_leader", &slow), ("clock_rate", &rate)])
+            .contains("progress")
+    };
+    assert!(!restored(3, 100));
+    assert!(restored(2, 100));
+    assert!(restored(3, 50));
 }
 
 /// A session kept alive expired: the closes of the sessions that held on through the
@@ -771,6 +789,17 @@ fn a_slowed_leader_excuses_its_own_expiries() {
     assert!(violated(&expired).expect("judged").contains("progress"));
     assert!(!with_slowed(2).contains("progress"));
     assert!(with_slowed(3).contains("progress"));
+    let restored = judged_with_faults(
+        &expired,
+        &[
+            ("slow_leader", "leader S3 at 10%"),
+            (
+                "clock_rate",
+                r#"{"kind":"clock_rate","server":3,"percent":100}"#,
+            ),
+        ],
+    );
+    assert!(restored.contains("progress"), "{restored:?}");
 }
 
 #[test]
