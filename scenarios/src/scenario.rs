@@ -106,10 +106,10 @@ pub struct Workload {
     pub switch_percent: u32,
     /// Switching balances the load: a client decides to move whatever it has in flight
     /// (and lets that finish first, submitting nothing meanwhile), and goes to the serving
-    /// server with the fewest client connections (as a balancer does, and ZooKeeper's
-    /// client rebalancing aims to), not its next one. A server that has just synced with
-    /// its leader and started serving has none, so sessions and their reads land on it
-    /// first.
+    /// server with the fewest client connections when it reconnects (as a balancer does,
+    /// and ZooKeeper's client rebalancing aims to), not its next one. A server that has
+    /// just synced with its leader and started serving has none, so sessions and their
+    /// reads land on it first.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub switch_to_least_loaded: bool,
     /// Writes come in bursts: in the last `quiet_ms` of every `quiet_every_ms` (simulated

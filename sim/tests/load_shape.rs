@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use common::trace_of;
 use zksim_scenarios::{Fault, FaultPlan, PlannedFault, builtin};
 
@@ -57,12 +59,24 @@ fn nobody_writes_in_a_quiet_spell_and_everyone_reads_after_a_sync() {
     );
 }
 
-/// After S3 restarts with no client, the servers the switching clients connect to.
-fn connects_after_restart(least_loaded: bool) -> (usize, usize) {
+/// A switching client's move: when it left, when it had a session again and where, and
+/// whether that server then held the fewest sessions of those it did not leave (counted
+/// from the trace).
+#[derive(Debug)]
+struct Move {
+    left_us: u64,
+    connected_us: u64,
+    server: String,
+    fewest: bool,
+}
+
+/// S3 is killed at 1 s and restarted at 2.5 s; the first `count` moves of switching clients
+/// that reconnect after S3 serves again, and when it did.
+fn moves_after_restart(least_loaded: bool, switch_percent: u32, count: usize) -> (Vec<Move>, u64) {
     let mut scenario = builtin("default").expect("default");
     scenario.safety_ms = 5_000;
     scenario.clients = 9;
-    scenario.workload.switch_percent = 2;
+    scenario.workload.switch_percent = switch_percent;
     scenario.workload.switch_to_least_loaded = least_loaded;
     scenario.plan = Some(FaultPlan {
         faults: vec![
@@ -77,34 +91,63 @@ fn connects_after_restart(least_loaded: bool) -> (usize, usize) {
         ],
     });
     let lines = trace_of(&scenario, 11);
-    let back = lines
+    let serving = lines
         .iter()
-        .position(|l| l.contains("-> S3 UPTODATE") && time_of(l) > 2_500_000)
+        .find(|l| l.contains("S3 FOLLOWING") && time_of(l) > 2_500_000)
+        .map(|l| time_of(l))
         .expect("S3 rejoins");
-    // The server each of the next 3 switches lands on.
-    let mut servers: Vec<String> = Vec::new();
-    for (i, l) in lines.iter().enumerate().skip(back) {
-        let Some(client) = l
-            .strip_suffix(" switch")
-            .and_then(|l| l.split_whitespace().nth(1))
-        else {
+    // Each client's server while it has a session there, and when each switching client
+    // left which server.
+    let mut on: BTreeMap<String, String> = BTreeMap::new();
+    let mut left: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    let mut moves = Vec::new();
+    for l in &lines {
+        let mut words = l.split_whitespace().skip(1);
+        let (Some(client), Some(what)) = (words.next(), words.next()) else {
             continue;
         };
-        let to = lines[i..]
-            .iter()
-            .find_map(|l| {
-                l.split_whitespace().nth(1).filter(|c| *c == client)?;
-                l.split("Connected { server: ").nth(1)
-            })
-            .and_then(|rest| rest.split(',').next());
-        servers.extend(to.map(str::to_string));
-        if servers.len() == 3 {
+        if !client.starts_with('C') {
+            continue;
+        }
+        if what == "switch" {
+            let from = on.get(client).cloned().unwrap_or_default();
+            left.insert(client.to_string(), (time_of(l), from));
+        }
+        if what != "session" {
+            continue;
+        }
+        let Some(server) = l
+            .split("Connected { server: ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+        else {
+            on.remove(client);
+            continue;
+        };
+        if let Some((left_us, from)) = left.remove(client) {
+            let load = |s: &str| on.values().filter(|v| *v == s).count();
+            let fewest = ["1", "2", "3"]
+                .into_iter()
+                .filter(|s| *s != from)
+                .map(load)
+                .min()
+                .expect("servers");
+            if time_of(l) > serving {
+                moves.push(Move {
+                    left_us,
+                    connected_us: time_of(l),
+                    server: server.to_string(),
+                    fewest: load(server) == fewest,
+                });
+            }
+        }
+        on.insert(client.to_string(), server.to_string());
+        if moves.len() == count {
             break;
         }
     }
-    assert!(!servers.is_empty(), "clients switch after S3 is back");
-    let to_s3 = servers.iter().filter(|s| *s == "3").count();
-    (to_s3, servers.len() - to_s3)
+    assert!(!moves.is_empty(), "clients switch after S3 is back");
+    (moves, serving)
 }
 
 fn time_of(line: &str) -> u64 {
@@ -117,16 +160,31 @@ fn time_of(line: &str) -> u64 {
 #[test]
 fn a_switching_client_goes_to_the_server_with_the_fewest_connections() {
     // S3 comes back with none, and the other two share nine clients: the next switching
-    // clients all go there.
-    let (to_s3, elsewhere) = connects_after_restart(true);
+    // clients go to whichever server holds the fewest sessions, S3 first.
+    let (balanced, _) = moves_after_restart(true, 2, 3);
     assert!(
-        (to_s3, elsewhere) == (3, 0),
-        "{to_s3} of the first connections went to the empty server, {elsewhere} elsewhere"
+        balanced.iter().all(|m| m.fewest),
+        "a switching client went to a busier server: {balanced:?}"
     );
-    // Following their host lists, they spread over all three.
-    let (plain_to_s3, _) = connects_after_restart(false);
+    assert_eq!(balanced[0].server, "3", "{balanced:?}");
+    // Following their host lists, they do not.
+    let (plain, _) = moves_after_restart(false, 2, 3);
     assert!(
-        plain_to_s3 < to_s3,
-        "{plain_to_s3} without balancing, {to_s3} with"
+        plain.iter().any(|m| !m.fewest),
+        "without balancing: {plain:?}"
     );
+}
+
+#[test]
+fn the_balancer_answers_when_the_client_reconnects() {
+    // Clients that left their servers before S3 served again, and reconnect once it does,
+    // go to S3 too: the balancer looks at the load when the client connects (S3 has few
+    // sessions), not when it left (S3 served none then).
+    let (moves, serving) = moves_after_restart(true, 20, 40);
+    let across: Vec<&Move> = moves.iter().filter(|m| m.left_us < serving).collect();
+    assert!(
+        !across.is_empty(),
+        "no client was away while S3 came back: {moves:?}"
+    );
+    assert!(across.iter().any(|m| m.server == "3"), "{across:?}");
 }

@@ -2,14 +2,16 @@
 //! recorded into the history and told to its agent: completions, watches, session events,
 //! pings answered and the SetWatches sent after a reconnect.
 
+use rand::Rng;
 use zksim_checker::history::{Event, Outcome as HOutcome, SessionEvent as HSession};
 use zksim_core::client::{ClientEffect, Outcome, SET_WATCHES_XID, SessionEvent};
 use zksim_core::proto::{ClientMessage, ServerMessage};
-use zksim_core::zab::Hex;
+use zksim_core::zab::{Hex, ServerId};
+use zksim_scenarios::Stream;
 
 use super::{Client, ClientStats};
 use crate::recipes::{Clients, SessionNews, WatchNews};
-use crate::world::Shared;
+use crate::world::{Shared, World};
 
 /// Carry out a client's effects, record what it saw, and tell its agent.
 pub(super) fn apply(
@@ -26,7 +28,11 @@ pub(super) fn apply(
         let winding_down = w.winding_down;
         match e {
             ClientEffect::Connect { server } => {
-                if let Some(target) = c.steer.take() {
+                let target = c
+                    .rebalance
+                    .take()
+                    .and_then(|left| least_loaded(&w, left, &mut c.switch_rng));
+                if let Some(target) = target {
                     // The session connects to the index its host list gives next; put the
                     // chosen server there (the list is a permutation either way).
                     if let Some(at) = c.servers.iter().position(|s| *s == target) {
@@ -275,4 +281,21 @@ fn history_outcome(outcome: Outcome) -> HOutcome {
     HOutcome::Unknown {
         reason: reason.into(),
     }
+}
+
+/// The serving server with the fewest client connections now, other than the one `left`;
+/// ties broken by the client's switching stream.
+fn least_loaded(w: &World, left: Option<ServerId>, rng: &mut Stream) -> Option<ServerId> {
+    let load: Vec<(usize, ServerId)> = w
+        .serving_by_load()
+        .into_iter()
+        .filter(|(_, id)| Some(*id) != left)
+        .collect();
+    let fewest = load.first()?.0;
+    let ties: Vec<ServerId> = load
+        .iter()
+        .take_while(|(n, _)| *n == fewest)
+        .map(|(_, id)| *id)
+        .collect();
+    Some(ties[rng.gen_range(0..ties.len())])
 }

@@ -31,9 +31,10 @@ struct Client {
     /// Draws whether to switch servers (a separate stream, so that scenarios without
     /// switching draw exactly as before it existed).
     switch_rng: Stream,
-    /// The server the next connection goes to, whatever the session's host list says
-    /// (`workload.switch_to_least_loaded`).
-    steer: Option<ServerId>,
+    /// A balancing switch (`workload.switch_to_least_loaded`) is under way: the next
+    /// connection goes to the least loaded serving server other than this one (the server
+    /// left, if any), whatever the session's host list says.
+    rebalance: Option<Option<ServerId>>,
     /// A balancing switch waits for the requests in flight.
     switch_pending: bool,
     /// Requests proposed and not yet submitted (a sync and its read go together).
@@ -128,7 +129,7 @@ pub async fn run_clients(
                 conn: None,
                 rng,
                 switch_rng: stream(seed, &format!("switch-{i}")),
-                steer: None,
+                rebalance: None,
                 switch_pending: false,
                 queued: VecDeque::new(),
                 in_flight: BTreeMap::new(),

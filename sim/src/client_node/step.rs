@@ -5,7 +5,7 @@ use rand::Rng;
 use zksim_checker::history::Event;
 use zksim_core::client::{ClientEffect, ClientState};
 use zksim_core::request::Request;
-use zksim_core::zab::{Hex, ServerId};
+use zksim_core::zab::Hex;
 use zksim_scenarios::Scenario;
 
 use super::effects::apply;
@@ -110,7 +110,8 @@ pub(super) fn step(
             // Switching: the client drops its connection and reconnects to its next
             // server, so the session moves (and reads may land on a lagging follower).
             // Balancing, it decides whatever it has in flight, lets that finish and
-            // submits nothing meanwhile, then goes to the least loaded server.
+            // submits nothing meanwhile, then goes to the server that is least loaded
+            // when it reconnects (a balancer answers then, not when the client left).
             let balanced = scenario.workload.switch_to_least_loaded;
             if !winding_down
                 && switch > 0
@@ -124,7 +125,10 @@ pub(super) fn step(
                 }
                 c.switch_pending = false;
                 if balanced {
-                    c.steer = least_loaded(world, c);
+                    let own = c
+                        .conn
+                        .and_then(|_| c.servers.get(c.session.server()).copied());
+                    c.rebalance = Some(own);
                 }
                 drop_connection(world, c, now_ms, "switch", out, stats, team);
                 return;
@@ -194,27 +198,6 @@ fn close_session(world: &Shared, c: &mut Client, now_ms: i64, out: &mut Vec<Clie
         session: (session != 0).then_some(session),
         xid,
     });
-}
-
-/// The serving server with the fewest client connections other than the client's own,
-/// ties broken by the client's switching stream.
-fn least_loaded(world: &Shared, c: &mut Client) -> Option<ServerId> {
-    let own = c
-        .conn
-        .and_then(|_| c.servers.get(c.session.server()).copied());
-    let load: Vec<(usize, ServerId)> = world
-        .lock()
-        .serving_by_load()
-        .into_iter()
-        .filter(|(_, id)| Some(*id) != own)
-        .collect();
-    let fewest = load.first()?.0;
-    let ties: Vec<ServerId> = load
-        .iter()
-        .take_while(|(n, _)| *n == fewest)
-        .map(|(_, id)| *id)
-        .collect();
-    Some(ties[c.switch_rng.gen_range(0..ties.len())])
 }
 
 /// Drop the connection on purpose (to switch servers, or to pause); the session
