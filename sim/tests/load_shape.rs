@@ -59,13 +59,12 @@ fn nobody_writes_in_a_quiet_spell_and_everyone_reads_after_a_sync() {
     );
 }
 
-/// A switching client's move: when it left, when it had a session again and where, and
-/// whether that server then held the fewest sessions of those it did not leave (counted
-/// from the trace).
+/// A switching client's move: when it left, where it had a session again, and whether
+/// that server then held the fewest sessions of those it did not leave (counted from the
+/// trace).
 #[derive(Debug)]
 struct Move {
     left_us: u64,
-    connected_us: u64,
     server: String,
     fewest: bool,
 }
@@ -135,7 +134,6 @@ fn moves_after_restart(least_loaded: bool, switch_percent: u32, count: usize) ->
             if time_of(l) > serving {
                 moves.push(Move {
                     left_us,
-                    connected_us: time_of(l),
                     server: server.to_string(),
                     fewest: load(server) == fewest,
                 });
