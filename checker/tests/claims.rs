@@ -800,6 +800,12 @@ fn a_slowed_leader_excuses_its_own_expiries() {
         ],
     );
     assert!(restored.contains("progress"), "{restored:?}");
+    // An expiry in an epoch no recorded leader led is judged all the same: only a leader
+    // known to be slowed is excused.
+    let mut unled = expired.clone();
+    unled.retain(|e| !(kind(e) == "role" && e["state"] == "Leading" && e["epoch"] == 2));
+    let judged = judged_with_fault(&unled, "slow_leader", "leader S3 at 10%");
+    assert!(judged.contains("progress"), "{judged:?}");
 }
 
 #[test]

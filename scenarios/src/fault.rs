@@ -1143,6 +1143,9 @@ fn last_stand(scenario: &Scenario, seed: u64) -> Option<Vec<PlannedFault>> {
         fault(at, Fault::SlowLeader { percent }),
         fault(at + 1, Fault::IsolateLeader),
         fault(at + 1 + cut, Fault::HealNetwork),
+        // At the instant the plan ends: the liveness phase's heal usually sets the clocks
+        // back first (recorded as `clock_rate` at 100%). Kept so that seeds drawn with it
+        // run as they did: its pending timer is part of the schedule.
         fault(scenario.safety_ms, Fault::TrueClocks),
     ])
 }

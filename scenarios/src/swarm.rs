@@ -223,12 +223,13 @@ pub fn swarm(seed: u64) -> Scenario {
     // In 7 seeds of 10 with peers, bursty writers: clients write at full speed (no think
     // time, 4 to 8 requests in flight, 8 clients or more) except in quiet spells (10 ms
     // up to half of every 100 to 1000 ms), when everyone reads after a sync; and clients
-    // that switch go to the server with the fewest connections. A learner that joins
-    // under load is then brought up to date by a COMMIT within milliseconds if it missed
-    // one, unless a quiet spell comes first, and a server that has just started serving
-    // has no clients, so switching sessions land there: a stale learner (ZOOKEEPER-4394's
-    // dropped COMMIT) is read from through a sync before anything else shows it. From a
-    // stream of its own, after everything else.
+    // that switch go to the server with the fewest connections when they reconnect
+    // (`switch_to_least_loaded`). A learner that joins under load is then brought up to
+    // date by a COMMIT within milliseconds if it missed one, unless a quiet spell comes
+    // first, and a server that has just started serving has no clients, so switching
+    // sessions land there: a stale learner (ZOOKEEPER-4394's dropped COMMIT) is read from
+    // through a sync before anything else shows it. From a stream of its own, after
+    // everything else.
     let mut quiet = stream(seed, "swarm-quiet");
     if servers > 1 && quiet.gen_bool(0.7) {
         let w = &mut scenario.workload;

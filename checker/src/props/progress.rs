@@ -196,7 +196,7 @@ fn check_kept_alive(
     for &(id, decided) in &expiries {
         let t = h.txn(id);
         let epoch = u32::try_from(t.zxid >> 32).expect("an epoch fits in u32");
-        if leader_of(h, epoch).is_none_or(|s| slowed.contains(&s)) {
+        if leader_of(h, epoch).is_some_and(|s| slowed.contains(&s)) {
             continue;
         }
         judged += 1;
